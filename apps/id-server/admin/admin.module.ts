@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { AdminInfoController } from './admin-info.controller';
+
+@Module({ controllers: [AdminInfoController] })
+export class AdminModule {}

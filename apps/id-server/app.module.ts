@@ -1,0 +1,36 @@
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import type { ModuleMetadata } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig, CoreModule } from '@app/core';
+import { DatabaseModule } from '@app/database';
+import { UuidModule } from '@app/uuid';
+import { AdminModule } from './admin/admin.module';
+import { HealthModule } from './health/health.module';
+import { IdsModule } from './ids/ids.module';
+
+/** Strategy modules: each registers its IdGenerator; nothing else names them. */
+const STRATEGY_MODULES = [UuidModule];
+
+/** The composition root. `imports` lets tests add a strategy of their own. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: { level: config.LOG_LEVEL, autoLogging: true, quietReqLogger: true },
+          // Request logs only where people act (admin); the id routes are counted by metrics.
+          forRoutes: [{ path: 'admin/*path', method: RequestMethod.ALL }],
+        }),
+        DatabaseModule.forRoot(config),
+        ...STRATEGY_MODULES,
+        ...(extra.imports ?? []),
+        IdsModule,
+        HealthModule,
+        AdminModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { ModuleMetadata } from '@nestjs/common';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, IdExceptionFilter } from '@app/core';
+import { AppModule } from './app.module';
+
+export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
+
+/** The configured application, not yet listening: used by main.ts and by in-process tests. */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: 64 * 1024, return503OnClosing: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+
+  // Nest also routes Fastify's own errors (a body that is not JSON) and unknown routes here.
+  app.useGlobalFilters(new IdExceptionFilter());
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('id-allocator')
+      .setDescription('Globally unique 64-bit ids: segment, partition, ticket, snowflake, uuid, uuidv7')
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  return app;
+}

@@ -1,0 +1,43 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { GeneratorRegistry, ServiceState } from '@app/core';
+
+/**
+ * Liveness never touches the database. Readiness is 503 only for what is wrong with this
+ * instance (a strategy reporting ready: false, or shutting down); troubles every instance shares
+ * are parts with status "down" inside a strategy's detail, under a 200 (DESIGN.md, "Readiness").
+ */
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly registry: GeneratorRegistry,
+    private readonly state: ServiceState,
+  ) {}
+
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process serves HTTP' })
+  @HealthCheck()
+  live() {
+    return this.health.check([() => this.indicator.check('process').up({ uptimeSeconds: Math.round(process.uptime()) })]);
+  }
+
+  @Get('ready')
+  @ApiOperation({ summary: 'Readiness: this instance can issue ids' })
+  @HealthCheck()
+  ready() {
+    const checks = this.registry.all().map((generator) => () => {
+      const { ready, detail } = generator.health();
+      const session = this.indicator.check(generator.strategy);
+      return ready ? session.up(detail) : session.down(detail);
+    });
+    checks.unshift(() => {
+      const session = this.indicator.check('instance');
+      return this.state.shuttingDown ? session.down({ reason: 'shutting down' }) : session.up({ pid: process.pid });
+    });
+    return this.health.check(checks);
+  }
+}

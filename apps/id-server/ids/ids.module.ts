@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { IdsController } from './ids.controller';
+
+@Module({ controllers: [IdsController] })
+export class IdsModule {}

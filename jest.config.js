@@ -1,0 +1,12 @@
+/** Unit specs live beside the code (libs/, apps/); e2e, multi-process and fault tests in test/. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/libs', '<rootDir>/apps', '<rootDir>/test'],
+  testRegex: '\\.(spec|e2e-spec)\\.ts$',
+  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  moduleNameMapper: {
+    '^@app/(core|database|uuid|segment|snowflake)(|/.*)$': '<rootDir>/libs/$1/src$2',
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  testTimeout: 60000,
+};

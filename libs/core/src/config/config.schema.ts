@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/*
+ * Every setting of DESIGN.md's "Configuration", validated once at start. Values arrive as strings
+ * (environment) or JSON values (config file); each parser accepts both and says in one line what
+ * it expected.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function int(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
+  );
+}
+
+function fraction() {
+  const message = 'must be a number greater than 0 and less than 1';
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v),
+    z.number({ error: message }).gt(0, { error: message }).lt(1, { error: message }),
+  );
+}
+
+function bool() {
+  const message = 'must be true or false';
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    return v;
+  }, z.boolean({ error: message }));
+}
+
+function json<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return Symbol.for('invalid-json');
+    }
+  }, inner);
+}
+
+const partitionSchema = z
+  .object({
+    idx: int(1, 1024),
+    total: int(1, 1024),
+    url: z.string({ error: 'url must be a mysql:// URL' }).regex(/^(mysql|mariadb):\/\//, { error: 'url must be a mysql:// URL' }),
+  }, { error: 'must be a JSON list of {"idx","total","url"}' })
+  .strict();
+
+const baseSchema = z
+  .object({
+    PORT: int(0, 65535).default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DB_TYPE: z.enum(['sqlite', 'mysql'], { error: 'must be sqlite or mysql' }).optional(),
+    SQLITE_PATH: z.string().min(1).default('./data/id-allocator.sqlite'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^(mysql|mariadb):\/\/[^/]+\/[^/?]+/, { error: 'must look like mysql://user:pass@host:3306/db' })
+      .optional(),
+    ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    MAX_COUNT: int(1, 1_000_000).default(10_000),
+    WORKERS: int(1, 64).default(1),
+    PARTITIONS: json(
+      z
+        .array(partitionSchema, { error: 'must be a JSON list of {"idx","total","url"}' })
+        .refine((list) => list.every((p) => p.idx <= p.total), { error: 'each idx must be <= its total' })
+        .refine((list) => list.every((p) => p.total === list[0].total), { error: 'every partition must name the same total' }),
+    ).optional(),
+    /** ids per partition segment (go-id-alloc's SegmentSize) */
+    PARTITION_SEGMENT_SIZE: int(1, 100_000_000).default(1000),
+    SEGMENT_PRELOAD: fraction().default(0.1),
+    SEGMENT_WAIT_MS: int(1, 600_000).default(2000),
+    SEGMENT_STEP_MAX: int(1, 100_000_000).default(1_000_000),
+    SEGMENT_DYNAMIC_STEP: bool().default(true),
+    SNOWFLAKE_BITS: z
+      .string()
+      .regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, { error: 'must be three widths "time,worker,sequence", e.g. 41,10,12' })
+      .default('41,10,12'),
+    SNOWFLAKE_EPOCH: z
+      .string()
+      .refine((s) => (/^\d+$/.test(s) ? true : !Number.isNaN(Date.parse(s))), { error: 'must be an ISO date or milliseconds' })
+      .default('2025-01-01T00:00:00Z'),
+    SNOWFLAKE_WORKER_ID: z
+      .string()
+      .regex(/^(lease|ordinal|\d+)$/, { error: 'must be lease, ordinal or a number' })
+      .default('lease'),
+    SNOWFLAKE_WORKER_IDS: z
+      .string()
+      .regex(/^\s*\d+\s*(-\s*\d+\s*)?$/, { error: 'must be a range like 0-1023' })
+      .optional(),
+    SNOWFLAKE_LEASE_MS: int(500, 600_000).default(3000),
+    SNOWFLAKE_RENEW_MS: int(100, 300_000).default(1000),
+    SNOWFLAKE_START_WAIT_MS: int(0, 3_600_000).default(60_000),
+    SNOWFLAKE_MAX_BACKWARD_MS: int(0, 1000).default(5),
+    SNOWFLAKE_PERMUTE: bool().default(false),
+    ID_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  })
+  .strict();
+
+export const CONFIG_KEYS: readonly string[] = Object.keys(baseSchema.shape);
+
+export const configSchema = baseSchema.superRefine((c, ctx) => {
+    if (c.DB_TYPE === 'mysql' && !c.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when DB_TYPE=mysql' });
+    }
+    if (c.SNOWFLAKE_RENEW_MS * 2 > c.SNOWFLAKE_LEASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_RENEW_MS'], message: 'must be at most half of SNOWFLAKE_LEASE_MS' });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+
+/** The validated configuration; DB_TYPE is always resolved. */
+export type AppConfig = Omit<Parsed, 'DB_TYPE'> & { DB_TYPE: 'sqlite' | 'mysql' };
+

@@ -1,0 +1,80 @@
+import { HttpException } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { ErrorCode, IdError } from '../errors';
+
+/** DESIGN.md's error shape: one for every route but /health/* and /alloc. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code: ErrorCode;
+  message: string;
+  details?: unknown[];
+}
+
+export interface RenderedError {
+  body: ErrorBody;
+  /** seconds; set for 503s */
+  retryAfter?: number;
+  /** an unexpected failure whose detail belongs in the log only */
+  internal: boolean;
+}
+
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 404:
+      return 'NOT_FOUND';
+    case 401:
+      return 'UNAUTHORIZED';
+    case 403:
+      return 'FORBIDDEN';
+    default:
+      return 'VALIDATION_FAILED';
+  }
+}
+
+function build(status: number, code: ErrorCode, message: string, details?: unknown[]): ErrorBody {
+  const body: ErrorBody = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', code, message };
+  if (details !== undefined) body.details = details;
+  return body;
+}
+
+/**
+ * Turns anything thrown (our IdError, Nest's HttpException, Fastify's own errors such as a body
+ * that is not JSON) into the one error shape. Unknown errors become 500 INTERNAL with no detail.
+ */
+export function renderError(exception: unknown): RenderedError {
+  if (exception instanceof IdError) {
+    return {
+      body: build(exception.status, exception.code, exception.message, exception.details),
+      retryAfter: exception.retryAfter,
+      internal: exception.status >= 500 && exception.code === 'INTERNAL',
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status >= 500) return { body: build(500, 'INTERNAL', 'internal error'), internal: true };
+    const response = exception.getResponse();
+    let message = exception.message;
+    let details: unknown[] | undefined;
+    if (typeof response === 'object' && response !== null && 'message' in response) {
+      const m = (response as { message: unknown }).message;
+      if (Array.isArray(m)) {
+        details = m;
+        message = 'the request body is not valid';
+      } else if (typeof m === 'string') {
+        message = m;
+      }
+    }
+    if (status === 404) message = message.replace(/^Cannot (\w+) (.*)$/, 'no route $1 $2');
+    return { body: build(status, codeForStatus(status), message, details), internal: false };
+  }
+  // Fastify's errors (bad JSON body, body too large, wrong content type) carry a 4xx statusCode.
+  const fastifyStatus = (exception as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+    return {
+      body: build(fastifyStatus, codeForStatus(fastifyStatus), String((exception as Error).message)),
+      internal: false,
+    };
+  }
+  return { body: build(500, 'INTERNAL', 'internal error; see the service log'), internal: true };
+}

@@ -1,0 +1,48 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { renderError } from './error-body';
+
+/** Routes that keep the shapes of the products they are compatible with. */
+const TERMINUS_PREFIX = '/health/';
+const ALLOC_PATH = '/alloc';
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * The one place an error becomes an HTTP answer. Also installed as Fastify's own error handler
+ * (see bootstrap), so errors raised before Nest sees the request get the same shape.
+ */
+@Catch()
+export class IdExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    this.send(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+  }
+
+  send(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const path = pathOf(request.url);
+    if (path.startsWith(TERMINUS_PREFIX) && exception instanceof HttpException) {
+      // Terminus answers a failed check with its own body: pass it through unchanged.
+      reply.status(exception.getStatus()).send(exception.getResponse());
+      return;
+    }
+    const { body, retryAfter, internal } = renderError(exception);
+    if (internal) {
+      this.logger.error(
+        `${request.method} ${path}: ${exception instanceof Error ? exception.stack ?? exception.message : String(exception)}`,
+      );
+    }
+    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    if (path === ALLOC_PATH) {
+      // go-id-alloc's failure shape (it answers 500; we answer 503 so callers retry elsewhere).
+      reply.status(body.statusCode).send({ Errno: -1, Msg: `${body.code}: ${body.message}`, Id: 0 });
+      return;
+    }
+    reply.status(body.statusCode).send(body);
+  }
+}
