@@ -13,6 +13,10 @@ const SEED_LIMIT = 2 ** (COUNTER_BITS - 1); // a seed below half leaves >= 2^41 
 export class UuidV7 {
   private lastMs = -1;
   private counter = 0;
+  // Text of the ms and of the counter's high 12 bits, rebuilt only when they change.
+  private msText = '';
+  private counterHigh = -1;
+  private counterHighText = '';
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -22,33 +26,33 @@ export class UuidV7 {
   next(): string {
     const now = this.clock.now();
     if (now > this.lastMs) {
-      this.lastMs = now;
-      this.counter = this.seed();
+      this.setMs(now);
     } else if (++this.counter >= COUNTER_LIMIT) {
-      this.lastMs++;
-      this.counter = this.seed();
+      this.setMs(this.lastMs + 1);
     }
-    return this.format(this.lastMs, this.counter);
-  }
-
-  private seed(): number {
-    const at = this.random.take(6);
-    return this.random.bytes.readUIntBE(at, 6) % SEED_LIMIT;
-  }
-
-  private format(ms: number, counter: number): string {
-    const msHi = Math.floor(ms / 0x10000); // top 32 bits of the 48-bit ms
-    const msLo = ms & 0xffff;
-    const cHi = Math.floor(counter / 0x40000000); // top 12 bits
-    const cLo = counter % 0x40000000; // low 30 bits
+    const counter = this.counter;
+    const high = Math.floor(counter / 0x40000000);
+    if (high !== this.counterHigh) {
+      this.counterHigh = high;
+      this.counterHighText = HEX[0x70 | (high >>> 8)] + HEX[high & 0xff] + '-';
+    }
+    const low = counter % 0x40000000; // low 30 bits
     const at = this.random.take(4);
     const r = this.random.bytes;
     return (
-      HEX[msHi >>> 24] + HEX[(msHi >>> 16) & 0xff] + HEX[(msHi >>> 8) & 0xff] + HEX[msHi & 0xff] + '-' +
-      HEX[msLo >>> 8] + HEX[msLo & 0xff] + '-' +
-      HEX[0x70 | (cHi >>> 8)] + HEX[cHi & 0xff] + '-' +
-      HEX[0x80 | (cLo >>> 24)] + HEX[(cLo >>> 16) & 0xff] + '-' +
-      HEX[(cLo >>> 8) & 0xff] + HEX[cLo & 0xff] + HEX[r[at]] + HEX[r[at + 1]] + HEX[r[at + 2]] + HEX[r[at + 3]]
+      this.msText + this.counterHighText +
+      HEX[0x80 | (low >>> 24)] + HEX[(low >>> 16) & 0xff] + '-' +
+      HEX[(low >>> 8) & 0xff] + HEX[low & 0xff] + HEX[r[at]] + HEX[r[at + 1]] + HEX[r[at + 2]] + HEX[r[at + 3]]
     );
+  }
+
+  private setMs(ms: number): void {
+    this.lastMs = ms;
+    const at = this.random.take(6);
+    this.counter = this.random.bytes.readUIntBE(at, 6) % SEED_LIMIT;
+    const hi = Math.floor(ms / 0x10000); // top 32 bits of the 48-bit ms
+    const lo = ms & 0xffff;
+    this.msText =
+      HEX[hi >>> 24] + HEX[(hi >>> 16) & 0xff] + HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + '-' + HEX[lo >>> 8] + HEX[lo & 0xff] + '-';
   }
 }
