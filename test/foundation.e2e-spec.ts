@@ -105,7 +105,7 @@ describe('foundation over HTTP (embedded SQLite)', () => {
 
   describe('admin guard', () => {
     it('401 without a token or with a wrong one', async () => {
-      for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: ADMIN_TOKEN }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: ADMIN_TOKEN }] as Record<string, string>[]) {
         const res = await app.get('/admin/info', { headers });
         expect(res.status).toBe(401);
         expect(res.body.code).toBe('UNAUTHORIZED');
