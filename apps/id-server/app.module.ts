@@ -3,13 +3,15 @@ import type { ModuleMetadata } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, CoreModule } from '@app/core';
 import { DatabaseModule } from '@app/database';
+import { SegmentModule } from '@app/segment';
 import { UuidModule } from '@app/uuid';
 import { AdminModule } from './admin/admin.module';
 import { HealthModule } from './health/health.module';
 import { IdsModule } from './ids/ids.module';
+import { SnowflakeHttpModule } from './snowflake/snowflake-http.module';
 
 /** Strategy modules: each registers its IdGenerator; nothing else names them. */
-const STRATEGY_MODULES = [UuidModule];
+const STRATEGY_MODULES = [SegmentModule, UuidModule, SnowflakeHttpModule];
 
 /** The composition root. `imports` lets tests add a strategy of their own. */
 @Module({})

@@ -2,3 +2,5 @@ export * from './data-source-options';
 export * from './database.module';
 export * from './migrations';
 export * from './run-migrations';
+export * from './mysql-pool';
+export * from './sqlite-handle';

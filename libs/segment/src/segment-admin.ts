@@ -1,0 +1,85 @@
+import { IdError } from '@app/core';
+import { SegmentBufferState } from './segment-buffer';
+import { SegmentGenerator, SegmentLog } from './segment.generator';
+import { MAX_ID, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+
+export interface SegmentKeyView {
+  key: string;
+  maxId: string;
+  step: number;
+  description: string | null;
+  updatedAt: string;
+  public: boolean;
+}
+
+export interface SegmentListing extends SegmentKeyView {
+  /** this instance's buffer for the key; null when the key is not in use here */
+  buffer: SegmentBufferState | null;
+}
+
+export interface CreateSegmentKey {
+  key: string;
+  startId: bigint;
+  step: number;
+  description: string | null;
+  public: boolean;
+}
+
+export function viewOf(row: SegmentKeyRow): SegmentKeyView {
+  const { key, maxId, step, description, updatedAt } = row;
+  return { key, maxId, step, description, updatedAt, public: row.public };
+}
+
+/**
+ * The admin operations on keys: each logged at info with before and after, and told to this
+ * instance's buffers at once (other instances learn of skips by polling, of steps within a minute).
+ */
+export class SegmentAdmin {
+  constructor(
+    private readonly store: SegmentStore,
+    private readonly generator: SegmentGenerator,
+    private readonly log: SegmentLog,
+  ) {}
+
+  async list(): Promise<SegmentListing[]> {
+    const rows = await this.store.list();
+    return rows.map((row) => ({ ...viewOf(row), buffer: this.generator.buffer(row.key)?.state() ?? null }));
+  }
+
+  async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
+    if (input.startId + BigInt(input.step) > MAX_ID) {
+      throw new IdError('INVALID_START', `startId ${input.startId} leaves no room for one step of ${input.step} below 2^63-1`);
+    }
+    const row = await this.store.create(input);
+    this.log.info(`admin: created key "${row.key}": ${JSON.stringify(viewOf(row))}`);
+    return viewOf(row);
+  }
+
+  async update(key: string, patch: { step?: number; description?: string | null }): Promise<SegmentKeyView> {
+    const before = await this.store.find(key);
+    if (before === null) throw this.unknown(key);
+    const after = await this.store.update(key, patch);
+    if (after === null) throw this.unknown(key);
+    this.generator.updated(after);
+    this.log.info(`admin: updated key "${key}": before ${JSON.stringify(viewOf(before))} after ${JSON.stringify(viewOf(after))}`);
+    return viewOf(after);
+  }
+
+  /** max_id moves ahead, never back; cannot be undone */
+  async skip(key: string, target: SkipTarget): Promise<SegmentKeyView> {
+    const before = await this.store.find(key);
+    if (before === null) throw this.unknown(key);
+    const after = await this.store.skip(key, target);
+    if (after === null) throw this.unknown(key);
+    this.generator.skipped(after);
+    this.log.info(
+      `admin: skipped key "${key}" ${'by' in target ? `by ${target.by}` : `to above ${target.to - 1n}`}: ` +
+        `max_id ${before.maxId} -> ${after.maxId} (cannot be undone)`,
+    );
+    return viewOf(after);
+  }
+
+  private unknown(key: string): IdError {
+    return new IdError('UNKNOWN_KEY', `unknown key "${key}"`);
+  }
+}

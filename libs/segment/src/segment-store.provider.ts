@@ -1,0 +1,12 @@
+import type { AppConfig } from '@app/core';
+import { MysqlPool, sqliteHandle } from '@app/database';
+import type { DataSource } from 'typeorm';
+import { MysqlSegmentStore } from './mysql-segment-store';
+import { SqliteSegmentStore } from './sqlite-segment-store';
+import { SegmentStore } from './segment-store';
+
+export function segmentStoreFor(config: AppConfig, dataSource: DataSource): SegmentStore {
+  return config.DB_TYPE === 'mysql'
+    ? new MysqlSegmentStore(new MysqlPool(dataSource))
+    : new SqliteSegmentStore(sqliteHandle(dataSource));
+}

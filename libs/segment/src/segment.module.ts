@@ -1,0 +1,54 @@
+import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { DataSource } from 'typeorm';
+import { SegmentAdmin } from './segment-admin';
+import { segmentStoreFor } from './segment-store.provider';
+import { SegmentGenerator } from './segment.generator';
+
+export const SEGMENT_STORE = Symbol('SEGMENT_STORE');
+const nestLogger = new Logger('Segment');
+const logger = {
+  error: (m: string) => nestLogger.error(m),
+  warn: (m: string) => nestLogger.warn(m),
+  info: (m: string) => nestLogger.log(m),
+};
+
+/** Wiring only: the store for the configured dialect, the generator, the admin operations. */
+@Module({
+  providers: [
+    { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource], useFactory: segmentStoreFor },
+    {
+      provide: SegmentGenerator,
+      inject: [SEGMENT_STORE, APP_CONFIG],
+      useFactory: (store, config: AppConfig) =>
+        new SegmentGenerator(store, {
+          preload: config.SEGMENT_PRELOAD,
+          waitMs: config.SEGMENT_WAIT_MS,
+          stepMax: config.SEGMENT_STEP_MAX,
+          dynamicStep: config.SEGMENT_DYNAMIC_STEP,
+          log: logger,
+        }),
+    },
+    {
+      provide: SegmentAdmin,
+      inject: [SEGMENT_STORE, SegmentGenerator],
+      useFactory: (store, generator) => new SegmentAdmin(store, generator, logger),
+    },
+  ],
+  exports: [SegmentAdmin, SegmentGenerator, SEGMENT_STORE],
+})
+export class SegmentModule implements OnModuleInit, BeforeApplicationShutdown {
+  constructor(
+    private readonly registry: GeneratorRegistry,
+    private readonly generator: SegmentGenerator,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this.generator);
+    this.generator.start();
+  }
+
+  beforeApplicationShutdown(): void {
+    this.generator.close();
+  }
+}

@@ -1,0 +1,131 @@
+import { IdError } from '@app/core';
+import type BetterSqlite3 from 'better-sqlite3';
+import { MAX_ID, NewSegmentKey, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { exhausted, KEY_COLUMNS, KEY_FROM, KeyRecord, skipBackwards, skipPastMax, toKeyRow, unknownKey } from './segment-sql';
+
+function wrap<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)) {
+      return Promise.reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e }));
+    }
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * leaf_alloc on the embedded SQLite file. The fetch is UPDATE ... RETURNING read with safe
+ * integers, the same overflow guard as MySQL. Each statement is its own transaction, fsynced
+ * (synchronous=FULL) before the range is handed out.
+ */
+export class SqliteSegmentStore implements SegmentStore {
+  private readonly fetchStmt: BetterSqlite3.Statement;
+  private readonly findStmt: BetterSqlite3.Statement;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.fetchStmt = db
+      .prepare(
+        `UPDATE leaf_alloc SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
+          WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ? RETURNING max_id`,
+      )
+      .safeIntegers(true);
+    this.findStmt = db.prepare(`SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM} WHERE a.biz_tag = ?`);
+  }
+
+  fetch(key: string, step: number): Promise<bigint> {
+    return wrap(() => {
+      // Integers bound as BigInt: a JS number binds as REAL, and REAL arithmetic rounds above 2^53.
+      const big = BigInt(step);
+      const row = this.fetchStmt.get(big, key, big) as { max_id: bigint } | undefined;
+      if (row !== undefined) return row.max_id;
+      throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
+    });
+  }
+
+  private findSync(key: string): SegmentKeyRow | null {
+    const r = this.findStmt.get(key) as KeyRecord | undefined;
+    return r === undefined ? null : toKeyRow(r);
+  }
+
+  find(key: string): Promise<SegmentKeyRow | null> {
+    return wrap(() => this.findSync(key));
+  }
+
+  findMany(keys: string[]): Promise<SegmentKeyRow[]> {
+    return wrap(() => keys.map((k) => this.findSync(k)).filter((r): r is SegmentKeyRow => r !== null));
+  }
+
+  list(): Promise<SegmentKeyRow[]> {
+    return wrap(() =>
+      (this.db.prepare(`SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
+        toKeyRow,
+      ),
+    );
+  }
+
+  create(row: NewSegmentKey): Promise<SegmentKeyRow> {
+    return wrap(() => {
+      const insert = this.db.transaction(() => {
+        this.db
+          .prepare('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)')
+          .run(row.key, row.startId, BigInt(row.step), row.description);
+        this.db
+          .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
+          .run(row.key, row.public ? 1 : 0);
+      });
+      try {
+        insert.immediate();
+      } catch (e) {
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
+        }
+        throw e;
+      }
+      return this.findSync(row.key)!;
+    });
+  }
+
+  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+    return wrap(() => {
+      const run = this.db.transaction(() => {
+        if (this.findSync(key) === null) return false;
+        if (patch.step !== undefined) this.db.prepare('UPDATE leaf_alloc SET step = ? WHERE biz_tag = ?').run(BigInt(patch.step), key);
+        if (patch.description !== undefined) {
+          this.db.prepare('UPDATE leaf_alloc SET description = ? WHERE biz_tag = ?').run(patch.description, key);
+        }
+        if (patch.public !== undefined) {
+          this.db
+            .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
+            .run(key, patch.public ? 1 : 0);
+        }
+        return true;
+      });
+      return run.immediate() ? this.findSync(key) : null;
+    });
+  }
+
+  skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
+    return wrap(() => {
+      const run = this.db.transaction(() => {
+        const changes =
+          'by' in target
+            ? this.db
+                .prepare(`UPDATE leaf_alloc SET max_id = max_id + ? WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`)
+                .run(target.by, key, target.by).changes
+            : this.db.prepare('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ? AND max_id < ?').run(target.to, key, target.to).changes;
+        if (changes === 0) {
+          const row = this.findSync(key);
+          if (row === null) return null;
+          throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
+        }
+        this.db
+          .prepare('INSERT INTO id_segment_meta (biz_tag, skip_seq) VALUES (?, 1) ON CONFLICT(biz_tag) DO UPDATE SET skip_seq = skip_seq + 1')
+          .run(key);
+        return this.findSync(key);
+      });
+      return run.immediate();
+    });
+  }
+}
