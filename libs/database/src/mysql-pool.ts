@@ -29,7 +29,7 @@ export class MysqlPool {
     dataSource: DataSource,
     private readonly timeoutMs = MYSQL_QUERY_TIMEOUT_MS,
   ) {
-    this.pool = (dataSource.driver as unknown as { master: Mysql2Pool }).master;
+    this.pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
   }
 
   query<T = unknown>(sql: string, values: unknown[] = []): Promise<T> {

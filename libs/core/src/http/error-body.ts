@@ -66,13 +66,17 @@ export function renderError(exception: unknown): RenderedError {
       }
     }
     if (status === 404) message = message.replace(/^Cannot (\w+) (.*)$/, 'no route $1 $2');
-    return { body: build(status, codeForStatus(status), message, details), internal: false };
+    const code = codeForStatus(status);
+    if (code === 'VALIDATION_FAILED' && details === undefined) details = [{ field: '(request)', problem: message }];
+    return { body: build(status, code, message, details), internal: false };
   }
   // Fastify's errors (bad JSON body, body too large, wrong content type) carry a 4xx statusCode.
   const fastifyStatus = (exception as { statusCode?: unknown } | null)?.statusCode;
   if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+    const message = String((exception as Error).message);
+    const code = codeForStatus(fastifyStatus);
     return {
-      body: build(fastifyStatus, codeForStatus(fastifyStatus), String((exception as Error).message)),
+      body: build(fastifyStatus, code, message, code === 'VALIDATION_FAILED' ? [{ field: '(body)', problem: message }] : undefined),
       internal: false,
     };
   }

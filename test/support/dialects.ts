@@ -1,0 +1,64 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adminConnection, freshDatabase, mysqlAvailable } from './mysql';
+
+/** One database a test runs against, with raw SQL access for checks behind the app's back. */
+export interface TestDatabase {
+  dialect: 'sqlite' | 'mysql';
+  /** environment that points the service at it */
+  env: Record<string, string>;
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  drop(): Promise<void>;
+}
+
+export async function sqliteDatabase(): Promise<TestDatabase> {
+  const path = join(mkdtempSync(join(tmpdir(), 'idalloc-db-')), 'ids.sqlite');
+  let handle: Database.Database | undefined;
+  const open = () => (handle ??= new Database(path, { timeout: 5000 }).defaultSafeIntegers(true));
+  return {
+    dialect: 'sqlite',
+    env: { SQLITE_PATH: path, DB_TYPE: 'sqlite' },
+    async query(sql, params = []) {
+      const stmt = open().prepare(sql);
+      const bound = params.map((p) => (typeof p === 'number' && Number.isInteger(p) ? BigInt(p) : p));
+      if (stmt.reader) return stmt.all(...bound) as Record<string, unknown>[];
+      stmt.run(...bound);
+      return [];
+    },
+    async drop() {
+      handle?.close();
+    },
+  };
+}
+
+export async function mysqlDatabase(tag: string): Promise<TestDatabase> {
+  const db = await freshDatabase(tag);
+  return {
+    dialect: 'mysql',
+    env: { DATABASE_URL: db.url, DB_TYPE: 'mysql' },
+    async query(sql, params = []) {
+      const conn = await adminConnection(db.name);
+      try {
+        const [rows] = await conn.query(sql, params);
+        return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+      } finally {
+        await conn.end();
+      }
+    },
+    drop: db.drop,
+  };
+}
+
+/**
+ * The dialects to run a suite on: SQLite always; MariaDB when reachable (on CI it must be:
+ * global-setup fails the run otherwise).
+ */
+export function dialects(): ('sqlite' | 'mysql')[] {
+  return mysqlAvailable() ? ['sqlite', 'mysql'] : ['sqlite'];
+}
+
+export function openDatabase(dialect: 'sqlite' | 'mysql', tag: string): Promise<TestDatabase> {
+  return dialect === 'sqlite' ? sqliteDatabase() : mysqlDatabase(tag);
+}
