@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidPkgV7, v4 as uuidPkgV4 } from 'uuid';
 import { UuidV4, UuidV7 } from '@app/uuid';
-import { Candidate, measure, Measured } from './measure';
+import { Candidate } from './measure';
 
 /** In-process ids/s of our generators beside the npm peers, same run. */
 export function uuidCandidates(): Candidate[] {
@@ -14,9 +14,4 @@ export function uuidCandidates(): Candidate[] {
     { name: 'uuid@11 v4', next: () => uuidPkgV4() },
     { name: 'uuid@11 v7', next: () => uuidPkgV7() },
   ];
-}
-
-export function runInProcess(log: (s: string) => void): Measured[] {
-  log('in-process: uuid generators');
-  return measure(uuidCandidates(), { log });
 }

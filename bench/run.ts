@@ -1,27 +1,76 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runInProcess } from './in-process';
-import { table } from './measure';
+import { createConnection } from 'mysql2/promise';
+import { uuidCandidates } from './in-process';
+import { fmt, measure, table } from './measure';
+import { refillInvisibility, RefillRow, segmentCandidates } from './segment';
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+async function mysqlBenchUrl(): Promise<string | undefined> {
+  try {
+    const conn = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root', connectTimeout: 2000 });
+    await conn.query('DROP DATABASE IF EXISTS idalloc_bench');
+    await conn.query('CREATE DATABASE idalloc_bench');
+    await conn.end();
+    return 'mysql://root@127.0.0.1:3306/idalloc_bench';
+  } catch (e) {
+    log(`MariaDB not reachable, its rows are left out: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function refillTable(rows: RefillRow[]): string {
+  const lines = [
+    '| database | step | req/s | p50 ms | p99 ms | p99.9 ms | p99.9 vs step 1,000,000 | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const base = rows.find((x) => x.dialect === r.dialect && x.step === 1_000_000)!;
+    lines.push(
+      `| ${r.dialect} | ${r.step.toLocaleString('en')} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.p999} | ${(r.p999 / base.p999).toFixed(2)}x | ${r.errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
 
 /** npm run bench: every figure beside its baseline from the same run. */
 async function main(): Promise<void> {
-  const log = (s: string) => process.stderr.write(s + '\n');
-  const started = new Date();
-  const inProcess = runInProcess(log);
+  const started = Date.now();
+  const only = process.argv.slice(2);
+  const wants = (section: string) => only.length === 0 || only.includes(section);
+  const sections: string[] = [];
+
+  if (wants('inprocess')) {
+    log('in-process generators');
+    const rows = measure([...uuidCandidates(), ...(await segmentCandidates())], { log });
+    sections.push('## In-process ids/s (median of 5 interleaved rounds)', '', table(rows, 'crypto.randomUUID()'), '');
+  }
+
+  if (wants('refill')) {
+    log('refill invisibility (HTTP, 50 connections, single id)');
+    const rows = await refillInvisibility('sqlite', { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 'b.sqlite') }, log);
+    const url = await mysqlBenchUrl();
+    if (url) rows.push(...(await refillInvisibility('mariadb', { DATABASE_URL: url }, log)));
+    sections.push(
+      '## Refill invisibility: segment, single id, 50 connections, dynamic step off (median of 3 interleaved 5 s runs)',
+      '',
+      refillTable(rows),
+      '',
+    );
+  }
+
   const report = [
-    `# id-allocator benchmark`,
-    ``,
-    `Node ${process.version}, ${new Date().toISOString()}, ${require('node:os').cpus().length} cores (${require('node:os').cpus()[0]?.model ?? '?'})`,
-    ``,
-    `## In-process ids/s (median of 5 interleaved rounds)`,
-    ``,
-    table(inProcess, 'crypto.randomUUID()'),
-    ``,
-    `took ${Math.round((Date.now() - started.getTime()) / 1000)} s`,
+    '# id-allocator benchmark',
+    '',
+    `Node ${process.version}, ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}); took ${Math.round((Date.now() - started) / 1000)} s`,
+    '',
+    ...sections,
   ].join('\n');
   const dir = join(__dirname, '../../bench/results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.md'), report + '\n');
+  writeFileSync(join(dir, only.length ? `latest-${only.join('-')}.md` : 'latest.md'), report + '\n');
   process.stdout.write(report + '\n');
 }
 

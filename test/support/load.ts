@@ -32,7 +32,7 @@ export async function pullIds(options: {
       try {
         const res = await fetch(`${url}${options.path}${options.path.includes('?') ? '&' : '?'}count=${options.batch}`);
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        const body = await res.json();
+        const body = (await res.json()) as any;
         if (res.status === 200) {
           const got = pick(body);
           if (got.length !== options.batch) throw new Error(`asked ${options.batch}, got ${got.length}`);

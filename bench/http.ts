@@ -1,0 +1,87 @@
+import autocannon from 'autocannon';
+import { spawn, ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const MAIN_JS = join(__dirname, '../apps/id-server/main.js');
+
+export interface HttpRun {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  non2xx: number;
+  errors: number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The built service as a child process, waited for until it answers. */
+export class Service {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(env: Record<string, string>): Promise<Service> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN_JS], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', HOST: '127.0.0.1', ...env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const service = new Service(child, `http://127.0.0.1:${port}`);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        if ((await fetch(`${service.url}/health/live`)).ok) return service;
+      } catch {
+        /* starting */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGKILL');
+    throw new Error('service did not start');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** autocannon against one URL, bounded in time. */
+export async function load(url: string, opts: { connections?: number; seconds?: number; rate?: number } = {}): Promise<HttpRun> {
+  const result = await autocannon({
+    url,
+    connections: opts.connections ?? 50,
+    duration: opts.seconds ?? 5,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+  });
+  const latency = result.latency as unknown as Record<string, number>;
+  return {
+    requests: result.requests.total,
+    rps: result.requests.average,
+    p50: latency.p50,
+    p99: latency.p99,
+    p999: latency.p99_9,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
