@@ -115,6 +115,17 @@ export const configSchema = baseSchema.superRefine((c, ctx) => {
     if (c.SNOWFLAKE_RENEW_MS * 2 > c.SNOWFLAKE_LEASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_RENEW_MS'], message: 'must be at most half of SNOWFLAKE_LEASE_MS' });
     }
+    const widths = c.SNOWFLAKE_BITS.split(',').map((s) => Number(s.trim()));
+    if (widths.reduce((a, b) => a + b, 0) !== 63) {
+      ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_BITS'], message: 'the three widths must sum to 63' });
+    }
+    if (c.SNOWFLAKE_WORKER_ID !== 'lease' && c.WORKERS > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SNOWFLAKE_WORKER_ID'],
+        message: `a static or ordinal worker id cannot be shared by WORKERS=${c.WORKERS} processes (they would repeat ids); use lease`,
+      });
+    }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

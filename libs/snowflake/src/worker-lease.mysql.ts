@@ -1,0 +1,160 @@
+import type { DataSource } from 'typeorm';
+import { AcquiredWorker, Claimant, WorkerHolder, WorkerLeaseStore } from './worker-lease';
+
+/** The callback pool of mysql2 that TypeORM's MySQL driver keeps. */
+interface Mysql2Pool {
+  query(options: { sql: string; timeout?: number }, values: unknown[], cb: (err: Error | null, result: any) => void): void;
+}
+
+/** Errors worth one immediate retry: lock conflicts between instances acquiring at once. */
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_DUP_ENTRY']);
+
+// "Free" by the database's clock: no holder, or no heartbeat for leaseMs.
+const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)`;
+
+/**
+ * worker_node on MySQL/MariaDB through mysql2's pool under TypeORM, each statement with a
+ * per-query timeout (and a deadline of our own around it), so a silent database fails a renewal
+ * quickly instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
+ */
+export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private pool(): Mysql2Pool {
+    const pool = (this.dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
+    if (!pool) throw new Error('the MySQL pool is closed');
+    return pool;
+  }
+
+  private run(sql: string, values: unknown[] = []): Promise<any> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        reject(new Error(`no answer from MySQL within ${this.timeoutMs} ms`));
+      }, this.timeoutMs + 250);
+      timer.unref();
+      try {
+        this.pool().query({ sql, timeout: this.timeoutMs }, values, (err, result) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(result);
+        });
+      } catch (e) {
+        done = true;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+  }
+
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? '';
+        if (!RETRYABLE.has(code) || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 20 * attempt)));
+      }
+    }
+  }
+
+  async countRows(from: number, to: number): Promise<number> {
+    const rows = await this.run('SELECT COUNT(*) AS n FROM worker_node WHERE worker_id BETWEEN ? AND ?', [from, to]);
+    return Number(rows[0].n);
+  }
+
+  async seed(from: number, to: number): Promise<void> {
+    for (let start = from; start <= to; start += 500) {
+      const end = Math.min(to, start + 499);
+      const ids: number[] = [];
+      for (let id = start; id <= end; id++) ids.push(id);
+      await this.retrying(() =>
+        this.run(`INSERT IGNORE INTO worker_node (worker_id, reserved_until) VALUES ${ids.map(() => '(?, 0)').join(', ')}`, ids),
+      );
+    }
+  }
+
+  async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
+    // One conditional statement picks and takes the id; LAST_INSERT_ID(worker_id) hands back which.
+    const result = await this.retrying(() =>
+      this.run(
+        `UPDATE worker_node
+            SET worker_id = LAST_INSERT_ID(worker_id), instance_id = ?, host = ?, pid = ?,
+                heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
+          WHERE worker_id BETWEEN ? AND ? AND ${FREE}
+          ORDER BY GREATEST(reserved_until, ?), worker_id
+          LIMIT 1`,
+        [c.instanceId, c.host.slice(0, 255), c.pid, from, to, leaseMs * 1000, nowMs],
+      ),
+    );
+    if (Number(result.affectedRows) !== 1) return null;
+    return this.readTaken(Number(result.insertId), c.instanceId);
+  }
+
+  async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
+    const result = await this.retrying(() =>
+      this.run(
+        `UPDATE worker_node
+            SET instance_id = ?, host = ?, pid = ?, heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
+          WHERE worker_id = ? AND (instance_id = ? OR ${FREE})`,
+        [c.instanceId, c.host.slice(0, 255), c.pid, workerId, c.instanceId, leaseMs * 1000],
+      ),
+    );
+    if (Number(result.affectedRows) !== 1) return null;
+    return this.readTaken(workerId, c.instanceId);
+  }
+
+  private async readTaken(workerId: number, instanceId: string): Promise<AcquiredWorker | null> {
+    const rows = await this.run('SELECT worker_id, reserved_until FROM worker_node WHERE worker_id = ? AND instance_id = ?', [
+      workerId,
+      instanceId,
+    ]);
+    if (rows.length !== 1) return null;
+    return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until) };
+  }
+
+  async inspect(workerId: number): Promise<WorkerHolder | null> {
+    const rows = await this.run(
+      `SELECT worker_id, instance_id, host, pid, reserved_until,
+              TIMESTAMPDIFF(MICROSECOND, heartbeat, UTC_TIMESTAMP(3)) DIV 1000 AS age_ms
+         FROM worker_node WHERE worker_id = ?`,
+      [workerId],
+    );
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return {
+      workerId: Number(r.worker_id),
+      instanceId: r.instance_id,
+      host: r.host,
+      pid: r.pid === null ? null : Number(r.pid),
+      heartbeatAgeMs: r.age_ms === null ? null : Number(r.age_ms),
+      reservedUntil: Number(r.reserved_until),
+    };
+  }
+
+  async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
+    const result = await this.retrying(() =>
+      this.run(
+        `UPDATE worker_node SET heartbeat = UTC_TIMESTAMP(3), reserved_until = GREATEST(reserved_until, ?)
+          WHERE worker_id = ? AND instance_id = ?`,
+        [untilMs, workerId, instanceId],
+      ),
+    );
+    return Number(result.affectedRows) === 1;
+  }
+
+  async release(workerId: number, instanceId: string): Promise<void> {
+    await this.run(
+      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?',
+      [workerId, instanceId],
+    );
+  }
+}

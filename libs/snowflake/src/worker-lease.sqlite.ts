@@ -1,0 +1,92 @@
+import type { Database } from 'better-sqlite3';
+import type { DataSource } from 'typeorm';
+import { AcquiredWorker, Claimant, WorkerHolder, WorkerLeaseStore } from './worker-lease';
+
+// SQLite's clock in Unix ms (the host's: SQLite serves processes of one host only).
+const DB_NOW = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${DB_NOW} - ?)`;
+
+/**
+ * worker_node on the embedded SQLite file, through better-sqlite3's own handle under TypeORM
+ * (its statements are synchronous and short; SQLite serialises writers, so each conditional
+ * UPDATE ... RETURNING is atomic across the processes sharing the file).
+ */
+export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  private db(): Database {
+    const db = (this.dataSource.driver as unknown as { databaseConnection?: Database }).databaseConnection;
+    if (!db || !db.open) throw new Error('the SQLite database is closed');
+    return db;
+  }
+
+  async countRows(from: number, to: number): Promise<number> {
+    const row = this.db().prepare('SELECT COUNT(*) AS n FROM worker_node WHERE worker_id BETWEEN ? AND ?').get(from, to) as { n: number };
+    return Number(row.n);
+  }
+
+  async seed(from: number, to: number): Promise<void> {
+    this.db()
+      .prepare(
+        `INSERT OR IGNORE INTO worker_node (worker_id, reserved_until)
+         WITH RECURSIVE ids(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM ids WHERE x < ?) SELECT x, 0 FROM ids`,
+      )
+      .run(from, to);
+  }
+
+  async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
+    const row = this.db()
+      .prepare(
+        `UPDATE worker_node
+            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
+          WHERE worker_id = (SELECT worker_id FROM worker_node
+                              WHERE worker_id BETWEEN ? AND ? AND ${FREE}
+                              ORDER BY MAX(reserved_until, ?), worker_id LIMIT 1)
+            AND ${FREE}
+          RETURNING worker_id, reserved_until`,
+      )
+      .get(c.instanceId, c.host, c.pid, from, to, leaseMs, nowMs, leaseMs) as { worker_id: number; reserved_until: number } | undefined;
+    return row ? { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until) } : null;
+  }
+
+  async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
+    const row = this.db()
+      .prepare(
+        `UPDATE worker_node
+            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
+          WHERE worker_id = ? AND (instance_id = ? OR ${FREE})
+          RETURNING worker_id, reserved_until`,
+      )
+      .get(c.instanceId, c.host, c.pid, workerId, c.instanceId, leaseMs) as { worker_id: number; reserved_until: number } | undefined;
+    return row ? { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until) } : null;
+  }
+
+  async inspect(workerId: number): Promise<WorkerHolder | null> {
+    const r = this.db()
+      .prepare(`SELECT worker_id, instance_id, host, pid, reserved_until, ${DB_NOW} - heartbeat AS age_ms FROM worker_node WHERE worker_id = ?`)
+      .get(workerId) as Record<string, any> | undefined;
+    if (!r) return null;
+    return {
+      workerId: Number(r.worker_id),
+      instanceId: r.instance_id,
+      host: r.host,
+      pid: r.pid === null ? null : Number(r.pid),
+      heartbeatAgeMs: r.age_ms === null ? null : Number(r.age_ms),
+      reservedUntil: Number(r.reserved_until),
+    };
+  }
+
+  async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
+    const info = this.db()
+      .prepare(
+        `UPDATE worker_node SET heartbeat = ${DB_NOW}, reserved_until = MAX(reserved_until, ?)
+          WHERE worker_id = ? AND instance_id = ?`,
+      )
+      .run(untilMs, workerId, instanceId);
+    return info.changes === 1;
+  }
+
+  async release(workerId: number, instanceId: string): Promise<void> {
+    this.db().prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?').run(workerId, instanceId);
+  }
+}

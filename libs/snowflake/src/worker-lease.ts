@@ -1,0 +1,421 @@
+import { Clock } from '@app/core';
+import { IssuePermit, PermitSource } from './snowflake-generator';
+
+/** Who takes a worker id: unique per process start, so a restart is a new holder. */
+export interface Claimant {
+  instanceId: string;
+  host: string;
+  pid: number;
+}
+
+export interface AcquiredWorker {
+  workerId: number;
+  /** the reservation left by the previous holder (Unix ms of its id clock); issue only above it */
+  reservedUntil: number;
+}
+
+export interface WorkerHolder {
+  workerId: number;
+  instanceId: string | null;
+  host: string | null;
+  pid: number | null;
+  /** age of the last heartbeat by the database's clock; null when never held */
+  heartbeatAgeMs: number | null;
+  reservedUntil: number;
+}
+
+/**
+ * The `worker_node` table. Every method is one statement (acquire and claim are each one
+ * conditional UPDATE; their reads after are of the row just taken). A lease is free when it has
+ * no holder or its heartbeat is older than leaseMs by the DATABASE's clock, so instances with
+ * skewed clocks agree on it. reserved_until is in the holders' id clock and never goes down.
+ */
+export interface WorkerLeaseStore {
+  /** how many rows exist in [from, to] */
+  countRows(from: number, to: number): Promise<number>;
+  /** inserts the missing rows of [from, to] (free, reserved_until 0); existing rows stay as they are */
+  seed(from: number, to: number): Promise<void>;
+  /**
+   * takes one free id in [from, to]: first those whose reservation ended before nowMs (lowest id
+   * first), else the one whose reservation ends soonest. reserved_until is left as it was.
+   */
+  acquire(from: number, to: number, claimant: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null>;
+  /** takes this id if it is free or already ours (a static or ordinal id) */
+  claim(workerId: number, claimant: Claimant, leaseMs: number): Promise<AcquiredWorker | null>;
+  /** the row, to say who holds it */
+  inspect(workerId: number): Promise<WorkerHolder | null>;
+  /**
+   * compare-and-set on the instance id: heartbeat to now, reserved_until to
+   * max(reserved_until, untilMs). false when the row is no longer ours.
+   */
+  renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean>;
+  /** gives the id up, keeping reserved_until for the next holder */
+  release(workerId: number, instanceId: string): Promise<void>;
+}
+
+export type WorkerIdSetting =
+  | { mode: 'lease'; from: number; to: number }
+  | { mode: 'static' | 'ordinal'; workerId: number };
+
+export interface LeaseLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface WorkerLeaseOptions {
+  store: WorkerLeaseStore;
+  clock: Clock;
+  setting: WorkerIdSetting;
+  claimant: Claimant;
+  /** SNOWFLAKE_LEASE_MS: heartbeat age after which the lease is free; also the reservation ahead of the clock */
+  leaseMs: number;
+  /** SNOWFLAKE_RENEW_MS */
+  renewMs: number;
+  /** SNOWFLAKE_START_WAIT_MS: longest wait for the clock to pass a reservation, then onFatal */
+  startWaitMs: number;
+  /** called once when waiting for the clock ran out; the row is released first */
+  onFatal: (message: string) => void;
+  logger?: LeaseLogger;
+  /** rows seeded at a time in lease mode */
+  seedBlock?: number;
+  /** real elapsed ms, for the start wait bound */
+  monotonic?: () => number;
+}
+
+type Held = {
+  workerId: number;
+  /** the previous holder's reservation: issue only above it */
+  afterMs: number;
+  /** committed reservation: never issue above it */
+  reservedUntil: number;
+  generation: number;
+  acquiredAt: number;
+  lastRenewAt: number;
+  renewError?: string;
+};
+
+type Waiting = { kind: 'starting' | 'pool' | 'holder' | 'database' | 'lost' | 'stopped'; reason: string };
+
+export interface LeaseStatus {
+  held: boolean;
+  usable: boolean;
+  workerId: number | null;
+  mode: WorkerIdSetting['mode'];
+  reason?: string;
+  reservedUntil?: string;
+  afterReservation?: string;
+  lastRenewMsAgo?: number;
+}
+
+const silent: LeaseLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * A worker id leased from `worker_node`, with a time reservation (DESIGN.md):
+ * - the holder issues no timestamp beyond reserved_until, which every renewal moves to
+ *   clock + leaseMs; it stops (no permit) renewMs/2 before the committed reservation runs out,
+ *   so a lease that cannot be renewed stops issuing before anyone else may take the id;
+ * - whoever holds the id next, this instance after a restart included, issues only above the
+ *   reservation it finds, waiting (no permit) until its clock passes it: at most startWaitMs,
+ *   then onFatal;
+ * - all ids taken: wait and retry each renewMs; a static or ordinal id held by a live instance:
+ *   wait, saying who holds it;
+ * - a renewal that finds the row taken by another instance drops the lease at once and looks
+ *   for another id.
+ * tick() does one step; start() runs the first and then ticks in the background.
+ */
+export class WorkerLease implements PermitSource {
+  private readonly store: WorkerLeaseStore;
+  private readonly clock: Clock;
+  private readonly logger: LeaseLogger;
+  private readonly marginMs: number;
+  private readonly seedBlock: number;
+  private readonly monotonic: () => number;
+
+  private held?: Held;
+  private current?: IssuePermit;
+  private waiting: Waiting = { kind: 'starting', reason: 'starting: no worker id yet' };
+  private generation = 0;
+  private seededTo: number;
+  private timer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+  private stopped = false;
+  private fatal = false;
+  private clockWaitSince?: number;
+  private lastLoggedWait = '';
+
+  constructor(private readonly options: WorkerLeaseOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.logger = options.logger ?? silent;
+    this.marginMs = Math.floor(options.renewMs / 2);
+    this.seedBlock = options.seedBlock ?? 1024;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.seededTo = options.setting.mode === 'lease' ? options.setting.from - 1 : -1;
+  }
+
+  // ---- PermitSource, read on every id request: no I/O, no allocation ----
+
+  permit(nowMs: number): IssuePermit | undefined {
+    const p = this.current;
+    if (p === undefined || nowMs <= p.afterMs || nowMs > p.untilMs) return undefined;
+    return p;
+  }
+
+  reason(nowMs: number): string {
+    const h = this.held;
+    if (this.stopped) return 'shutting down: the worker id was released';
+    if (h === undefined) return this.waiting.reason;
+    if (nowMs <= h.afterMs) {
+      return `worker id ${h.workerId}: waiting for the clock to pass the previous holder's reservation (${new Date(h.afterMs).toISOString()}, ${h.afterMs - nowMs + 1} ms to go)`;
+    }
+    if (nowMs > h.reservedUntil - this.marginMs) {
+      return `worker id ${h.workerId}: lease not renewed since ${nowMs - h.lastRenewAt} ms (${h.renewError ?? 'no answer'}); reserved only up to ${new Date(h.reservedUntil).toISOString()}`;
+    }
+    return `worker id ${h.workerId} held`;
+  }
+
+  get workerId(): number | null {
+    return this.held?.workerId ?? null;
+  }
+
+  status(nowMs: number): LeaseStatus {
+    const h = this.held;
+    const usable = this.permit(nowMs) !== undefined;
+    return {
+      held: h !== undefined,
+      usable,
+      workerId: h?.workerId ?? null,
+      mode: this.options.setting.mode,
+      ...(usable ? {} : { reason: this.reason(nowMs) }),
+      ...(h
+        ? {
+            reservedUntil: new Date(h.reservedUntil).toISOString(),
+            afterReservation: new Date(h.afterMs).toISOString(),
+            lastRenewMsAgo: nowMs - h.lastRenewAt,
+          }
+        : {}),
+    };
+  }
+
+  // ---- lifecycle ----
+
+  /** First step now (so a quick start is ready at once), then a step every renewMs. */
+  async start(): Promise<void> {
+    await this.step();
+    this.schedule();
+  }
+
+  /** Stops issuing at once, then gives the id up keeping its reservation. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.current = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight?.catch(() => undefined);
+    await this.releaseHeld();
+    this.waiting = { kind: 'stopped', reason: 'shutting down: the worker id was released' };
+  }
+
+  /** One step: acquire when not held, else renew. Never throws. */
+  tick(): Promise<void> {
+    return this.step();
+  }
+
+  private step(): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    const run = (async () => {
+      if (this.stopped || this.fatal) return;
+      try {
+        if (this.held === undefined) await this.acquire();
+        else await this.renew();
+      } catch (e) {
+        this.logger.error(`worker lease step failed: ${(e as Error).message}`);
+      }
+    })();
+    this.inFlight = run.finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.fatal) return;
+    const h = this.held;
+    let delay = this.options.renewMs;
+    if (h === undefined && this.waiting.kind === 'lost') delay = 0;
+    else if (h !== undefined) {
+      const now = this.clock.now();
+      if (now <= h.afterMs) delay = Math.min(delay, h.afterMs - now + 1);
+    }
+    this.timer = setTimeout(() => {
+      void this.step().then(() => this.schedule());
+    }, delay);
+    this.timer.unref();
+  }
+
+  // ---- acquire ----
+
+  private async acquire(): Promise<void> {
+    const { setting, claimant, leaseMs } = this.options;
+    let got: AcquiredWorker | null;
+    try {
+      got = setting.mode === 'lease' ? await this.acquireFromPool(setting.from, setting.to) : await this.claimStatic(setting.workerId);
+    } catch (e) {
+      this.wait('database', `cannot take a worker id: the database does not answer (${(e as Error).message})`);
+      return;
+    }
+    if (got === null) {
+      if (setting.mode === 'lease') {
+        this.wait(
+          'pool',
+          `all ${setting.to - setting.from + 1} worker ids of SNOWFLAKE_WORKER_IDS=${setting.from}-${setting.to} are held by live instances; waiting for one to free up (a lease lapses ${leaseMs} ms after its last heartbeat)`,
+        );
+      } else {
+        const row = await this.store.inspect(setting.workerId).catch(() => null);
+        const who = row?.instanceId
+          ? `instance ${row.instanceId} (host ${row.host ?? '?'}, pid ${row.pid ?? '?'}), heartbeat ${row.heartbeatAgeMs ?? '?'} ms ago`
+          : 'another instance';
+        this.wait(
+          'holder',
+          `${setting.mode} worker id ${setting.workerId} is held by ${who}; two instances with the same worker id would repeat ids, so this one waits until that lease lapses (${leaseMs} ms without a heartbeat) and its reservation${row ? ` (${new Date(row.reservedUntil).toISOString()})` : ''} passes`,
+        );
+      }
+      return;
+    }
+    const now = this.clock.now();
+    this.generation += 1;
+    this.held = {
+      workerId: got.workerId,
+      afterMs: got.reservedUntil,
+      reservedUntil: got.reservedUntil,
+      generation: this.generation,
+      acquiredAt: now,
+      lastRenewAt: now,
+    };
+    this.clockWaitSince = undefined;
+    this.logger.log(
+      `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`,
+    );
+    await this.renew();
+  }
+
+  private async acquireFromPool(from: number, to: number): Promise<AcquiredWorker | null> {
+    const now = this.clock.now();
+    if (this.seededTo < from) await this.seedNext(to);
+    for (;;) {
+      const got = await this.store.acquire(from, this.seededTo, this.options.claimant, now, this.options.leaseMs);
+      if (got !== null || this.seededTo >= to) return got;
+      await this.seedNext(to); // this block is all taken: open the next one
+    }
+  }
+
+  /** Rows are created a block at a time, so a pool of 2^20 ids does not mean 2^20 rows. */
+  private async seedNext(to: number): Promise<void> {
+    const start = this.seededTo + 1;
+    const end = Math.min(to, start + this.seedBlock - 1);
+    if ((await this.store.countRows(start, end)) < end - start + 1) await this.store.seed(start, end);
+    this.seededTo = end;
+  }
+
+  private async claimStatic(workerId: number): Promise<AcquiredWorker | null> {
+    if (this.seededTo < workerId) {
+      if ((await this.store.countRows(workerId, workerId)) === 0) await this.store.seed(workerId, workerId);
+      this.seededTo = workerId;
+    }
+    return this.store.claim(workerId, this.options.claimant, this.options.leaseMs);
+  }
+
+  private wait(kind: Waiting['kind'], reason: string): void {
+    this.waiting = { kind, reason };
+    if (reason !== this.lastLoggedWait) {
+      this.lastLoggedWait = reason;
+      this.logger.warn(`not ready: ${reason}`);
+    }
+  }
+
+  // ---- renew ----
+
+  private async renew(): Promise<void> {
+    const h = this.held;
+    if (h === undefined) return;
+    const { claimant, leaseMs } = this.options;
+    const now = this.clock.now();
+    const proposed = now + leaseMs;
+    let ours: boolean;
+    try {
+      ours = await this.store.renew(h.workerId, claimant.instanceId, proposed);
+    } catch (e) {
+      if (this.held !== h) return;
+      const message = (e as Error).message;
+      if (h.renewError === undefined) {
+        this.logger.warn(
+          `worker id ${h.workerId}: renewal failed (${message}); issuing stops at ${new Date(h.reservedUntil - this.marginMs).toISOString()} unless a renewal gets through`,
+        );
+      }
+      h.renewError = message;
+      this.publish(h);
+      return;
+    }
+    if (this.held !== h || this.stopped) return;
+    if (!ours) {
+      this.logger.error(
+        `worker id ${h.workerId}: the lease was taken by another instance (it lapsed: no heartbeat for ${leaseMs} ms by the database's clock); stopped issuing, looking for another id`,
+      );
+      this.held = undefined;
+      this.current = undefined;
+      this.wait('lost', `worker id ${h.workerId} was lost to another instance; taking another`);
+      return;
+    }
+    if (h.renewError !== undefined) this.logger.log(`worker id ${h.workerId}: renewals get through again`);
+    h.renewError = undefined;
+    h.reservedUntil = Math.max(h.reservedUntil, proposed);
+    h.lastRenewAt = now;
+    this.publish(h);
+    await this.checkClockWait(h);
+  }
+
+  /** A new permit object whenever its figures change; none past the margin. */
+  private publish(h: Held): void {
+    const untilMs = h.reservedUntil - this.marginMs;
+    const p = this.current;
+    if (p && p.generation === h.generation && p.untilMs === untilMs && p.afterMs === h.afterMs) return;
+    this.current = { workerId: h.workerId, afterMs: h.afterMs, untilMs, generation: h.generation };
+  }
+
+  private async checkClockWait(h: Held): Promise<void> {
+    const now = this.clock.now();
+    if (now > h.afterMs) {
+      if (this.clockWaitSince !== undefined) {
+        this.logger.log(`worker id ${h.workerId}: the clock passed the previous reservation; issuing`);
+        this.clockWaitSince = undefined;
+      }
+      return;
+    }
+    if (this.clockWaitSince === undefined) {
+      this.clockWaitSince = this.monotonic();
+      this.logger.warn(
+        `not ready: worker id ${h.workerId} was reserved up to ${new Date(h.afterMs).toISOString()}, ${h.afterMs - now} ms ahead of this clock; waiting for the clock to pass it (at most SNOWFLAKE_START_WAIT_MS=${this.options.startWaitMs})`,
+      );
+    }
+    if (this.monotonic() - this.clockWaitSince < this.options.startWaitMs) return;
+    this.fatal = true;
+    this.current = undefined;
+    await this.releaseHeld();
+    this.options.onFatal(
+      `snowflake: the clock is ${h.afterMs - now} ms behind the reservation of worker id ${h.workerId} (reserved up to ${new Date(h.afterMs).toISOString()}, clock at ${new Date(now).toISOString()}); ` +
+        `waited SNOWFLAKE_START_WAIT_MS=${this.options.startWaitMs} ms for it to pass. Issuing now could repeat ids: fix the clock (NTP) and start again.`,
+    );
+  }
+
+  private async releaseHeld(): Promise<void> {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    this.current = undefined;
+    try {
+      await this.store.release(h.workerId, this.options.claimant.instanceId);
+      this.logger.log(`released worker id ${h.workerId}; its reservation ${new Date(h.reservedUntil).toISOString()} stays for the next holder`);
+    } catch (e) {
+      this.logger.warn(`worker id ${h.workerId}: release failed (${(e as Error).message}); the lease lapses by itself`);
+    }
+  }
+}
