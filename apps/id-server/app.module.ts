@@ -3,15 +3,16 @@ import type { ModuleMetadata } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, CoreModule } from '@app/core';
 import { DatabaseModule } from '@app/database';
-import { SegmentModule } from '@app/segment';
+import { PartitionModule, SegmentModule, TicketModule } from '@app/segment';
 import { UuidModule } from '@app/uuid';
 import { AdminModule } from './admin/admin.module';
+import { CompatModule } from './compat/compat.module';
 import { HealthModule } from './health/health.module';
 import { IdsModule } from './ids/ids.module';
 import { SnowflakeHttpModule } from './snowflake/snowflake-http.module';
 
 /** Strategy modules: each registers its IdGenerator; nothing else names them. */
-const STRATEGY_MODULES = [SegmentModule, UuidModule, SnowflakeHttpModule];
+const STRATEGY_MODULES = [SegmentModule, PartitionModule, TicketModule, UuidModule, SnowflakeHttpModule];
 
 /** The composition root. `imports` lets tests add a strategy of their own. */
 @Module({})
@@ -32,6 +33,7 @@ export class AppModule {
         IdsModule,
         HealthModule,
         AdminModule,
+        CompatModule,
       ],
     };
   }

@@ -10,7 +10,12 @@ export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
 
 /** The configured application, not yet listening: used by main.ts and by in-process tests. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: 64 * 1024, return503OnClosing: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    requestTimeout: config.HTTP_READ_TIMEOUT_MS,
+    connectionTimeout: config.HTTP_WRITE_TIMEOUT_MS,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
     bufferLogs: true,
     abortOnError: false,

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
-import { SegmentModule } from '@app/segment';
+import { PartitionModule, SegmentModule } from '@app/segment';
 import { AdminInfoController } from './admin-info.controller';
+import { PartitionsController } from './partitions.controller';
 import { SegmentsController } from './segments.controller';
 
-@Module({ imports: [SegmentModule], controllers: [AdminInfoController, SegmentsController] })
+@Module({ imports: [SegmentModule, PartitionModule], controllers: [AdminInfoController, SegmentsController, PartitionsController] })
 export class AdminModule {}

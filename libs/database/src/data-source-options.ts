@@ -2,7 +2,7 @@ import type { AppConfig } from '@app/core';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, partitionTableMigration } from './migrations';
 
 /** Bounds that make a dead or silent database fail fast instead of hanging a request. */
 export const MYSQL_CONNECT_TIMEOUT_MS = 2000;
@@ -22,25 +22,57 @@ export function mysqlUrl(url: string): string {
   return url.replace(/^mariadb:\/\//, 'mysql://');
 }
 
+export interface PartitionPlacement {
+  idx: number;
+  total: number;
+  /** undefined: the main database */
+  url?: string;
+}
+
+/**
+ * Where each partition's table lives. No PARTITIONS: one partition (P = 1) on the main database,
+ * so `partition` and /alloc work on the embedded default too. A partition whose url is the main
+ * DATABASE_URL lives on the main DataSource.
+ */
+export function partitionPlacements(config: AppConfig): PartitionPlacement[] {
+  if (!config.PARTITIONS || config.PARTITIONS.length === 0) return [{ idx: 1, total: 1 }];
+  const main = config.DATABASE_URL ? mysqlUrl(config.DATABASE_URL) : undefined;
+  return config.PARTITIONS.map((p) => ({
+    idx: p.idx,
+    total: p.total,
+    url: config.DB_TYPE === 'mysql' && mysqlUrl(p.url) === main ? undefined : mysqlUrl(p.url),
+  }));
+}
+
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
-  const common = {
-    migrations: MIGRATIONS,
+  const onMain = partitionPlacements(config).filter((p) => p.url === undefined);
+  const migrations = [...MIGRATIONS, ...onMain.map((p) => partitionTableMigration(p.idx))];
+  if (config.DB_TYPE === 'sqlite') {
+    const database = resolve(config.SQLITE_PATH);
+    mkdirSync(dirname(database), { recursive: true });
+    return { ...baseOptions(migrations), type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
+  }
+  return mysqlOptions(mysqlUrl(config.DATABASE_URL as string), migrations);
+}
+
+function baseOptions(migrations: DataSourceOptions['migrations']) {
+  return {
+    migrations,
     migrationsRun: false, // run under a lock by DatabaseModule, see run-migrations.ts
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
     logging: false,
     entities: [],
   };
-  if (config.DB_TYPE === 'sqlite') {
-    const database = resolve(config.SQLITE_PATH);
-    mkdirSync(dirname(database), { recursive: true });
-    return { ...common, type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
-  }
+}
+
+/** A MySQL DataSource: the main one, or a partition's own database. */
+export function mysqlOptions(url: string, migrations: DataSourceOptions['migrations']): DataSourceOptions {
   return {
-    ...common,
+    ...baseOptions(migrations),
     type: 'mysql',
     connectorPackage: 'mysql2',
-    url: mysqlUrl(config.DATABASE_URL as string),
+    url,
     supportBigNumbers: true,
     bigNumberStrings: true,
     connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,

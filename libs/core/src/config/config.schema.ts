@@ -103,6 +103,10 @@ const baseSchema = z
     SNOWFLAKE_PERMUTE: bool().default(false),
     ID_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+    /** time to receive a whole request (go-id-alloc's HttpReadTimeout) */
+    HTTP_READ_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+    /** socket inactivity limit while answering (go-id-alloc's HttpWriteTimeout) */
+    HTTP_WRITE_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   })
   .strict();
 

@@ -1,2 +1,4 @@
 export * from './config.schema';
 export * from './load-config';
+export * from './alloc-json';
+export * from './config-error';

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { AppConfig, CONFIG_KEYS, configSchema } from './config.schema';
 
-/** A bad setting: the message is one line naming the variable, printed before the process stops. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { translateAllocJson } from './alloc-json';
+import { ConfigError } from './config-error';
+
+export { ConfigError };
 
 export interface ConfigSources {
   env: Record<string, string | undefined>;
@@ -31,7 +28,7 @@ export function configFilePath(sources: ConfigSources): string | undefined {
 
 /** Hooks that turn another product's config file (go-id-alloc's alloc.json) into our names. */
 export type ConfigFileTranslator = (file: Record<string, unknown>, path: string) => Record<string, unknown> | undefined;
-const translators: ConfigFileTranslator[] = [];
+const translators: ConfigFileTranslator[] = [translateAllocJson];
 export function registerConfigFileTranslator(t: ConfigFileTranslator): void {
   translators.push(t);
 }

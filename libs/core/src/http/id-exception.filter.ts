@@ -38,6 +38,8 @@ export class IdExceptionFilter implements ExceptionFilter {
       );
     }
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    // a route that answers text/plain (Leaf's) still errs in JSON
+    reply.header('content-type', 'application/json; charset=utf-8');
     if (path === ALLOC_PATH) {
       // go-id-alloc's failure shape (it answers 500; we answer 503 so callers retry elsewhere).
       reply.status(body.statusCode).send({ Errno: -1, Msg: `${body.code}: ${body.message}`, Id: 0 });

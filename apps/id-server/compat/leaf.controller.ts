@@ -1,0 +1,42 @@
+import { Controller, Get, Header, Param } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { GeneratorRegistry, IdError } from '@app/core';
+import { ApiErrors } from '../common/error-response.dto';
+import { KEY_PATTERN } from '../ids/ids-query';
+
+/**
+ * Meituan Leaf's routes: the id as text/plain. Errors are our JSON with a non-2xx status, never
+ * Leaf's 200 with "0" or a negative number.
+ */
+@ApiTags('compat')
+@Controller('api')
+export class LeafController {
+  constructor(private readonly registry: GeneratorRegistry) {}
+
+  @Get('segment/get/:key')
+  @Header('content-type', 'text/plain; charset=utf-8')
+  @ApiOperation({ summary: "Leaf's segment route" })
+  @ApiProduces('text/plain')
+  @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '1001' } })
+  @ApiErrors('INVALID_KEY', 'UNKNOWN_KEY', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
+  segment(@Param('key') key: string): string | Promise<string> {
+    return this.one('segment', key);
+  }
+
+  @Get('snowflake/get/:key')
+  @Header('content-type', 'text/plain; charset=utf-8')
+  @ApiOperation({ summary: "Leaf's snowflake route (key checked, one sequence for all)" })
+  @ApiProduces('text/plain')
+  @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '7260000000000000001' } })
+  @ApiErrors('INVALID_KEY', 'UNKNOWN_STRATEGY', 'CLOCK_BACKWARDS', 'WORKER_LEASE_LOST')
+  snowflake(@Param('key') key: string): string | Promise<string> {
+    return this.one('snowflake', key);
+  }
+
+  private one(strategy: string, key: string): string | Promise<string> {
+    const generator = this.registry.get(strategy);
+    if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', 'key: 1 to 128 characters of A-Z a-z 0-9 _ . : -');
+    const ids = generator.next(key, 1);
+    return Array.isArray(ids) ? ids[0] : ids.then((list) => list[0]);
+  }
+}

@@ -1,0 +1,67 @@
+import { GeneratorHealth, IdGenerator } from '@app/core';
+import { SegmentBuffer } from './segment-buffer';
+import { PartitionedSource } from './partitioned-source';
+import { PartitionStore } from './partition-store';
+
+/** readiness and metrics warn once the sequence has used this share of 2^53 */
+export const SPACE_WARNING_SHARE = 0.8;
+
+/**
+ * `partition`: go-id-alloc's sequence through the same double buffer as `segment`. One sequence
+ * serves every key. Also answers /alloc as a JSON number, hence the 2^53-1 ceiling.
+ */
+export class PartitionGenerator implements IdGenerator {
+  readonly strategy = 'partition';
+
+  constructor(
+    private readonly source: PartitionedSource,
+    private readonly buffer: SegmentBuffer,
+    /** for the module to close the connections it opened */
+    readonly stores: readonly PartitionStore[] = [],
+  ) {}
+
+  next(_key: string, count: number): string[] | Promise<string[]> {
+    return this.buffer.take(count);
+  }
+
+  /** one id as a number, for /alloc */
+  nextNumber(): number | Promise<number> {
+    const id = this.buffer.takeNumberSync();
+    if (id !== undefined) return id;
+    return (this.buffer.take(1) as Promise<string[]>).then((ids) => Number(ids[0]));
+  }
+
+  skip(idx: number, above: bigint) {
+    return this.source.skip(idx, above).then((result) => {
+      // held segments may overlap what the rolled-back partition hands out again elsewhere
+      if (this.buffer.isHalted) this.buffer.resume();
+      return result;
+    });
+  }
+
+  holds(idx: number): boolean {
+    return this.source.holds(idx);
+  }
+
+  health(): GeneratorHealth {
+    const state = this.buffer.state();
+    const spaceUsed = this.source.spaceUsed;
+    const ready = !(state.idsLeft === 0 && this.source.allDown);
+    return {
+      ready,
+      detail: {
+        ...(ready ? {} : { reason: 'no id buffered and no partition reachable' }),
+        idsLeft: state.idsLeft,
+        spaceUsed: Number(spaceUsed.toFixed(6)),
+        ...(spaceUsed >= SPACE_WARNING_SHARE
+          ? { warning: `the partitioned sequence has used ${(spaceUsed * 100).toFixed(1)}% of 2^53 (the /alloc ceiling)` }
+          : {}),
+        ...this.source.detail(),
+      },
+    };
+  }
+
+  close(): void {
+    this.buffer.close();
+  }
+}
