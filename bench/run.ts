@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
-import { refillInvisibility, RefillRow, segmentCandidates } from './segment';
+import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, TicketRow } from './segment';
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -59,6 +59,19 @@ async function main(): Promise<void> {
       refillTable(rows),
       '',
     );
+  }
+
+  if (wants('ticket')) {
+    log('ticket vs segment (HTTP, 50 connections, single id)');
+    const rows: TicketRow[] = await ticketVsSegment('sqlite', { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 't.sqlite') }, log);
+    const url = await mysqlBenchUrl();
+    if (url) rows.push(...(await ticketVsSegment('mariadb', { DATABASE_URL: url }, log)));
+    const lines = ['| database | strategy | req/s | p99 ms | vs ticket | errors |', '|---|---|---:|---:|---:|---:|'];
+    for (const r of rows) {
+      const base = rows.find((x) => x.dialect === r.dialect && x.strategy === 'ticket')!;
+      lines.push(`| ${r.dialect} | ${r.strategy} | ${fmt(r.rps)} | ${r.p99} | ${(r.rps / base.rps).toFixed(1)}x | ${r.errors} |`);
+    }
+    sections.push('## What buffering buys: ticket (a round trip per id) vs segment, single id, 50 connections', '', lines.join('\n'), '');
   }
 
   const report = [

@@ -90,3 +90,40 @@ export async function refillInvisibility(
     await service.stop();
   }
 }
+
+export interface TicketRow {
+  dialect: string;
+  strategy: string;
+  rps: number;
+  p99: number;
+  errors: number;
+}
+
+/** What buffering buys: single-id req/s of `ticket` (a round trip per id) against `segment`, same service. */
+export async function ticketVsSegment(
+  dialect: string,
+  env: Record<string, string>,
+  log: (s: string) => void,
+  rounds = 2,
+  seconds = 4,
+): Promise<TicketRow[]> {
+  const service = await Service.start({ ...env });
+  try {
+    const runs: Record<string, Awaited<ReturnType<typeof load>>[]> = { ticket: [], segment: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const strategy of ['ticket', 'segment']) {
+        log(`  ${dialect} ${strategy} round ${r + 1}/${rounds}`);
+        runs[strategy].push(await load(`${service.url}/ids/${strategy}`, { seconds }));
+      }
+    }
+    return ['ticket', 'segment'].map((strategy) => ({
+      dialect,
+      strategy,
+      rps: median(runs[strategy].map((x) => x.rps)),
+      p99: median(runs[strategy].map((x) => x.p99)),
+      errors: runs[strategy].reduce((n, x) => n + x.errors + x.non2xx, 0),
+    }));
+  } finally {
+    await service.stop();
+  }
+}
