@@ -222,6 +222,9 @@ export class SnowflakeGenerator {
   private adopt(permit: IssuePermit): void {
     // A worker id (re)acquired: start above both our own last timestamp (ids strictly increase
     // in this process) and the reservation of whoever held it before, ourselves included.
+    if (!Number.isInteger(permit.workerId) || permit.workerId < 0 || permit.workerId > this.layout.maxWorkerId) {
+      throw new IdError('INTERNAL', `worker id ${permit.workerId} does not fit the snowflake layout ${this.layout.describe()}`);
+    }
     this.generation = permit.generation;
     this.workerId = permit.workerId;
     this.lastMs = Math.max(this.lastMs, permit.afterMs);
