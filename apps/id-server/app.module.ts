@@ -9,6 +9,7 @@ import { AdminModule } from './admin/admin.module';
 import { CompatModule } from './compat/compat.module';
 import { HealthModule } from './health/health.module';
 import { IdsModule } from './ids/ids.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { SnowflakeHttpModule } from './snowflake/snowflake-http.module';
 
 /** Strategy modules: each registers its IdGenerator; nothing else names them. */
@@ -29,6 +30,7 @@ export class AppModule {
         }),
         DatabaseModule.forRoot(config),
         ...STRATEGY_MODULES,
+        MetricsModule,
         ...(extra.imports ?? []),
         IdsModule,
         HealthModule,

@@ -5,6 +5,7 @@ import type { ModuleMetadata } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
+import { IssueCounter } from './metrics/issue-counter';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
 
@@ -24,7 +25,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.flushLogs();
 
   // Nest also routes Fastify's own errors (a body that is not JSON) and unknown routes here.
-  app.useGlobalFilters(new IdExceptionFilter());
+  const counter = app.get(IssueCounter);
+  app.useGlobalFilters(new IdExceptionFilter((code) => counter.error(code)));
 
   const document = SwaggerModule.createDocument(
     app,

@@ -1,4 +1,6 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Headers } from '@nestjs/common';
+import { ApiTokens } from '@app/core';
+import { IssueCounter } from '../metrics/issue-counter';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { PartitionGenerator } from '@app/segment';
 
@@ -12,14 +14,26 @@ class AllocResponseDto {
 @ApiTags('compat')
 @Controller()
 export class AllocController {
-  constructor(private readonly partition: PartitionGenerator) {}
+  constructor(
+    private readonly partition: PartitionGenerator,
+    private readonly tokens: ApiTokens,
+    private readonly counter: IssueCounter,
+  ) {}
 
   @Get('alloc')
   @ApiOperation({ summary: "go-id-alloc's /alloc", description: 'failure: 503 {"Errno":-1,"Msg":"<reason>","Id":0} (go-id-alloc answers 500)' })
   @ApiOkResponse({ type: AllocResponseDto })
   @ApiResponse({ status: 503, type: AllocResponseDto, description: 'Errno -1 with the reason, Retry-After' })
-  alloc(): AllocResponseDto | Promise<AllocResponseDto> {
+  alloc(@Headers('authorization') authorization?: string): AllocResponseDto | Promise<AllocResponseDto> {
+    this.tokens.check(authorization, 'default');
     const id = this.partition.nextNumber();
-    return typeof id === 'number' ? { Errno: 0, Msg: '', Id: id } : id.then((n) => ({ Errno: 0, Msg: '', Id: n }));
+    if (typeof id === 'number') {
+      this.counter.add('partition', '', 1);
+      return { Errno: 0, Msg: '', Id: id };
+    }
+    return id.then((n) => {
+      this.counter.add('partition', '', 1);
+      return { Errno: 0, Msg: '', Id: n };
+    });
   }
 }

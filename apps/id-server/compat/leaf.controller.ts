@@ -1,6 +1,7 @@
-import { Controller, Get, Header, Param } from '@nestjs/common';
+import { Controller, Get, Header, Headers, Param } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { GeneratorRegistry, IdError } from '@app/core';
+import { ApiTokens, GeneratorRegistry, IdError } from '@app/core';
+import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { KEY_PATTERN } from '../ids/ids-query';
 
@@ -11,7 +12,11 @@ import { KEY_PATTERN } from '../ids/ids-query';
 @ApiTags('compat')
 @Controller('api')
 export class LeafController {
-  constructor(private readonly registry: GeneratorRegistry) {}
+  constructor(
+    private readonly registry: GeneratorRegistry,
+    private readonly tokens: ApiTokens,
+    private readonly counter: IssueCounter,
+  ) {}
 
   @Get('segment/get/:key')
   @Header('content-type', 'text/plain; charset=utf-8')
@@ -19,8 +24,8 @@ export class LeafController {
   @ApiProduces('text/plain')
   @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '1001' } })
   @ApiErrors('INVALID_KEY', 'UNKNOWN_KEY', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
-  segment(@Param('key') key: string): string | Promise<string> {
-    return this.one('segment', key);
+  segment(@Param('key') key: string, @Headers('authorization') authorization?: string): string | Promise<string> {
+    return this.one('segment', key, authorization);
   }
 
   @Get('snowflake/get/:key')
@@ -29,14 +34,22 @@ export class LeafController {
   @ApiProduces('text/plain')
   @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '7260000000000000001' } })
   @ApiErrors('INVALID_KEY', 'UNKNOWN_STRATEGY', 'CLOCK_BACKWARDS', 'WORKER_LEASE_LOST')
-  snowflake(@Param('key') key: string): string | Promise<string> {
-    return this.one('snowflake', key);
+  snowflake(@Param('key') key: string, @Headers('authorization') authorization?: string): string | Promise<string> {
+    return this.one('snowflake', key, authorization);
   }
 
-  private one(strategy: string, key: string): string | Promise<string> {
+  private one(strategy: string, key: string, authorization: string | undefined): string | Promise<string> {
     const generator = this.registry.get(strategy);
     if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', 'key: 1 to 128 characters of A-Z a-z 0-9 _ . : -');
+    this.tokens.check(authorization, key);
     const ids = generator.next(key, 1);
-    return Array.isArray(ids) ? ids[0] : ids.then((list) => list[0]);
+    if (Array.isArray(ids)) {
+      this.counter.add(strategy, key, 1);
+      return ids[0];
+    }
+    return ids.then((list) => {
+      this.counter.add(strategy, key, 1);
+      return list[0];
+    });
   }
 }

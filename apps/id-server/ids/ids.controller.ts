@@ -1,7 +1,8 @@
 import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
+import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { parseIdsQuery } from './ids-query';
 import { IdsResponseDto } from './ids.dto';
@@ -14,6 +15,8 @@ export class IdsController {
 
   constructor(
     private readonly registry: GeneratorRegistry,
+    private readonly tokens: ApiTokens,
+    private readonly counter: IssueCounter,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.maxCount = config.MAX_COUNT;
@@ -30,7 +33,10 @@ export class IdsController {
   @ApiQuery({ name: 'key', required: false, description: '^[A-Za-z0-9_.:-]{1,128}$, default "default"', example: 'default' })
   @ApiQuery({ name: 'count', required: false, description: '1..MAX_COUNT (10000), default 1', example: '1' })
   @ApiOkResponse({ type: IdsResponseDto })
+  @ApiBearerAuth()
   @ApiErrors(
+    'UNAUTHORIZED',
+    'FORBIDDEN',
     'INVALID_KEY',
     'INVALID_COUNT',
     'UNKNOWN_STRATEGY',
@@ -47,7 +53,15 @@ export class IdsController {
   ): IdsResponseDto | Promise<IdsResponseDto> {
     const generator = this.registry.get(strategy);
     const { key, count } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
+    this.tokens.check(request.headers.authorization, key);
     const ids = generator.next(key, count);
-    return Array.isArray(ids) ? { strategy, key, ids } : ids.then((list) => ({ strategy, key, ids: list }));
+    if (Array.isArray(ids)) {
+      this.counter.add(strategy, key, count);
+      return { strategy, key, ids };
+    }
+    return ids.then((list) => {
+      this.counter.add(strategy, key, count);
+      return { strategy, key, ids: list };
+    });
   }
 }

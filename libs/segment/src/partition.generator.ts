@@ -39,6 +39,14 @@ export class PartitionGenerator implements IdGenerator {
     });
   }
 
+  get idsLeft(): number {
+    return this.buffer.idsLeft;
+  }
+
+  get spaceUsed(): number {
+    return this.source.spaceUsed;
+  }
+
   holds(idx: number): boolean {
     return this.source.holds(idx);
   }

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError } from '@app/core';
+import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError, Observations } from '@app/core';
 import { MysqlPool, mysqlOptions, partitionPlacements, partitionTableMigration, runMigrations, sqliteHandle } from '@app/database';
 import { DataSource } from 'typeorm';
 import { MysqlPartitionStore, PartitionStore, SqlitePartitionStore } from './partition-store';
@@ -58,8 +58,8 @@ class RemotePartitionStore implements PartitionStore {
   providers: [
     {
       provide: PartitionGenerator,
-      inject: [APP_CONFIG, DataSource],
-      useFactory: (config: AppConfig, main: DataSource) => {
+      inject: [APP_CONFIG, DataSource, Observations],
+      useFactory: (config: AppConfig, main: DataSource, observations: Observations) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
@@ -75,6 +75,7 @@ class RemotePartitionStore implements PartitionStore {
           stepMax: config.PARTITION_SEGMENT_SIZE,
           dynamicStep: false,
           onFetchError: () => undefined, // the source logs per partition
+          onFetched: (range, ms) => observations.fetched('partition', range.lane ?? '', ms),
         });
         return new PartitionGenerator(source, buffer, stores);
       },

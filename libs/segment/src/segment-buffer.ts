@@ -125,6 +125,13 @@ export class SegmentBuffer {
     return id;
   }
 
+  /** the highest id end this buffer has fetched (the space it has reached) */
+  get highestEnd(): bigint {
+    let max = 0n;
+    for (const end of this.watermarks.values()) if (end > max) max = end;
+    return max;
+  }
+
   /** ids this buffer can issue without the database */
   get idsLeft(): number {
     return this.available;

@@ -22,6 +22,8 @@ export interface SegmentGeneratorOptions {
   refreshMs?: number;
   /** how often a halted key looks for the admin skip that resumes it */
   haltPollMs?: number;
+  /** told of every successful fetch (metrics) */
+  onFetched?: (key: string, ms: number) => void;
 }
 
 interface KeyInfo {
@@ -60,6 +62,11 @@ export class SegmentGenerator implements IdGenerator {
     const info = this.keys.get(key);
     if (info !== undefined) return info.buffer.take(count);
     return this.load(key).then((buffer) => buffer.take(count));
+  }
+
+  /** keys in use here and their buffers */
+  inUse(): IterableIterator<[string, { buffer: SegmentBuffer }]> {
+    return this.keys.entries();
   }
 
   /** the buffer of a key in use here, if any */
@@ -195,6 +202,7 @@ export class SegmentGenerator implements IdGenerator {
         dynamicStep: this.options.dynamicStep,
         clock: this.clock,
         onRollback: (rollback) => this.halted(key, rollback),
+        onFetched: (_range, ms) => this.options.onFetched?.(key, ms),
         onFetchError: (e) => {
           if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
             // deleted from the table: forget it, like any missing key

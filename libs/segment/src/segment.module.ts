@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -19,14 +19,15 @@ const logger = {
     { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource], useFactory: segmentStoreFor },
     {
       provide: SegmentGenerator,
-      inject: [SEGMENT_STORE, APP_CONFIG],
-      useFactory: (store, config: AppConfig) =>
+      inject: [SEGMENT_STORE, APP_CONFIG, Observations],
+      useFactory: (store, config: AppConfig, observations: Observations) =>
         new SegmentGenerator(store, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,
           stepMax: config.SEGMENT_STEP_MAX,
           dynamicStep: config.SEGMENT_DYNAMIC_STEP,
           log: logger,
+          onFetched: (key, ms) => observations.fetched('segment', key, ms),
         }),
     },
     {

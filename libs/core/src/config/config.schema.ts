@@ -103,6 +103,18 @@ const baseSchema = z
     SNOWFLAKE_PERMUTE: bool().default(false),
     ID_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+    /** tokens for the id routes, each optionally limited to some keys (as Tinyid does); off when unset */
+    API_TOKENS: json(
+      z.array(
+        z
+          .object({
+            token: z.string().min(16, { error: 'each token must be at least 16 characters' }),
+            keys: z.array(z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, { error: 'keys must be valid key names' })).optional(),
+          })
+          .strict(),
+        { error: 'must be a JSON list of {"token","keys"?}' },
+      ),
+    ).optional(),
     /** time to receive a whole request (go-id-alloc's HttpReadTimeout) */
     HTTP_READ_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     /** socket inactivity limit while answering (go-id-alloc's HttpWriteTimeout) */

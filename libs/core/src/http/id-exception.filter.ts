@@ -19,6 +19,9 @@ function pathOf(url: string): string {
 export class IdExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  /** onError: told the code of every error answered (metrics) */
+  constructor(private readonly onError?: (code: string) => void) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     this.send(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
@@ -32,6 +35,7 @@ export class IdExceptionFilter implements ExceptionFilter {
       return;
     }
     const { body, retryAfter, internal } = renderError(exception);
+    this.onError?.(body.code);
     if (internal) {
       this.logger.error(
         `${request.method} ${path}: ${exception instanceof Error ? exception.stack ?? exception.message : String(exception)}`,

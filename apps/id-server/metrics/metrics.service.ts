@@ -1,0 +1,165 @@
+import { Injectable } from '@nestjs/common';
+import { Observations, GeneratorRegistry } from '@app/core';
+import { PartitionGenerator, SegmentGenerator } from '@app/segment';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { IssueCounter } from './issue-counter';
+
+const SPACE_63 = 2 ** 63;
+
+/** Prometheus metrics: counters kept by IssueCounter, the rest read from the strategies at scrape time. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly lastIssued = new Map<string, { at: number; total: number; rate: number }>();
+
+  constructor(
+    counter: IssueCounter,
+    observations: Observations,
+    registry: GeneratorRegistry,
+    segment: SegmentGenerator,
+    partition: PartitionGenerator,
+  ) {
+    const register = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'idalloc_' });
+
+    new Counter({
+      name: 'idalloc_ids_issued_total',
+      help: 'ids issued, per strategy and (segment only) key',
+      labelNames: ['strategy', 'key'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [strategy, byKey] of counter.issued) for (const [key, n] of byKey) this.inc({ strategy, key }, n);
+      },
+    });
+    new Counter({
+      name: 'idalloc_errors_total',
+      help: 'error answers, per code',
+      labelNames: ['code'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [code, n] of counter.errors) this.inc({ code }, n);
+      },
+    });
+    const fetchSeconds = new Histogram({
+      name: 'idalloc_segment_fetch_seconds',
+      help: 'time of one segment fetch from the database',
+      labelNames: ['strategy'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: register,
+    });
+    observations.onFetch((strategy, _key, ms) => fetchSeconds.observe({ strategy }, ms / 1000));
+
+    const lastIssued = this.lastIssued;
+    new Gauge({
+      name: 'idalloc_segment_ids_left',
+      help: 'ids buffered in this instance, per key',
+      labelNames: ['strategy', 'key'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [key, { buffer }] of segment.inUse()) this.set({ strategy: 'segment', key }, buffer.idsLeft);
+        this.set({ strategy: 'partition', key: '' }, partition.idsLeft);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_seconds_to_exhaustion',
+      help: 'ids buffered divided by the recent issue rate, per key (how long this instance lasts without its database)',
+      labelNames: ['key'],
+      registers: register,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        const byKey = counter.issued.get('segment');
+        for (const [key, { buffer }] of segment.inUse()) {
+          const total = byKey?.get(key) ?? 0;
+          const last = lastIssued.get(key);
+          let rate = last?.rate ?? 0;
+          if (last && now > last.at) rate = (total - last.total) / ((now - last.at) / 1000);
+          lastIssued.set(key, { at: now, total, rate });
+          this.set({ key }, rate > 0 ? buffer.idsLeft / rate : Infinity);
+        }
+      },
+    });
+    new Gauge({
+      name: 'idalloc_id_space_used_ratio',
+      help: 'share of the id space reached: 2^63 for segment keys, 2^53 for partition (/alloc)',
+      labelNames: ['strategy', 'key'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [key, { buffer }] of segment.inUse()) {
+          this.set({ strategy: 'segment', key }, Number(buffer.highestEnd) / SPACE_63);
+        }
+        this.set({ strategy: 'partition', key: '' }, partition.spaceUsed);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_step',
+      help: 'step in use (dynamic step), per key',
+      labelNames: ['key'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [key, { buffer }] of segment.inUse()) this.set({ key }, buffer.state().stepInUse);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_ready',
+      help: '1 when a strategy reports ready on this instance',
+      labelNames: ['strategy'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const g of registry.all()) this.set({ strategy: g.strategy }, g.health().ready ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_key_down',
+      help: '1 for a key halted by the rollback guard or failing to fetch',
+      labelNames: ['key', 'reason'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [key, { buffer }] of segment.inUse()) {
+          if (buffer.isHalted) this.set({ key, reason: 'rollback' }, 1);
+          else if (buffer.failing) this.set({ key, reason: 'fetch_failing' }, 1);
+        }
+      },
+    });
+    this.snowflakeMetrics(registry);
+  }
+
+  /** read from the snowflake strategy's readiness detail, when that strategy is present */
+  private snowflakeMetrics(registry: GeneratorRegistry): void {
+    const detail = () => registry.find('snowflake')?.health().detail as Record<string, any> | undefined;
+    const gauge = (name: string, help: string, read: (d: Record<string, any>) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const d = detail();
+          const v = d === undefined ? undefined : read(d);
+          if (typeof v === 'number' && Number.isFinite(v)) this.set(v);
+        },
+      });
+    gauge('idalloc_snowflake_lease_age_seconds', 'time since the worker-id lease was last renewed', (d) =>
+      d.lease?.lastRenewMsAgo === undefined ? undefined : d.lease.lastRenewMsAgo / 1000,
+    );
+    gauge('idalloc_snowflake_reservation_margin_seconds', 'how far the lease reservation reaches beyond now', (d) =>
+      d.lease?.reservedUntil ? (Date.parse(d.lease.reservedUntil) - Date.now()) / 1000 : undefined,
+    );
+    gauge('idalloc_snowflake_worker_id', 'the worker id this instance holds', (d) => d.workerId);
+    gauge('idalloc_snowflake_worker_ids_free', 'worker ids free in the pool (last seen)', (d) => d.lease?.poolFree ?? d.poolFree);
+    gauge('idalloc_snowflake_clock_offset_ms', "this instance's clock minus the database's (last seen)", (d) => d.lease?.clockOffsetMs ?? d.clockOffsetMs);
+    gauge('idalloc_snowflake_clock_behind_ms', 'how far the clock is behind the last issued timestamp', (d) => d.clockBehindMs);
+    gauge('idalloc_snowflake_layout_years_left', 'years until the bit layout runs out', (d) => d.yearsLeft);
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
