@@ -5,7 +5,7 @@ module.exports = {
   testRegex: '\\.(spec|e2e-spec)\\.ts$',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   moduleNameMapper: {
-    '^@app/(core|database|uuid|segment|snowflake)(|/.*)$': '<rootDir>/libs/$1/src$2',
+    '^@app/(core|database|uuid|segment|snowflake|fpe|client)(|/.*)$': '<rootDir>/libs/$1/src$2',
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testTimeout: 60000,
