@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { PartitionModule, SegmentModule } from '@app/segment';
+import { DashboardController } from '../dashboard/dashboard.controller';
 import { AdminInfoController } from './admin-info.controller';
 import { PartitionsController } from './partitions.controller';
 import { SegmentsController } from './segments.controller';
 
-@Module({ imports: [SegmentModule, PartitionModule], controllers: [AdminInfoController, SegmentsController, PartitionsController] })
+@Module({ imports: [SegmentModule, PartitionModule], controllers: [AdminInfoController, SegmentsController, PartitionsController, DashboardController] })
 export class AdminModule {}
