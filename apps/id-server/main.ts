@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError, loadConfig } from '@app/core';
 import { createApp } from './bootstrap';
+import { isPrimaryOf, runPrimary } from './cluster';
 
 function configOrExit(): AppConfig {
   try {
@@ -17,6 +18,10 @@ function configOrExit(): AppConfig {
 
 async function main(): Promise<void> {
   const config = configOrExit();
+  if (isPrimaryOf(config)) {
+    runPrimary(config, (line) => process.stderr.write(`id-allocator primary ${process.pid}: ${line}\n`));
+    return;
+  }
   const app = await createApp(config);
   // A close that outlives the grace period (a stuck client, a hung database) must not keep the
   // process alive forever; the orchestrator's own grace period is set to match.

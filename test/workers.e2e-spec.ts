@@ -1,0 +1,37 @@
+import { request } from './support/app';
+import { sqliteDatabase } from './support/dialects';
+import { duplicates, pullIds } from './support/load';
+import { freePort, ServerProcess, sleep } from './support/process';
+
+describe('WORKERS=2: two processes on one port', () => {
+  it('both serve, each with its own buffers and lease, 0 duplicates; SIGTERM stops them all', async () => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env, WORKERS: '2' });
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 40 && pids.size < 2; i++) {
+        // a fresh connection each time, so the primary hands it to either worker
+        const res = await request(`${server.url}/health/ready`, { headers: { connection: 'close' } });
+        if (res.status === 200) pids.add(res.body.info.instance.pid);
+        else await sleep(100);
+      }
+      expect(pids.size).toBe(2);
+      const result = await pullIds({ urls: () => [server.url], path: '/ids/segment', total: 20_000, batch: 100, concurrency: 8, deadlineMs: 60_000 });
+      expect(result.ids.length).toBeGreaterThanOrEqual(20_000);
+      expect(duplicates(result.ids)).toEqual([]);
+      const snow = await pullIds({ urls: () => [server.url], path: '/ids/snowflake', total: 20_000, batch: 100, concurrency: 8, deadlineMs: 60_000 });
+      expect(duplicates(snow.ids)).toEqual([]);
+    } finally {
+      const exit = await server.kill('SIGTERM');
+      expect(exit.code).toBe(0);
+      await db.drop();
+    }
+  }, 90_000);
+
+  it('is refused with a static snowflake worker id', async () => {
+    const server = ServerProcess.spawn({ WORKERS: '2', SNOWFLAKE_WORKER_ID: '7' }, [], await freePort());
+    const exit = await server.exited;
+    expect(exit.code).toBe(2);
+    expect(server.output).toMatch(/SNOWFLAKE_WORKER_ID/);
+  });
+});
