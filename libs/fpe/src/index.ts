@@ -1,0 +1,3 @@
+export * from './ff1';
+export * from './id-permutation';
+export * from './secret';
