@@ -1,0 +1,162 @@
+import { dataSourceOptions, runMigrations } from '@app/database';
+import { MysqlWorkerLeaseStore, SqliteWorkerLeaseStore, WorkerLeaseStore } from '@app/snowflake';
+import { DataSource } from 'typeorm';
+import { testConfig } from './support/config';
+import { freshDatabase, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
+import { TcpProxy } from './support/tcp-proxy';
+
+/**
+ * The worker_node statements themselves, against the real databases (the lease logic above them
+ * is unit-tested with a fake store; here is what lives in SQL).
+ */
+type Dialect = {
+  name: string;
+  open: () => Promise<{ dataSource: DataSource; store: WorkerLeaseStore; drop: () => Promise<void> }>;
+  /** moves a row's heartbeat back by ms on the database's own clock */
+  age: (ds: DataSource, workerId: number, ms: number) => Promise<void>;
+};
+
+const claimant = (n: number) => ({ instanceId: `inst-${n}`, host: `host-${n}`, pid: 1000 + n });
+const LEASE = 3000;
+
+const dialects: Dialect[] = [
+  {
+    name: 'SQLite',
+    open: async () => {
+      const dataSource = await new DataSource(dataSourceOptions(testConfig())).initialize();
+      await runMigrations(dataSource);
+      return { dataSource, store: new SqliteWorkerLeaseStore(dataSource), drop: () => dataSource.destroy() };
+    },
+    age: async (ds, id, ms) => void (await ds.query('UPDATE worker_node SET heartbeat = heartbeat - ? WHERE worker_id = ?', [ms, id])),
+  },
+];
+if (mysqlAvailable()) {
+  dialects.push({
+    name: 'MariaDB',
+    open: async () => {
+      const db = await freshDatabase('sf_store');
+      const dataSource = await new DataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
+      await runMigrations(dataSource);
+      return {
+        dataSource,
+        store: new MysqlWorkerLeaseStore(dataSource, 2000),
+        drop: async () => {
+          await dataSource.destroy();
+          await db.drop();
+        },
+      };
+    },
+    age: async (ds, id, ms) =>
+      void (await ds.query('UPDATE worker_node SET heartbeat = heartbeat - INTERVAL ? MICROSECOND WHERE worker_id = ?', [ms * 1000, id])),
+  });
+} else {
+  it(`MariaDB worker_node tests did not run: ${mysqlUnavailableReason()}`, () => {
+    expect(process.env.CI).toBeFalsy();
+  });
+}
+
+describe.each(dialects)('worker_node store on $name', (d) => {
+  let dataSource: DataSource;
+  let store: WorkerLeaseStore;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dataSource, store, drop } = await d.open());
+  });
+  afterAll(() => drop?.());
+
+  it('seeds missing rows only, keeping existing ones', async () => {
+    await store.seed(0, 9);
+    expect(await store.countRows(0, 9)).toBe(10);
+    expect(await store.renew(3, 'nobody', 5)).toBe(false);
+    await store.seed(0, 1100); // existing rows stay; more than one insert chunk
+    expect(await store.countRows(0, 1100)).toBe(1101);
+  });
+
+  it('acquire: distinct ids, lowest whose reservation has passed first, else the soonest to end; reservation untouched', async () => {
+    const now = Date.now();
+    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 0', [now + 60_000]);
+    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 2', [now - 1000]);
+    const a = await store.acquire(0, 3, claimant(1), now, LEASE);
+    expect(a).toEqual({ workerId: 1, reservedUntil: 0 });
+    const b = await store.acquire(0, 3, claimant(2), now, LEASE);
+    expect(b).toEqual({ workerId: 2, reservedUntil: now - 1000 });
+    const c = await store.acquire(0, 3, claimant(3), now, LEASE);
+    expect(c!.workerId).toBe(3);
+    const e = await store.acquire(0, 3, claimant(4), now, LEASE); // only 0 is left: reserved ahead
+    expect(e).toEqual({ workerId: 0, reservedUntil: now + 60_000 });
+    expect(await store.acquire(0, 3, claimant(5), now, LEASE)).toBeNull(); // all held
+  });
+
+  it('a lease is free once its heartbeat is older than the lease by the database clock, whatever the instance clock says', async () => {
+    // inst-1 holds 1; an instance whose own clock is an hour ahead still cannot take it
+    expect(await store.acquire(1, 1, claimant(9), Date.now() + 3_600_000, LEASE)).toBeNull();
+    await d.age(dataSource, 1, LEASE - 500);
+    expect(await store.acquire(1, 1, claimant(9), Date.now(), LEASE)).toBeNull();
+    await d.age(dataSource, 1, 1000);
+    expect(await store.acquire(1, 1, claimant(9), Date.now(), LEASE)).toEqual({ workerId: 1, reservedUntil: 0 });
+    // the old holder's renewal is a compare-and-set on the instance id: refused
+    expect(await store.renew(1, 'inst-1', Date.now() + LEASE)).toBe(false);
+  });
+
+  it('renew raises reserved_until and never lowers it; release frees the id and keeps it', async () => {
+    const t = Date.now();
+    expect(await store.renew(1, 'inst-9', t + 5000)).toBe(true);
+    expect(await store.renew(1, 'inst-9', t + 1000)).toBe(true); // a late, lower proposal
+    const held = await store.inspect(1);
+    expect(held).toMatchObject({ workerId: 1, instanceId: 'inst-9', host: 'host-9', pid: 1009, reservedUntil: t + 5000 });
+    expect(held!.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+    expect(held!.heartbeatAgeMs).toBeLessThan(1000);
+    await store.release(1, 'inst-other'); // not ours: nothing happens
+    expect((await store.inspect(1))!.instanceId).toBe('inst-9');
+    await store.release(1, 'inst-9');
+    expect(await store.inspect(1)).toMatchObject({ instanceId: null, reservedUntil: t + 5000 });
+    // the next holder finds the reservation
+    expect(await store.acquire(1, 1, claimant(10), t, LEASE)).toEqual({ workerId: 1, reservedUntil: t + 5000 });
+  });
+
+  it('claim of a static id: only when free or already ours', async () => {
+    await store.seed(500, 500);
+    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 });
+    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 }); // a repeat
+    expect(await store.claim(500, claimant(12), LEASE)).toBeNull();
+    await d.age(dataSource, 500, LEASE + 1);
+    expect(await store.claim(500, claimant(12), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 });
+  });
+
+  it('30 acquisitions at once take 30 distinct ids', async () => {
+    await store.seed(600, 639);
+    const got = await Promise.all(Array.from({ length: 30 }, (_, i) => store.acquire(600, 639, claimant(100 + i), Date.now(), LEASE)));
+    const ids = got.map((g) => g?.workerId);
+    expect(ids.every((x) => x !== undefined)).toBe(true);
+    expect(new Set(ids).size).toBe(30);
+  });
+});
+
+if (mysqlAvailable()) {
+  describe('worker_node store on MariaDB behind a black hole', () => {
+    it('a renewal fails within its timeout instead of hanging', async () => {
+      const db = await freshDatabase('sf_hole');
+      const proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
+      const dataSource = await new DataSource(
+        dataSourceOptions(testConfig({ DATABASE_URL: `mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${db.name}` })),
+      ).initialize();
+      try {
+        await runMigrations(dataSource);
+        const store = new MysqlWorkerLeaseStore(dataSource, 500);
+        await store.seed(0, 0);
+        expect(await store.claim(0, claimant(1), LEASE)).not.toBeNull();
+        await proxy.set('blackhole');
+        // the first finds its pooled connection dropped; the next opens one into the black hole
+        for (let i = 0; i < 3; i++) {
+          const started = Date.now();
+          await expect(store.renew(0, 'inst-1', Date.now() + LEASE)).rejects.toThrow();
+          expect(Date.now() - started).toBeLessThan(3000);
+        }
+      } finally {
+        await proxy.close();
+        await dataSource.destroy().catch(() => undefined);
+        await db.drop();
+      }
+    });
+  });
+}
