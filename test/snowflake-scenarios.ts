@@ -113,6 +113,33 @@ export function snowflakeScenarios(db: () => Db): void {
     expect(Math.min(...after.map(ts))).toBeGreaterThan(Math.max(...held.map(ts)));
     expectUnique([...held, ...after]);
   }, 60_000);
+
+  it('a static id restarted with the clock behind its reservation waits not ready, then exits with a clear message', async () => {
+    const env = { ...FAST, SNOWFLAKE_WORKER_ID: '60', SNOWFLAKE_START_WAIT_MS: '2000' };
+    const first = await start(env);
+    await ids(first, 10);
+    await first.kill('SIGKILL');
+    // the last run's clock was 10 minutes ahead of this one
+    await db().setReservation(60, Date.now() + 600_000);
+    const restarted = ServerProcess.spawn({ ...db().env, ...env }, [], await freePortOf());
+    servers.push(restarted);
+    await restarted.waitLive();
+    let waiting = '';
+    for (let i = 0; i < 100 && !waiting; i++) {
+      const r = await readiness(restarted).catch(() => undefined);
+      const reason: string = r?.body?.error?.snowflake?.reason ?? '';
+      if (/waiting for the clock to pass the previous holder's reservation/.test(reason)) waiting = reason;
+      else await sleep(50);
+    }
+    expect(waiting).toMatch(/worker id 60/);
+    expect((await request(`${restarted.url}/ids/snowflake`)).body.code).toBe('WORKER_LEASE_LOST');
+    const exit = await restarted.exited;
+    expect(exit.code).toBe(1);
+    expect(restarted.output).toMatch(/id-allocator: snowflake: the clock is \d+ ms behind the reservation of worker id 60 .* waited SNOWFLAKE_START_WAIT_MS=2000 ms/);
+    const row = (await db().row(60))!;
+    expect(row.instance_id).toBeNull(); // released on the way out, reservation kept
+    expect(row.reserved_until).toBeGreaterThan(Date.now() + 500_000);
+  }, 60_000);
 }
 
 async function freePortOf(): Promise<number> {

@@ -24,6 +24,8 @@ export interface Db {
   env: Record<string, string>;
   rows(): Promise<WorkerRow[]>;
   row(workerId: number): Promise<WorkerRow | undefined>;
+  /** as if the last holder's clock had been ahead: a test's way to put the clock behind a reservation */
+  setReservation(workerId: number, reservedUntil: number): Promise<void>;
 }
 
 export function sqliteDb(path: string): Db {
@@ -35,7 +37,16 @@ export function sqliteDb(path: string): Db {
       db.close();
     }
   };
-  return { env: { SQLITE_PATH: path }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id) };
+  const setReservation = async (id: number, until: number) => {
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.prepare('UPDATE worker_node SET reserved_until = ? WHERE worker_id = ?').run(until, id);
+    } finally {
+      db.close();
+    }
+  };
+  return { env: { SQLITE_PATH: path }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id), setReservation };
 }
 
 export function mysqlDb(url: string, name: string): Db {
@@ -48,7 +59,15 @@ export function mysqlDb(url: string, name: string): Db {
       await conn.end();
     }
   };
-  return { env: { DATABASE_URL: url }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id) };
+  const setReservation = async (id: number, until: number) => {
+    const conn = await adminConnection(name);
+    try {
+      await conn.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = ?', [until, id]);
+    } finally {
+      await conn.end();
+    }
+  };
+  return { env: { DATABASE_URL: url }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id), setReservation };
 }
 
 const norm = (r: WorkerRow): WorkerRow => ({ worker_id: Number(r.worker_id), instance_id: r.instance_id, reserved_until: Number(r.reserved_until) });
