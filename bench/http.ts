@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const MAIN_JS = join(__dirname, '../apps/id-server/main.js');
+export const BARE_FASTIFY_JS = join(__dirname, 'baseline-fastify.js');
+export const EMPTY_NEST_JS = join(__dirname, 'baseline-nest.js');
 
 export interface HttpRun {
   requests: number;
@@ -33,17 +35,18 @@ export class Service {
     readonly url: string,
   ) {}
 
-  static async start(env: Record<string, string>): Promise<Service> {
+  static async start(env: Record<string, string>, script = MAIN_JS): Promise<Service> {
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN_JS], {
+    const child = spawn(process.execPath, [script, String(port)], {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', HOST: '127.0.0.1', ...env, PORT: String(port) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const service = new Service(child, `http://127.0.0.1:${port}`);
     const deadline = Date.now() + 30_000;
+    const probe = script === MAIN_JS ? '/health/live' : '/ids/segment';
     while (Date.now() < deadline) {
       try {
-        if ((await fetch(`${service.url}/health/live`)).ok) return service;
+        if ((await fetch(`${service.url}${probe}`)).ok) return service;
       } catch {
         /* starting */
       }
@@ -72,7 +75,7 @@ export async function load(url: string, opts: { connections?: number; seconds?: 
   const latency = result.latency as unknown as Record<string, number>;
   return {
     requests: result.requests.total,
-    rps: result.requests.average,
+    rps: result.requests.total / (opts.seconds ?? 5),
     p50: latency.p50,
     p99: latency.p99,
     p999: latency.p99_9,

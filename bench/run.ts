@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { uuidCandidates } from './in-process';
+import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
+import { httpSuite } from './http-suite';
+import { snowflakeCandidates } from './snowflake';
 import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, TicketRow } from './segment';
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -44,8 +46,17 @@ async function main(): Promise<void> {
 
   if (wants('inprocess')) {
     log('in-process generators');
-    const rows = measure([...uuidCandidates(), ...(await segmentCandidates())], { log });
+    const rows = measure([...uuidCandidates(), ...(await segmentCandidates()), ...snowflakeCandidates(), ...peerCandidates()], { log });
     sections.push('## In-process ids/s (median of 5 interleaved rounds)', '', table(rows, 'crypto.randomUUID()'), '');
+  }
+
+  if (wants('ticket-inprocess') || wants('inprocess')) {
+    sections.push(...(await ticketInProcess(log)));
+  }
+
+  if (wants('http')) {
+    log('HTTP suite');
+    sections.push(...(await httpSuite(log)));
   }
 
   if (wants('refill')) {

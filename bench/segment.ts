@@ -15,10 +15,17 @@ function buffer(): SegmentBuffer {
   return new SegmentBuffer('bench', new InstantSource(), {
     preload: 0.1,
     waitMs: 2000,
-    step: 1_000_000,
-    stepMax: 1_000_000,
+    // one segment larger than any run consumes: the loop is synchronous, so a refill could
+    // never land during it (and a drained buffer would measure nothing)
+    step: 4_000_000_000,
+    stepMax: 4_000_000_000,
     dynamicStep: false,
   });
+}
+
+function must<T>(value: T | undefined | Promise<unknown>): T {
+  if (value === undefined || value instanceof Promise) throw new Error('the bench buffer ran dry');
+  return value as T;
 }
 
 /**
@@ -31,8 +38,8 @@ export async function segmentCandidates(): Promise<Candidate[]> {
   await asString.take(1);
   await asNumber.take(1);
   return [
-    { name: 'SegmentBuffer take(1) (string)', next: () => (asString.take(1) as string[])[0] },
-    { name: 'SegmentBuffer takeNumberSync (number)', next: () => asNumber.takeNumberSync() ?? 0 },
+    { name: 'SegmentBuffer take(1) (string)', next: () => must<string[]>(asString.take(1))[0] },
+    { name: 'SegmentBuffer takeNumberSync (number)', next: () => must<number>(asNumber.takeNumberSync()) },
   ];
 }
 
