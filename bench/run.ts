@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
+import { fpeCandidates } from './fpe';
 import { httpSuite } from './http-suite';
 import { snowflakeCandidates } from './snowflake';
 import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, TicketRow } from './segment';
@@ -48,6 +49,12 @@ async function main(): Promise<void> {
     log('in-process generators');
     const rows = measure([...uuidCandidates(), ...(await segmentCandidates()), ...snowflakeCandidates(), ...peerCandidates()], { log });
     sections.push('## In-process ids/s (median of 5 interleaved rounds)', '', table(rows, 'crypto.randomUUID()'), '');
+  }
+
+  if (wants('public') || wants('inprocess')) {
+    log('in-process: public (FF1) ids vs plain');
+    const rows = measure(fpeCandidates(), { log, rounds: 3 });
+    sections.push('## Unguessable ids: public (FF1) vs plain, in process (median of 3 interleaved rounds)', '', table(rows, 'plain sequence (decimal text)'), '');
   }
 
   if (wants('ticket-inprocess') || wants('inprocess')) {

@@ -127,7 +127,7 @@ describe('snowflake settings at start', () => {
     [{ SNOWFLAKE_BITS: '53,0,10' }, /SNOWFLAKE_BITS: time bits must be from 35 to 52/],
     [{ SNOWFLAKE_WORKER_IDS: '0-5000' }, /SNOWFLAKE_WORKER_IDS: 0-5000 goes past 1023/],
     [{ SNOWFLAKE_WORKER_ID: '2048' }, /SNOWFLAKE_WORKER_ID: 2048 is above 1023/],
-    [{ SNOWFLAKE_PERMUTE: 'true' }, /SNOWFLAKE_PERMUTE: permuted snowflake ids are not in this build yet/],
+    [{ SNOWFLAKE_PERMUTE: 'true' }, /SNOWFLAKE_PERMUTE=true needs ID_SECRET/],
   ])('refuses to start with %j', async (env, message) => {
     let config;
     try {

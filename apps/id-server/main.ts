@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError, loadConfig } from '@app/core';
+import { StartupError } from '@app/database';
 import { createApp } from './bootstrap';
 import { isPrimaryOf, runPrimary } from './cluster';
 
@@ -39,6 +40,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+  if (e instanceof StartupError) {
+    process.stderr.write(`id-allocator: cannot start: ${e.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`id-allocator: failed to start: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });

@@ -5,7 +5,7 @@ import { MAX_ID, SegmentAdmin } from '@app/segment';
 import { ApiErrors } from '../common/error-response.dto';
 import { KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
-import { CreateSegmentDto, SegmentKeyDto, SegmentListDto, SkipSegmentDto, UpdateSegmentDto } from './segments.dto';
+import { CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipSegmentDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
 
@@ -52,7 +52,6 @@ export class SegmentsController {
     const step = check.int('step', 1, this.stepMax, 'INVALID_STEP') ?? 1000;
     const description = check.text('description', 256) ?? null;
     const isPublic = check.bool('public') ?? false;
-    if (isPublic) check.fail('public', 'unguessable ids are not available in this build');
     check.done();
     return this.admin.create({ key: key as string, startId, step, description, public: isPublic });
   }
@@ -72,6 +71,21 @@ export class SegmentsController {
     }
     check.done();
     return this.admin.update(key, { step, description });
+  }
+
+  @Post(':key/reveal')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The underlying id behind a public id of a key' })
+  @ApiBody({ type: RevealDto })
+  @ApiOkResponse({ type: RevealResultDto })
+  @ApiErrors('INVALID_KEY', 'INVALID_ID', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
+  reveal(@Param('key') key: string, @Body() body: unknown): Promise<RevealResultDto> {
+    checkKey(key);
+    const check = new BodyChecker(body, ['id']);
+    const id = check.bigint('id', 1n, MAX_ID, 'INVALID_ID');
+    if (!check.has('id')) check.fail('id', 'required', 'INVALID_ID');
+    check.done();
+    return this.admin.reveal(key, id!.toString());
   }
 
   @Post(':key/skip')

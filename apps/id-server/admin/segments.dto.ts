@@ -53,3 +53,12 @@ export class SkipSegmentDto {
   @ApiPropertyOptional({ ...ID, description: 'move max_id ahead by this many ids' }) by?: string;
   @ApiPropertyOptional({ ...ID, description: 'ids issued afterwards are all above this one' }) to?: string;
 }
+
+export class RevealDto {
+  @ApiProperty({ ...ID, description: 'a public id of the key' }) id: string;
+}
+
+export class RevealResultDto {
+  @ApiProperty({ example: '6123907216341290553' }) id: string;
+  @ApiProperty({ example: '1001' }) underlyingId: string;
+}

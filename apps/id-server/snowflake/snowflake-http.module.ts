@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { SnowflakeModule } from '@app/snowflake';
-import { SnowflakeController } from './snowflake.controller';
+import { SnowflakeAdminController, SnowflakeController } from './snowflake.controller';
 
 /** The snowflake routes beside the id route: decode. */
-@Module({ imports: [SnowflakeModule], controllers: [SnowflakeController] })
+@Module({ imports: [SnowflakeModule], controllers: [SnowflakeController, SnowflakeAdminController] })
 export class SnowflakeHttpModule {}

@@ -1,5 +1,6 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { AdminGuard } from '@app/core';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { SnowflakeIdGenerator } from '@app/snowflake';
 import { ApiErrors } from '../common/error-response.dto';
 
@@ -10,11 +11,11 @@ export class DecodedSnowflakeResponseDto {
   @ApiProperty({ example: '2026-01-01T00:00:00.123Z', description: 'ISO 8601, the millisecond the id was issued in' })
   timestamp: string;
 
-  @ApiProperty({ example: 17 })
-  workerId: number;
+  @ApiPropertyOptional({ example: 17, description: 'absent when SNOWFLAKE_PERMUTE hides the low bits' })
+  workerId?: number;
 
-  @ApiProperty({ example: 42 })
-  sequence: number;
+  @ApiPropertyOptional({ example: 42, description: 'absent when SNOWFLAKE_PERMUTE hides the low bits' })
+  sequence?: number;
 }
 
 /** Reads a snowflake id back: when it was made, by which worker id, at which sequence. */
@@ -26,12 +27,32 @@ export class SnowflakeController {
   @Get(':id/decode')
   @ApiOperation({
     summary: 'Decode a snowflake id',
-    description: 'timestamp, worker id and sequence of a snowflake id, by this instance’s SNOWFLAKE_BITS and SNOWFLAKE_EPOCH',
+    description:
+      'timestamp, worker id and sequence of a snowflake id, by this instance’s SNOWFLAKE_BITS and SNOWFLAKE_EPOCH; ' +
+      'with SNOWFLAKE_PERMUTE only the timestamp (the full decode is GET /admin/snowflake/{id}/decode)',
   })
   @ApiParam({ name: 'id', description: 'decimal, 0 to 2^63-1 (9223372036854775807)', example: '1234567890123456789' })
   @ApiOkResponse({ type: DecodedSnowflakeResponseDto })
   @ApiErrors('INVALID_ID')
   decode(@Param('id') id: string): DecodedSnowflakeResponseDto {
     return this.snowflake.decode(id);
+  }
+}
+
+/** The full decode, the low-bit permutation undone: for people who hold the admin token. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@UseGuards(AdminGuard)
+@Controller('admin/snowflake')
+export class SnowflakeAdminController {
+  constructor(private readonly snowflake: SnowflakeIdGenerator) {}
+
+  @Get(':id/decode')
+  @ApiOperation({ summary: 'Decode a snowflake id with every field, SNOWFLAKE_PERMUTE undone' })
+  @ApiParam({ name: 'id', description: 'decimal, 0 to 2^63-1', example: '1234567890123456789' })
+  @ApiOkResponse({ type: DecodedSnowflakeResponseDto })
+  @ApiErrors('INVALID_ID', 'UNAUTHORIZED', 'ADMIN_DISABLED')
+  decode(@Param('id') id: string): DecodedSnowflakeResponseDto {
+    return this.snowflake.decodeFull(id);
   }
 }

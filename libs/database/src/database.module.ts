@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
+import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
 import { runMigrations } from './run-migrations';
 
 /**
@@ -34,7 +35,8 @@ export class DatabaseModule {
           },
         }),
       ],
-      exports: [TypeOrmModule],
+      providers: [{ provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) }],
+      exports: [TypeOrmModule, ID_SECRET_KEY],
     };
   }
 }

@@ -4,3 +4,4 @@ export * from './migrations';
 export * from './run-migrations';
 export * from './mysql-pool';
 export * from './sqlite-handle';
+export * from './id-secret';

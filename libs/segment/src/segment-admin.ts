@@ -39,6 +39,8 @@ export class SegmentAdmin {
     private readonly store: SegmentStore,
     private readonly generator: SegmentGenerator,
     private readonly log: SegmentLog,
+    /** ID_SECRET is configured */
+    private readonly publicAvailable = false,
   ) {}
 
   async list(): Promise<SegmentListing[]> {
@@ -47,6 +49,11 @@ export class SegmentAdmin {
   }
 
   async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
+    if (input.public && !this.publicAvailable) {
+      throw new IdError('VALIDATION_FAILED', 'public keys need ID_SECRET (16+ random characters, the same on every instance)', {
+        details: [{ field: 'public', problem: 'ID_SECRET is not set' }],
+      });
+    }
     if (input.startId + BigInt(input.step) > MAX_ID) {
       throw new IdError('INVALID_START', `startId ${input.startId} leaves no room for one step of ${input.step} below 2^63-1`);
     }
@@ -77,6 +84,20 @@ export class SegmentAdmin {
         `max_id ${before.maxId} -> ${after.maxId} (cannot be undone)`,
     );
     return viewOf(after);
+  }
+
+  /** the underlying id behind a public id of a key */
+  async reveal(key: string, id: string): Promise<{ id: string; underlyingId: string }> {
+    const row = await this.store.find(key);
+    if (row === null) throw this.unknown(key);
+    if (!row.public) {
+      throw new IdError('VALIDATION_FAILED', `key "${key}" is not public: its ids are the underlying ids`, {
+        details: [{ field: 'key', problem: 'not public' }],
+      });
+    }
+    const underlyingId = this.generator.permutationFor(row).decryptString(id);
+    this.log.info(`admin: revealed an id of key "${key}"`);
+    return { id, underlyingId };
   }
 
   private unknown(key: string): IdError {

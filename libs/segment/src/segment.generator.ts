@@ -1,7 +1,22 @@
 import { Clock, GeneratorHealth, IdGenerator, isIdError, systemClock } from '@app/core';
+import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
 import { unknownKey } from './segment-sql';
 import { SegmentKeyRow, SegmentStore } from './segment-store';
+
+/** FF1 over the ids of a public key; big batches in chunks so the event loop keeps turning */
+function hide(permutation: IdPermutation, ids: string[] | Promise<string[]>): string[] | Promise<string[]> {
+  if (ids instanceof Promise) return ids.then((list) => hide(permutation, list));
+  if (ids.length <= HIDE_CHUNK) return permutation.encryptStrings(ids);
+  return (async () => {
+    const out: string[] = [];
+    for (let from = 0; from < ids.length; from += HIDE_CHUNK) {
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      out.push(...permutation.encryptStrings(ids.slice(from, from + HIDE_CHUNK)));
+    }
+    return out;
+  })();
+}
 
 export interface SegmentLog {
   error(message: string): void;
@@ -24,15 +39,21 @@ export interface SegmentGeneratorOptions {
   haltPollMs?: number;
   /** told of every successful fetch (metrics) */
   onFetched?: (key: string, ms: number) => void;
+  /** FF1 key from ID_SECRET: public keys issue FF1(underlying id) with the key name as tweak */
+  secretKey?: Buffer | null;
 }
 
 interface KeyInfo {
   buffer: SegmentBuffer;
+  /** set for a public key */
+  permutation?: IdPermutation;
   /** skip_seq read right after the halt; the key resumes once the table shows a later skip */
   haltSkipSeq?: number;
 }
 
 const MAX_MISSES = 10_000;
+/** public ids encrypted per turn of the event loop (~10 ms at 2M/s) */
+const HIDE_CHUNK = 20_000;
 /** readiness lists at most this many keys by name */
 const MAX_KEYS_IN_DETAIL = 100;
 
@@ -60,8 +81,19 @@ export class SegmentGenerator implements IdGenerator {
 
   next(key: string, count: number): string[] | Promise<string[]> {
     const info = this.keys.get(key);
-    if (info !== undefined) return info.buffer.take(count);
-    return this.load(key).then((buffer) => buffer.take(count));
+    if (info !== undefined) {
+      const ids = info.buffer.take(count);
+      return info.permutation === undefined ? ids : hide(info.permutation, ids);
+    }
+    return this.load(key).then(() => this.next(key, count));
+  }
+
+  /** the underlying id of a public key's id (admin reveal) */
+  permutationFor(row: SegmentKeyRow): IdPermutation {
+    const existing = this.keys.get(row.key)?.permutation;
+    if (existing) return existing;
+    if (!this.options.secretKey) throw new Error('public keys need ID_SECRET');
+    return new IdPermutation(this.options.secretKey, row.key);
   }
 
   /** keys in use here and their buffers */
@@ -215,7 +247,7 @@ export class SegmentGenerator implements IdGenerator {
         },
       },
     );
-    this.keys.set(key, { buffer });
+    this.keys.set(key, { buffer, permutation: row.public ? this.permutationFor(row) : undefined });
     return buffer;
   }
 

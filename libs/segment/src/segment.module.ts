@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
+import { ID_SECRET_KEY } from '@app/database';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -19,8 +20,8 @@ const logger = {
     { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource], useFactory: segmentStoreFor },
     {
       provide: SegmentGenerator,
-      inject: [SEGMENT_STORE, APP_CONFIG, Observations],
-      useFactory: (store, config: AppConfig, observations: Observations) =>
+      inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY],
+      useFactory: (store, config: AppConfig, observations: Observations, secretKey: Buffer | null) =>
         new SegmentGenerator(store, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,
@@ -28,12 +29,13 @@ const logger = {
           dynamicStep: config.SEGMENT_DYNAMIC_STEP,
           log: logger,
           onFetched: (key, ms) => observations.fetched('segment', key, ms),
+          secretKey,
         }),
     },
     {
       provide: SegmentAdmin,
-      inject: [SEGMENT_STORE, SegmentGenerator],
-      useFactory: (store, generator) => new SegmentAdmin(store, generator, logger),
+      inject: [SEGMENT_STORE, SegmentGenerator, ID_SECRET_KEY],
+      useFactory: (store, generator, secretKey: Buffer | null) => new SegmentAdmin(store, generator, logger, secretKey !== null),
     },
   ],
   exports: [SegmentAdmin, SegmentGenerator, SEGMENT_STORE],

@@ -1,4 +1,5 @@
 import { Clock, IdError } from '@app/core';
+import type { BitPermutation } from '@app/fpe';
 import { decimal63 } from './decimal';
 import { SnowflakeLayout } from './snowflake-layout';
 
@@ -40,6 +41,11 @@ export interface SnowflakeGeneratorOptions {
   sleep?: (ms: number) => Promise<void>;
   /** real elapsed time, for maxWaitMs */
   monotonic?: () => number;
+  /**
+   * SNOWFLAKE_PERMUTE: the low (worker, sequence) bits pass through this keyed permutation with
+   * the ms as tweak: still unique within the ms (a bijection) and ordered by ms, no longer countable
+   */
+  permute?: BitPermutation;
 }
 
 const PAD9 = ['', '00000000', '0000000', '000000', '00000', '0000', '000', '00', '0', ''];
@@ -75,6 +81,7 @@ export class SnowflakeGenerator {
   private readonly seqRange: number;
   private readonly maxSeq: number;
   private readonly offsetRange: number;
+  private readonly permute?: BitPermutation;
 
   /** timestamp of the last id issued (Unix ms), -1 before the first */
   private lastMs = -1;
@@ -109,6 +116,10 @@ export class SnowflakeGenerator {
     this.sleep = options.sleep ?? defaultSleep;
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.useBigInt = options.text === 'bigint';
+    this.permute = options.permute;
+    if (this.permute && this.permute.bits !== this.layout.workerBits + this.layout.sequenceBits) {
+      throw new Error(`the permutation must cover the ${this.layout.workerBits + this.layout.sequenceBits} low bits`);
+    }
     // up to 1/8 of the sequence, at most 128 values: keeps low bits even, wastes little capacity
     this.offsetRange = Math.min(128, Math.floor(this.seqRange / 8));
   }
@@ -231,7 +242,33 @@ export class SnowflakeGenerator {
     this.lastSeq = this.maxSeq;
   }
 
+  private emitPermuted(count: number, startMs: number, startSeq: number): string[] {
+    const permute = this.permute!;
+    const ids = new Array<string>(count);
+    const base = this.workerId * this.seqRange;
+    let ms = startMs;
+    let seq = startSeq;
+    let i = 0;
+    for (;;) {
+      const end = Math.min(this.maxSeq, seq + (count - i) - 1);
+      const lows = new Array<number>(end - seq + 1);
+      for (let j = 0; j < lows.length; j++) lows[j] = base + seq + j;
+      const hidden = lows.length === 1 ? [permute.encrypt(lows[0], ms)] : permute.encryptMany(lows, ms);
+      for (const low of hidden) {
+        ids[i++] = this.layout.compose(ms, Math.floor(low / this.seqRange), low % this.seqRange).toString();
+      }
+      if (i === count) {
+        this.lastMs = ms;
+        this.lastSeq = end;
+        return ids;
+      }
+      ms += 1;
+      seq = 0;
+    }
+  }
+
   private emit(count: number, startMs: number, startSeq: number): string[] {
+    if (this.permute !== undefined) return this.emitPermuted(count, startMs, startSeq);
     const ids = new Array<string>(count);
     let ms = startMs;
     let seq = startSeq;

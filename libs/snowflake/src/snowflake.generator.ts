@@ -1,4 +1,5 @@
 import { Clock, GeneratorHealth, IdError, IdGenerator } from '@app/core';
+import type { BitPermutation } from '@app/fpe';
 import { MAX_ID, SnowflakeLayout } from './snowflake-layout';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { WorkerLease } from './worker-lease';
@@ -22,7 +23,13 @@ export class SnowflakeIdGenerator implements IdGenerator {
     private readonly generator: SnowflakeGenerator,
     private readonly lease: WorkerLease,
     private readonly clock: Clock,
+    /** SNOWFLAKE_PERMUTE: the low bits are permuted per ms */
+    private readonly permute?: BitPermutation,
   ) {}
+
+  get permuted(): boolean {
+    return this.permute !== undefined;
+  }
 
   next(_key: string, count: number): string[] | Promise<string[]> {
     return this.generator.next(count);
@@ -64,11 +71,28 @@ export class SnowflakeIdGenerator implements IdGenerator {
     return { ready: reasons.length === 0, detail };
   }
 
-  /** The fields of an id; 400 INVALID_ID unless it is a decimal from 0 to 2^63-1. */
-  decode(id: string): DecodedSnowflakeDto {
+  /**
+   * The public decode: every field, or with permuted low bits only the timestamp (the worker id
+   * and sequence would let anyone count). 400 INVALID_ID unless a decimal from 0 to 2^63-1.
+   */
+  decode(id: string): DecodedSnowflakeDto | { id: string; timestamp: string } {
+    if (this.permute === undefined) return this.decodeFull(id);
+    const value = parseId(id);
+    return { id: value.toString(), timestamp: new Date(this.layout.decode(value).timestampMs).toISOString() };
+  }
+
+  /** Every field, the permutation undone (the admin route). */
+  decodeFull(id: string): DecodedSnowflakeDto {
     const value = parseId(id);
     const d = this.layout.decode(value);
-    return { id: value.toString(), timestamp: new Date(d.timestampMs).toISOString(), workerId: d.workerId, sequence: d.sequence };
+    let { workerId, sequence } = d;
+    if (this.permute !== undefined) {
+      const seqRange = this.layout.maxSequence + 1;
+      const low = this.permute.decrypt(workerId * seqRange + sequence, d.timestampMs);
+      workerId = Math.floor(low / seqRange);
+      sequence = low % seqRange;
+    }
+    return { id: value.toString(), timestamp: new Date(d.timestampMs).toISOString(), workerId, sequence };
   }
 }
 

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, systemClock } from '@app/core';
-import { MYSQL_QUERY_TIMEOUT_MS } from '@app/database';
+import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, StartupError } from '@app/database';
+import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
 import { SnowflakeIdGenerator } from './snowflake.generator';
@@ -34,12 +35,13 @@ const exitProcess = (message: string) => {
       provide: SnowflakeLayout,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
-        if (config.SNOWFLAKE_PERMUTE) {
-          throw new Error(
-            'SNOWFLAKE_PERMUTE: permuted snowflake ids are not in this build yet; unset it (ids would otherwise be countable despite the setting)',
+        const layout = snowflakeLayout(config, systemClock.now());
+        if (config.SNOWFLAKE_PERMUTE && layout.workerBits + layout.sequenceBits < 20) {
+          throw new StartupError(
+            `SNOWFLAKE_PERMUTE needs at least 20 low (worker + sequence) bits; SNOWFLAKE_BITS ${layout.describe()} has ${layout.workerBits + layout.sequenceBits}`,
           );
         }
-        return snowflakeLayout(config, systemClock.now());
+        return layout;
       },
     },
     {
@@ -73,9 +75,13 @@ const exitProcess = (message: string) => {
     },
     {
       provide: SnowflakeIdGenerator,
-      inject: [APP_CONFIG, SnowflakeLayout, WorkerLease],
-      useFactory: (config: AppConfig, layout: SnowflakeLayout, lease: WorkerLease) => {
+      inject: [APP_CONFIG, SnowflakeLayout, WorkerLease, ID_SECRET_KEY],
+      useFactory: (config: AppConfig, layout: SnowflakeLayout, lease: WorkerLease, secretKey: Buffer | null) => {
+        // verifyIdSecret refused to start with PERMUTE and no secret; the same secret on every instance
+        const permute =
+          config.SNOWFLAKE_PERMUTE && secretKey ? new BitPermutation(layout.workerBits + layout.sequenceBits, secretKey, 'snowflake') : undefined;
         const generator = new SnowflakeGenerator({
+          permute,
           layout,
           clock: systemClock,
           permits: lease,
@@ -83,7 +89,7 @@ const exitProcess = (message: string) => {
           // a full batch never waits once the clock is current
           maxBorrowMs: Math.max(16, Math.ceil(config.MAX_COUNT / (layout.maxSequence + 1)) + 1),
         });
-        return new SnowflakeIdGenerator(layout, generator, lease, systemClock);
+        return new SnowflakeIdGenerator(layout, generator, lease, systemClock, permute);
       },
     },
   ],

@@ -1,0 +1,46 @@
+import type { AppConfig } from '@app/core';
+import { deriveFf1Key, fingerprintMatches, secretFingerprint } from '@app/fpe';
+import type { DataSource } from 'typeorm';
+
+/** Injection token: the FF1 key derived from ID_SECRET (a Buffer), or null without a secret. */
+export const ID_SECRET_KEY = Symbol('ID_SECRET_KEY');
+
+const FINGERPRINT = 'id_secret_fingerprint';
+
+/** A start-up refusal whose message is the whole story (printed as one line). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/**
+ * The database remembers a fingerprint of the ID_SECRET it was first used with; a different
+ * secret would map the same underlying ids to other public ids, and those could meet ids already
+ * handed out, so the service refuses to start with it. Also refuses to run without a secret when
+ * public keys exist or SNOWFLAKE_PERMUTE is on.
+ */
+export async function verifyIdSecret(config: AppConfig, dataSource: DataSource): Promise<Buffer | null> {
+  const mysql = dataSource.options.type === 'mysql';
+  const [{ n }] = await dataSource.query('SELECT COUNT(*) AS n FROM id_segment_meta WHERE public = 1');
+  const publicKeys = Number(n);
+  const secret = config.ID_SECRET;
+  if (!secret) {
+    if (config.SNOWFLAKE_PERMUTE) throw new StartupError('SNOWFLAKE_PERMUTE=true needs ID_SECRET (the same on every instance)');
+    if (publicKeys > 0) throw new StartupError(`ID_SECRET is required: ${publicKeys} segment key(s) are public`);
+    return null;
+  }
+  await dataSource.query(`INSERT ${mysql ? 'IGNORE' : 'OR IGNORE'} INTO id_meta (name, value) VALUES (?, ?)`, [
+    FINGERPRINT,
+    secretFingerprint(secret),
+  ]);
+  const [row] = await dataSource.query('SELECT value FROM id_meta WHERE name = ?', [FINGERPRINT]);
+  if (!fingerprintMatches(secret, String(row.value))) {
+    throw new StartupError(
+      'ID_SECRET is not the secret this database was first used with: a new secret would give public ids that may ' +
+        'repeat ones already issued. Restore the old secret; to rotate, create new public keys under a new database.',
+    );
+  }
+  return deriveFf1Key(secret);
+}
