@@ -45,6 +45,9 @@ describe('GET /metrics', () => {
     expect(metricValue(text, 'idalloc_segment_fetch_seconds_count', { strategy: 'segment' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'idalloc_ready', { strategy: 'segment' })).toBe(1);
     expect(text).toContain('idalloc_segment_seconds_to_exhaustion');
+    expect(metricValue(text, 'idalloc_snowflake_worker_ids_free')).toBe(1023); // 1,024 ids, one held here
+    expect(Math.abs(metricValue(text, 'idalloc_snowflake_clock_offset_ms')!)).toBeLessThan(1000);
+    expect(metricValue(text, 'idalloc_snowflake_reservation_margin_seconds')).toBeGreaterThan(0);
     expect(text).toContain('idalloc_process_resident_memory_bytes');
   });
 });

@@ -61,6 +61,7 @@ export class SnowflakeIdGenerator implements IdGenerator {
         fresh: lease.usable,
         ...(lease.reservedUntil ? { reservedUntil: lease.reservedUntil } : {}),
         ...(lease.lastRenewMsAgo !== undefined ? { lastRenewMsAgo: lease.lastRenewMsAgo } : {}),
+        ...(lease.poolFree !== undefined ? { poolFree: lease.poolFree, clockOffsetMs: lease.clockOffsetMs } : {}),
       },
       clockBehindMs: behind,
     };

@@ -157,4 +157,13 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
       [workerId, instanceId],
     );
   }
+
+  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
+    const rows = await this.run(
+      `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free,
+              CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS now_ms`,
+      [from, to, leaseMs * 1000],
+    );
+    return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };
+  }
 }

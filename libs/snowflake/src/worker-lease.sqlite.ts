@@ -89,4 +89,11 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
   async release(workerId: number, instanceId: string): Promise<void> {
     this.db().prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?').run(workerId, instanceId);
   }
+
+  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
+    const row = this.db()
+      .prepare(`SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free, ${DB_NOW} AS now_ms`)
+      .get(from, to, leaseMs) as { free: number; now_ms: number };
+    return { free: Number(row.free), dbNowMs: Number(row.now_ms) };
+  }
 }

@@ -51,7 +51,12 @@ export interface WorkerLeaseStore {
   renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean>;
   /** gives the id up, keeping reserved_until for the next holder */
   release(workerId: number, instanceId: string): Promise<void>;
+  /** for metrics: free ids in [from, to] by the database's clock, and that clock (Unix ms) */
+  observe?(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }>;
 }
+
+/** steps between two observations of the pool and the database clock (metrics only) */
+const OBSERVE_EVERY = 10;
 
 export type WorkerIdSetting =
   | { mode: 'lease'; from: number; to: number }
@@ -106,6 +111,10 @@ export interface LeaseStatus {
   reservedUntil?: string;
   afterReservation?: string;
   lastRenewMsAgo?: number;
+  /** free worker ids in the pool, last seen */
+  poolFree?: number;
+  /** this clock minus the database's, last seen (half the round trip allowed for) */
+  clockOffsetMs?: number;
 }
 
 const silent: LeaseLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -195,7 +204,26 @@ export class WorkerLease implements PermitSource {
             lastRenewMsAgo: nowMs - h.lastRenewAt,
           }
         : {}),
+      ...(this.observed ?? {}),
     };
+  }
+
+  private observed?: { poolFree: number; clockOffsetMs: number };
+  private steps = 0;
+
+  /** metrics only: never in the way of a renewal, never fatal */
+  private async observe(): Promise<void> {
+    const { store, setting, leaseMs } = this.options;
+    if (store.observe === undefined || this.steps++ % OBSERVE_EVERY !== 0) return;
+    const [from, to] = setting.mode === 'lease' ? [setting.from, setting.to] : [setting.workerId, setting.workerId];
+    try {
+      const before = this.clock.now();
+      const { free, dbNowMs } = await store.observe(from, to, leaseMs);
+      const after = this.clock.now();
+      this.observed = { poolFree: free, clockOffsetMs: Math.round((before + after) / 2 - dbNowMs) };
+    } catch {
+      /* the renewal path reports database trouble */
+    }
   }
 
   // ---- lifecycle ----
@@ -229,6 +257,7 @@ export class WorkerLease implements PermitSource {
       try {
         if (this.held === undefined) await this.acquire();
         else await this.renew();
+        await this.observe();
       } catch (e) {
         this.logger.error(`worker lease step failed: ${(e as Error).message}`);
       }
