@@ -1,3 +1,4 @@
+import { IdError } from '@app/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 
@@ -7,4 +8,12 @@ import type { DataSource } from 'typeorm';
  */
 export function sqliteHandle(dataSource: DataSource): BetterSqlite3.Database {
   return (dataSource.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
+}
+
+/** A SQLite error that means "the database cannot serve now" becomes DATABASE_UNAVAILABLE; others pass. */
+export function sqliteUnavailable(e: unknown): unknown {
+  const code = (e as { code?: string } | null)?.code ?? '';
+  return /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)
+    ? new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e })
+    : e;
 }

@@ -1,5 +1,5 @@
 import { IdError } from '@app/core';
-import { MysqlPool } from '@app/database';
+import { MysqlPool, sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 
 /** One go-id-alloc partition table. */
@@ -13,12 +13,6 @@ export interface PartitionStore {
   skipTo(next: bigint): Promise<void>;
 }
 
-function sqliteError(e: unknown): unknown {
-  const code = (e as { code?: string }).code ?? '';
-  return /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)
-    ? new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e })
-    : e;
-}
 
 function backwards(idx: number, current: bigint, next: bigint): IdError {
   return new IdError(
@@ -72,7 +66,7 @@ export class SqlitePartitionStore implements PartitionStore {
     try {
       return (this.allocateStmt.get() as { id: bigint }).id - 1n;
     } catch (e) {
-      throw sqliteError(e);
+      throw sqliteUnavailable(e);
     }
   }
 
@@ -87,7 +81,7 @@ export class SqlitePartitionStore implements PartitionStore {
     try {
       this.db.prepare(`REPLACE INTO partition_${this.idx} (id, meanless) VALUES (?, 0)`).run(next);
     } catch (e) {
-      throw sqliteError(e);
+      throw sqliteUnavailable(e);
     }
   }
 }

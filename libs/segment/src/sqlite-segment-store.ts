@@ -1,4 +1,5 @@
 import { IdError } from '@app/core';
+import { sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MAX_ID, NewSegmentKey, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { exhausted, KEY_COLUMNS, KEY_FROM, KeyRecord, skipBackwards, skipPastMax, toKeyRow, unknownKey } from './segment-sql';
@@ -7,11 +8,7 @@ function wrap<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (e) {
-    const code = (e as { code?: string }).code ?? '';
-    if (/^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)) {
-      return Promise.reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e }));
-    }
-    return Promise.reject(e);
+    return Promise.reject(sqliteUnavailable(e));
   }
 }
 

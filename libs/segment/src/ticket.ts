@@ -1,5 +1,5 @@
 import { GeneratorHealth, IdError, IdGenerator, isIdError } from '@app/core';
-import { MysqlPool } from '@app/database';
+import { MysqlPool, sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 
 /** The Flickr ticket server: one database round trip per id, nothing buffered. */
@@ -27,11 +27,7 @@ export class SqliteTicketStore implements TicketStore {
     try {
       return (this.stmt.get() as { id: bigint }).id;
     } catch (e) {
-      const code = (e as { code?: string }).code ?? '';
-      if (/^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)) {
-        throw new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e });
-      }
-      throw e;
+      throw sqliteUnavailable(e);
     }
   }
 }
