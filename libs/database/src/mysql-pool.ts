@@ -13,7 +13,7 @@ export function isConnectionError(e: unknown): boolean {
   const fatal = (e as { fatal?: boolean } | null)?.fatal === true;
   return (
     fatal ||
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|PROTOCOL_|POOL_CLOSED|ER_CON_COUNT_ERROR|ER_SERVER_SHUTDOWN|ER_LOCK_WAIT_TIMEOUT|ER_QUERY_INTERRUPTED)/.test(code)
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|PROTOCOL_|POOL_CLOSED|ER_CON_COUNT_ERROR|ER_SERVER_SHUTDOWN|ER_QUERY_INTERRUPTED)/.test(code)
   );
 }
 
@@ -34,13 +34,28 @@ export class MysqlPool {
 
   query<T = unknown>(sql: string, values: unknown[] = []): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pool.query({ sql, values, timeout: this.timeoutMs }, (err, result) => {
-        if (err === null) return resolve(result as T);
-        if (isConnectionError(err)) {
-          return reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${err.message}`, { cause: err }));
-        }
-        reject(err);
-      });
+      let done = false;
+      const finish = (err: Error | null, result?: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        if (err === null) resolve(result as T);
+        else if (isConnectionError(err)) {
+          reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${err.message}`, { cause: err }));
+        } else reject(err);
+      };
+      // mysql2's timeout covers the statement, not the wait for a pooled connection: a deadline
+      // of our own bounds both, so a silent database cannot hang a caller.
+      const deadline = setTimeout(
+        () => finish(Object.assign(new Error(`no answer from MySQL within ${this.timeoutMs} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' })),
+        this.timeoutMs + 250,
+      );
+      deadline.unref();
+      try {
+        this.pool.query({ sql, values, timeout: this.timeoutMs }, finish);
+      } catch (e) {
+        finish(e as Error);
+      }
     });
   }
 }

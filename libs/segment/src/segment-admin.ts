@@ -3,14 +3,8 @@ import { SegmentBufferState } from './segment-buffer';
 import { SegmentGenerator, SegmentLog } from './segment.generator';
 import { MAX_ID, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 
-export interface SegmentKeyView {
-  key: string;
-  maxId: string;
-  step: number;
-  description: string | null;
-  updatedAt: string;
-  public: boolean;
-}
+/** A key as the admin API shows it: the row without our internal skip counter. */
+export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq'>;
 
 export interface SegmentListing extends SegmentKeyView {
   /** this instance's buffer for the key; null when the key is not in use here */
@@ -26,8 +20,8 @@ export interface CreateSegmentKey {
 }
 
 export function viewOf(row: SegmentKeyRow): SegmentKeyView {
-  const { key, maxId, step, description, updatedAt } = row;
-  return { key, maxId, step, description, updatedAt, public: row.public };
+  const { skipSeq: _skipSeq, ...view } = row;
+  return view;
 }
 
 /**

@@ -1,10 +1,6 @@
+import { MysqlPool } from '@app/database';
 import type { DataSource } from 'typeorm';
-import { AcquiredWorker, Claimant, WorkerHolder, WorkerLeaseStore } from './worker-lease';
-
-/** The callback pool of mysql2 that TypeORM's MySQL driver keeps. */
-interface Mysql2Pool {
-  query(options: { sql: string; timeout?: number }, values: unknown[], cb: (err: Error | null, result: any) => void): void;
-}
+import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
 
 /** Errors worth one immediate retry: lock conflicts between instances acquiring at once. */
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_DUP_ENTRY']);
@@ -18,40 +14,14 @@ const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < UTC_TIMES
  * quickly instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
  */
 export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly timeoutMs: number,
-  ) {}
+  private readonly db: MysqlPool;
 
-  private pool(): Mysql2Pool {
-    const pool = (this.dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
-    if (!pool) throw new Error('the MySQL pool is closed');
-    return pool;
+  constructor(dataSource: DataSource, timeoutMs: number) {
+    this.db = new MysqlPool(dataSource, timeoutMs);
   }
 
   private run(sql: string, values: unknown[] = []): Promise<any> {
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        reject(new Error(`no answer from MySQL within ${this.timeoutMs} ms`));
-      }, this.timeoutMs + 250);
-      timer.unref();
-      try {
-        this.pool().query({ sql, timeout: this.timeoutMs }, values, (err, result) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          if (err) reject(err);
-          else resolve(result);
-        });
-      } catch (e) {
-        done = true;
-        clearTimeout(timer);
-        reject(e);
-      }
-    });
+    return this.db.query(sql, values);
   }
 
   private async retrying<T>(fn: () => Promise<T>): Promise<T> {
@@ -128,16 +98,7 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
          FROM worker_node WHERE worker_id = ?`,
       [workerId],
     );
-    if (rows.length === 0) return null;
-    const r = rows[0];
-    return {
-      workerId: Number(r.worker_id),
-      instanceId: r.instance_id,
-      host: r.host,
-      pid: r.pid === null ? null : Number(r.pid),
-      heartbeatAgeMs: r.age_ms === null ? null : Number(r.age_ms),
-      reservedUntil: Number(r.reserved_until),
-    };
+    return rows.length === 0 ? null : toWorkerHolder(rows[0]);
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import { AcquiredWorker, Claimant, WorkerHolder, WorkerLeaseStore } from './worker-lease';
+import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
 
 // SQLite's clock in Unix ms (the host's: SQLite serves processes of one host only).
 const DB_NOW = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
@@ -65,15 +65,7 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
     const r = this.db()
       .prepare(`SELECT worker_id, instance_id, host, pid, reserved_until, ${DB_NOW} - heartbeat AS age_ms FROM worker_node WHERE worker_id = ?`)
       .get(workerId) as Record<string, any> | undefined;
-    if (!r) return null;
-    return {
-      workerId: Number(r.worker_id),
-      instanceId: r.instance_id,
-      host: r.host,
-      pid: r.pid === null ? null : Number(r.pid),
-      heartbeatAgeMs: r.age_ms === null ? null : Number(r.age_ms),
-      reservedUntil: Number(r.reserved_until),
-    };
+    return r ? toWorkerHolder(r) : null;
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {

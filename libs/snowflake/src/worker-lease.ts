@@ -55,6 +55,18 @@ export interface WorkerLeaseStore {
   observe?(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }>;
 }
 
+/** a worker_node row as both dialects select it (worker_id, instance_id, host, pid, reserved_until, age_ms) */
+export function toWorkerHolder(r: Record<string, any>): WorkerHolder {
+  return {
+    workerId: Number(r.worker_id),
+    instanceId: r.instance_id,
+    host: r.host,
+    pid: r.pid === null ? null : Number(r.pid),
+    heartbeatAgeMs: r.age_ms === null ? null : Number(r.age_ms),
+    reservedUntil: Number(r.reserved_until),
+  };
+}
+
 /** steps between two observations of the pool and the database clock (metrics only) */
 const OBSERVE_EVERY = 10;
 
