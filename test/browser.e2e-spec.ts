@@ -33,10 +33,10 @@ if (!existsSync(CHROMIUM)) {
     it('/docs: expand GET /ids/{strategy}, Try it out, Execute, and see an id', async () => {
       const page = await browser.newPage();
       await page.goto(`${app.url}/docs`);
-      const operation = page.locator('#operations-ids-IdsController_next');
+      const operation = page.locator('#operations-ids-issueIds');
       await operation.locator('.opblock-summary').click();
       await operation.getByRole('button', { name: 'Try it out' }).click();
-      await operation.locator('input[placeholder="strategy"]').fill('segment');
+      await operation.locator('tr[data-param-name="strategy"] select').selectOption('segment');
       await operation.getByRole('button', { name: 'Execute' }).click();
       const body = operation.locator('.live-responses-table .response-col_description pre').first();
       await body.waitFor({ timeout: 10_000 });
