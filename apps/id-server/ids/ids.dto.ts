@@ -16,7 +16,7 @@ export const STRATEGY_PARAM: ApiParamOptions = {
 export const KEY_QUERY: ApiQueryOptions = {
   name: 'key',
   required: false,
-  schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$', default: 'default', example: 'orders' },
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$', default: 'default', example: 'default' },
   description: 'the business tag for segment; checked and echoed by the others (one sequence serves all keys)',
 };
 
