@@ -38,6 +38,8 @@ export interface SegmentGeneratorOptions {
   pollMs: number;
   /** the longest a statement may take (the driver's timeout): with pollMs, how late a skip is seen */
   statementTimeoutMs: number;
+  /** requests that may wait per key (SEGMENT_MAX_WAITERS) */
+  maxWaiters?: number;
   /** names this process in the published skip targets; random by default */
   instanceId?: string;
   /** told of every successful fetch (metrics) */
@@ -339,6 +341,7 @@ export class SegmentGenerator implements IdGenerator {
         step: row.step,
         stepMax: this.options.stepMax,
         dynamicStep: this.options.dynamicStep,
+        maxWaiters: this.options.maxWaiters,
         clock: this.clock,
         onRollback: (rollback) => this.halted(key, rollback),
         onFetched: (_range, ms) => this.options.onFetched?.(key, ms),
