@@ -91,7 +91,8 @@ if (!haveChromium()) {
         }
         const rolled = segments.find((k: any) => k.key === 'rolled');
         expect(rolled.buffer.reason).toMatch(/rolled back/);
-        expect(await page.locator('#halted [data-field="halted"]').allInnerTexts()).toEqual([`rolled: ${rolled.buffer.reason}`]);
+        const target = rolled.requiredSkipTarget ? ` (skip to at least ${rolled.requiredSkipTarget})` : '';
+        expect(await page.locator('#halted [data-field="halted"]').allInnerTexts()).toEqual([`rolled: ${rolled.buffer.reason}${target}`]);
         expect(await row('rolled').getAttribute('class')).toBe('halted');
       });
 

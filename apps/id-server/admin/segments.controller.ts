@@ -6,7 +6,7 @@ import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
 import { KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
-import { CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, ApiSkipBody, UpdateSegmentDto } from './segments.dto';
+import { ApiSkipBody, CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
 
@@ -35,7 +35,7 @@ export class SegmentsController {
   @ApiOperation({ operationId: 'listSegmentKeys', summary: "Every key with this instance's live buffer state" })
   @ApiOkResponse({ type: SegmentListDto })
   async list(): Promise<SegmentListDto> {
-    return { segments: await this.admin.list() };
+    return { segments: await this.admin.list(), skips: this.admin.skipStatus() };
   }
 
   @Post()
@@ -94,12 +94,15 @@ export class SegmentsController {
   @ApiOperation({
     operationId: 'skipSegmentKey',
     summary: 'Move a key ahead (never back; cannot be undone)',
-    description: '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N.',
+    description:
+      '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N. Every instance drops ' +
+      'what it holds of the key within appliedByAllWithinMs. Refused (SKIP_BACKWARDS) below what a live instance halted by ' +
+      'the rollback guard requires (requiredSkipTarget in GET /admin/segments).',
   })
   @ApiSkipBody()
-  @ApiOkResponse({ type: SegmentKeyDto })
+  @ApiOkResponse({ type: SkipResultDto })
   @ApiErrors('INVALID_KEY', 'SKIP_BACKWARDS', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
-  skip(@Param('key') key: string, @Body() body: unknown): Promise<SegmentKeyDto> {
+  skip(@Param('key') key: string, @Body() body: unknown): Promise<SkipResultDto> {
     checkKey(key);
     const check = new BodyChecker(body, ['by', 'to']);
     const by = check.bigint('by', 1n, MAX_ID);

@@ -166,7 +166,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       var rate = r ? r.lastMinute : 0;
       var left = MAX_ID - BigInt(k.maxId);
       var status = !b ? 'not in use here' : b.reason ? 'halted: ' + b.reason : 'up';
-      if (b && b.reason) halted.push(k.key + ': ' + b.reason);
+      if (b && b.reason) halted.push(k.key + ': ' + b.reason + (k.requiredSkipTarget ? ' (skip to at least ' + k.requiredSkipTarget + ')' : ''));
       return el('tr', { 'data-key': k.key, 'class': b && b.reason ? 'halted' : '' }, [
         cell('key', k.key + (k.public ? ' (public)' : '')),
         cell('rate', num(rate), 'num'),
