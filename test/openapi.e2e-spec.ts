@@ -56,9 +56,14 @@ function untypedPlaces(program: ts.Program, apiFile: string): { operations: stri
   const decl = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'operations')!;
   const operationsType = checker.getTypeAtLocation(decl);
   const problems: string[] = [];
+  // NonNullable<unknown> is {}: look at `unknown` and `any` before taking undefined away
+  const typeOf = (symbol: ts.Symbol) => {
+    const type = checker.getTypeOfSymbol(symbol);
+    return type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown) ? type : checker.getNonNullableType(type);
+  };
   const prop = (type: ts.Type, name: string) => {
     const symbol = type.getProperty(name);
-    return symbol ? checker.getNonNullableType(checker.getTypeOfSymbol(symbol)) : undefined;
+    return symbol ? typeOf(symbol) : undefined;
   };
   const walk = (type: ts.Type, where: string, seen: Set<ts.Type>) => {
     if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) {
@@ -78,7 +83,7 @@ function untypedPlaces(program: ts.Program, apiFile: string): { operations: stri
     }
     for (const info of checker.getIndexInfosOfType(type)) walk(info.type, `${where}[*]`, seen);
     for (const symbol of checker.getPropertiesOfType(type)) {
-      walk(checker.getNonNullableType(checker.getTypeOfSymbol(symbol)), `${where}.${symbol.name}`, seen);
+      walk(typeOf(symbol), `${where}.${symbol.name}`, seen);
     }
   };
   const operations = checker.getPropertiesOfType(operationsType).map((s) => s.name);
@@ -100,7 +105,7 @@ function untypedPlaces(program: ts.Program, apiFile: string): { operations: stri
       else walk(content, `${name} ${status.name} content`, new Set());
       const headers = prop(response, 'headers');
       for (const h of headers ? checker.getPropertiesOfType(headers) : []) {
-        walk(checker.getTypeOfSymbol(h), `${name} ${status.name} header ${h.name}`, new Set());
+        walk(typeOf(h), `${name} ${status.name} header ${h.name}`, new Set());
       }
     }
   }
@@ -212,6 +217,31 @@ describe('the OpenAPI document, as a generated client sees it', () => {
     expect(operations.sort()).toEqual(operationsOf(doc).map(({ op }) => op.operationId).sort());
     expect(problems).toEqual([]);
   });
+
+  it('the check itself finds unknown and any: an untyped query parameter, body and header of a made-up document', async () => {
+    const untyped = {
+      openapi: '3.0.0',
+      info: { title: 'untyped', version: '1' },
+      paths: {
+        '/x': {
+          get: {
+            operationId: 'untyped',
+            parameters: [{ name: 'count', in: 'query', schema: {} }],
+            responses: { '200': { description: 'ok', headers: { 'Retry-After': { schema: {} } }, content: { 'application/json': { schema: { type: 'object', properties: { a: {} } } } } } },
+          },
+        },
+      },
+    };
+    writeFileSync(join(dir, 'untyped.json'), JSON.stringify(untyped));
+    const file = join(dir, 'untyped.d.ts');
+    await run(process.execPath, [CLI, join(dir, 'untyped.json'), '-o', file], { cwd: ROOT, timeout: 60_000 });
+    const { problems } = untypedPlaces(compile([file]), file);
+    expect(problems).toEqual([
+      'untyped parameters.query.count: unknown',
+      'untyped 200 content.application/json.a: unknown',
+      'untyped 200 header Retry-After: unknown',
+    ]);
+  }, 60_000);
 
   it('type-checks the client program, and each @ts-expect-error line fails to compile without its directive', () => {
     expect(diagnosticsOf(compile([clientFile]), clientFile)).toEqual([]);
