@@ -32,3 +32,51 @@ export function partitionTableMigration(idx: number): new () => MigrationInterfa
   Object.defineProperty(migration, 'name', { value: name });
   return migration;
 }
+
+/**
+ * `partition_layout`: the layout each partition database was drawn under, one row per partition
+ * held there and layout version (a re-base adds a version), and the partition's skip counter,
+ * which every instance polls. Created in every partition database and in the main one (so a
+ * start can see that partitions moved away from it).
+ */
+export class PartitionLayout1767225600500 implements MigrationInterface {
+  name = 'PartitionLayout1767225600500';
+  async up(q: QueryRunner): Promise<void> {
+    if (q.connection.options.type === 'mysql') {
+      await q.query(
+        `CREATE TABLE IF NOT EXISTS partition_layout (
+           version int NOT NULL,
+           idx int NOT NULL,
+           layout_id varchar(64) NOT NULL,
+           total int NOT NULL,
+           segment_size bigint NOT NULL,
+           base bigint NOT NULL,
+           first_allocation bigint NOT NULL,
+           complete tinyint NOT NULL,
+           skips bigint NOT NULL DEFAULT 0,
+           created_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+           PRIMARY KEY (version, idx)
+         ) ENGINE=InnoDB`,
+      );
+    } else {
+      await q.query(
+        `CREATE TABLE IF NOT EXISTS partition_layout (
+           version integer NOT NULL,
+           idx integer NOT NULL,
+           layout_id varchar(64) NOT NULL,
+           total integer NOT NULL,
+           segment_size integer NOT NULL,
+           base integer NOT NULL,
+           first_allocation integer NOT NULL,
+           complete integer NOT NULL,
+           skips integer NOT NULL DEFAULT 0,
+           created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+           PRIMARY KEY (version, idx)
+         )`,
+      );
+    }
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE IF EXISTS partition_layout');
+  }
+}
