@@ -130,7 +130,10 @@ export class PartitionRuntime {
         });
         let buffer: SegmentBuffer | undefined;
         const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log, undefined, {
-          dropLane: (lane) => buffer?.skipObserved(lane),
+          dropLane: (lane) => {
+            buffer!.skipObserved(lane);
+            return buffer!.issuedEnd(lane);
+          },
         });
         buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,

@@ -36,8 +36,12 @@ export interface PartitionLog {
 }
 
 export interface PartitionEvents {
-  /** the partition's held ranges may overlap ids others issue now: drop them (rollback, skip) */
-  dropLane?(lane: string): void;
+  /**
+   * The partition's held ranges, and a fetch in flight, may overlap ids others issue now (a
+   * rollback) or lie below a skip target: drop them. Returns one past the highest id issued in
+   * the lane (0: none).
+   */
+  dropLane?(lane: string): bigint;
 }
 
 /** What a poll answer changed for one partition. */
@@ -216,7 +220,11 @@ export class PartitionedSource implements RangeSource {
   private skipped(partition: PartitionState): void {
     partition.halted = undefined;
     partition.epoch++;
-    this.events.dropLane?.(String(partition.store.idx));
+    // The guard restarts from what was issued here: this instance's own fetched-but-never-issued
+    // ranges are gone, and keeping them would halt it again on a target between the two.
+    const issued = this.events.dropLane?.(String(partition.store.idx)) ?? 0n;
+    partition.fetchedEnd = issued > 0n ? issued : undefined;
+    partition.observedEnd = undefined;
   }
 
   private noneUsable(): IdError {

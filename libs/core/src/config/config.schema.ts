@@ -78,12 +78,12 @@ const baseSchema = z
     PARTITION_SEGMENT_SIZE: int(1, 100_000_000).default(1000),
     /** record the configured layout for partition tables that hold allocations but no layout (upgrades, go-id-alloc v1) */
     PARTITION_ADOPT_LAYOUT: bool().default(false),
-    /** how often each instance reads the counters, skip counters and layout versions it depends on */
-    SEGMENT_POLL_MS: int(50, 60_000).default(1000),
     SEGMENT_PRELOAD: fraction().default(0.1),
     SEGMENT_WAIT_MS: int(1, 600_000).default(2000),
     SEGMENT_STEP_MAX: int(1, 100_000_000).default(1_000_000),
     SEGMENT_DYNAMIC_STEP: bool().default(true),
+    /** how often each instance reads the keys it serves (skips, steps, public flags, max_id) */
+    SEGMENT_POLL_MS: int(50, 60_000).default(1000),
     SNOWFLAKE_BITS: z
       .string()
       .regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, { error: 'must be three widths "time,worker,sequence", e.g. 41,10,12' })
