@@ -14,6 +14,8 @@ class PartitionSkipResultDto {
   @ApiProperty({ example: 2 }) idx: number;
   @ApiProperty({ example: '12', description: 'allocation number the partition hands out next' }) nextAllocation: string;
   @ApiProperty({ example: '5000001', description: "first id of the partition's next segment" }) nextSegmentStart: string;
+  @ApiProperty({ example: 3000, description: 'after this long every instance that can read the database has dropped what it held of the partition' })
+  appliedByAllWithinMs: number;
 }
 
 class RebasePartitionDto {
@@ -131,6 +133,11 @@ export class PartitionsController {
     check.done();
     const result = await this.partition.skip(idx, to!);
     this.logger.log(`admin: skipped partition ${idx} above id ${to}: next allocation ${result.next}, next segment starts at ${result.firstId} (cannot be undone)`);
-    return { idx, nextAllocation: result.next.toString(), nextSegmentStart: result.firstId.toString() };
+    return {
+      idx,
+      nextAllocation: result.next.toString(),
+      nextSegmentStart: result.firstId.toString(),
+      appliedByAllWithinMs: this.partition.skipAppliedWithinMs,
+    };
   }
 }

@@ -21,6 +21,8 @@ export class PartitionGenerator implements IdGenerator {
     private readonly source: PartitionedSource,
     private readonly buffer: SegmentBuffer,
     private readonly rebaser?: Rebaser,
+    /** within how long every instance that can read the database observes a skip */
+    readonly skipAppliedWithinMs = 0,
   ) {}
 
   next(_key: string, count: number): string[] | Promise<string[]> {

@@ -4,6 +4,7 @@ import {
   MysqlPool,
   mysqlOptions,
   mysqlUrl,
+  MYSQL_QUERY_TIMEOUT_MS,
   PartitionLayout1767225600500,
   partitionPlacements,
   partitionTableMigration,
@@ -160,7 +161,7 @@ export class PartitionRuntime {
             await Promise.all(opened.map((s) => s.close()));
           }
         };
-        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase), keeper, watch, stores);
+        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase, config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS), keeper, watch, stores);
       },
     },
     { provide: PartitionGenerator, inject: [PartitionRuntime], useFactory: (runtime: PartitionRuntime) => runtime.generator },

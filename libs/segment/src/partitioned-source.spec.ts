@@ -211,3 +211,16 @@ describe('PartitionedSource', () => {
     expect(next[1]).toEqual({ start: 3401n, end: 3501n, lane: '1' });
   });
 });
+
+describe('PartitionedSource poll', () => {
+  it('a poll that reads the counter below what this instance had fetched when it was sent halts the partition', async () => {
+    const p1 = new FakePartition(1);
+    const { source } = await checkedSource([p1], 1, 10);
+    await source.fetch();
+    await source.fetch();
+    const atSend = source.fetchedEndOf(1);
+    p1.n = 0n; // restored under the running process
+    source.observe(1, await p1.poll(), atSend);
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 11, below 21/) } } });
+  });
+});

@@ -97,6 +97,11 @@ export class PartitionedSource implements RangeSource {
     if (partition.layout === undefined) partition.unchecked = reason;
   }
 
+  /** the highest end fetched from a partition (read when a poll is sent, passed back to observe) */
+  fetchedEndOf(idx: number): bigint | undefined {
+    return this.partitions.find((p) => p.store.idx === idx)?.fetchedEnd;
+  }
+
   layoutOf(idx: number): PartitionLayout | undefined {
     return this.partitions.find((p) => p.store.idx === idx)?.layout;
   }
@@ -176,8 +181,8 @@ export class PartitionedSource implements RangeSource {
     partition.halted = { watermark, fetched };
     this.events.dropLane?.(String(idx));
     this.log.error(
-      `ROLLBACK on partition ${idx}: it handed out a segment starting at id ${fetched}, below ${watermark} already fetched ` +
-        `or seen here; its database lost writes. Halted until POST /admin/partitions/${idx}/skip; serving from the other partitions.`,
+      `ROLLBACK on partition ${idx}: its database went back to id ${fetched}, below ${watermark} already fetched ` +
+        `or seen here; it lost writes. Halted until POST /admin/partitions/${idx}/skip; serving from the other partitions.`,
     );
   }
 
@@ -195,7 +200,7 @@ export class PartitionedSource implements RangeSource {
    * A poll answer for partition idx: another layout version stops drawing from it; the counter
    * feeds the guard (for fetches sent from now on); a changed skip counter resumes it.
    */
-  observe(idx: number, answer: PartitionPollAnswer): PollEffect {
+  observe(idx: number, answer: PartitionPollAnswer, fetchedEndAtSend?: bigint): PollEffect {
     const partition = this.partition(idx);
     const layout = partition.layout;
     const effect: PollEffect = { skipped: false, superseded: false };
@@ -212,6 +217,10 @@ export class PartitionedSource implements RangeSource {
     }
     partition.skips = answer.skips;
     const range = rangeOf(layout, answer.last);
+    // the table reads below what this instance had fetched when the poll was sent: it lost writes
+    if (!effect.skipped && partition.halted === undefined && fetchedEndAtSend !== undefined && (range?.end ?? layout.base) < fetchedEndAtSend) {
+      this.halt(partition, fetchedEndAtSend, range?.end ?? layout.base);
+    }
     if (range !== undefined) partition.observedEnd = max(partition.observedEnd, range.end);
     return effect;
   }
@@ -257,7 +266,7 @@ export class PartitionedSource implements RangeSource {
   private reasonOf(p: PartitionState): string | null {
     if (p.layout === undefined) return p.unchecked;
     if (p.superseded !== undefined) return p.superseded;
-    if (p.halted) return `rolled back: handed out a segment starting at id ${p.halted.fetched}, below ${p.halted.watermark}; needs an admin skip`;
+    if (p.halted) return `rolled back: its database went back to id ${p.halted.fetched}, below ${p.halted.watermark} already fetched or seen here; needs an admin skip (POST /admin/partitions/${p.store.idx}/skip)`;
     if (p.lastError !== null) return (p.lastError as Error).message ?? String(p.lastError);
     return null;
   }

@@ -42,39 +42,24 @@ export function partitionTableMigration(idx: number): new () => MigrationInterfa
 export class PartitionLayout1767225600500 implements MigrationInterface {
   name = 'PartitionLayout1767225600500';
   async up(q: QueryRunner): Promise<void> {
-    if (q.connection.options.type === 'mysql') {
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS partition_layout (
-           version int NOT NULL,
-           idx int NOT NULL,
-           layout_id varchar(64) NOT NULL,
-           total int NOT NULL,
-           segment_size bigint NOT NULL,
-           base bigint NOT NULL,
-           first_allocation bigint NOT NULL,
-           complete tinyint NOT NULL,
-           skips bigint NOT NULL DEFAULT 0,
-           created_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
-           PRIMARY KEY (version, idx)
-         ) ENGINE=InnoDB`,
-      );
-    } else {
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS partition_layout (
-           version integer NOT NULL,
-           idx integer NOT NULL,
-           layout_id varchar(64) NOT NULL,
-           total integer NOT NULL,
-           segment_size integer NOT NULL,
-           base integer NOT NULL,
-           first_allocation integer NOT NULL,
-           complete integer NOT NULL,
-           skips integer NOT NULL DEFAULT 0,
-           created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
-           PRIMARY KEY (version, idx)
-         )`,
-      );
-    }
+    const mysql = q.connection.options.type === 'mysql';
+    // SQLite's integer is 64-bit; MySQL's int is not
+    const [big, time, engine] = mysql ? ['bigint', 'timestamp', ' ENGINE=InnoDB'] : ['integer', 'datetime', ''];
+    await q.query(
+      `CREATE TABLE IF NOT EXISTS partition_layout (
+         version int NOT NULL,
+         idx int NOT NULL,
+         layout_id varchar(64) NOT NULL,
+         total int NOT NULL,
+         segment_size ${big} NOT NULL,
+         base ${big} NOT NULL,
+         first_allocation ${big} NOT NULL,
+         complete tinyint NOT NULL,
+         skips ${big} NOT NULL DEFAULT 0,
+         created_at ${time} NOT NULL DEFAULT CURRENT_TIMESTAMP,
+         PRIMARY KEY (version, idx)
+       )${engine}`,
+    );
   }
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE IF EXISTS partition_layout');
