@@ -49,6 +49,15 @@ async function refusedStart(env: Record<string, string>): Promise<{ code: number
 }
 
 
+/** the runbook's skip of partition 1, sent to one instance, past every id collected */
+async function skipPastAll(url: string, ids: string[]) {
+  const highest = ids.reduce((m, id) => (BigInt(id) > m ? BigInt(id) : m), 0n);
+  const skip = await request(`${url}/admin/partitions/1/skip`, { method: 'POST', headers: auth, body: JSON.stringify({ to: highest.toString() }) });
+  expect(skip.status).toBe(200);
+  expect(BigInt(skip.body.nextSegmentStart)).toBeGreaterThan(highest);
+  return { highest, skip };
+}
+
 /** two instances halted by a restore under them; one skip, sent to one of them, resumes both */
 async function skipResumesEveryInstance<T>(
   dbEnv: Record<string, string>,
@@ -69,10 +78,7 @@ async function skipResumesEveryInstance<T>(
     expect(h.refusal?.status).toBe(503);
   }
   expect(duplicates(ids)).toEqual([]);
-  const highest = ids.reduce((m, id) => (BigInt(id) > m ? BigInt(id) : m), 0n);
-  const skip = await request(`${b.url}/admin/partitions/1/skip`, { method: 'POST', headers: auth, body: JSON.stringify({ to: highest.toString() }) });
-  expect(skip.status).toBe(200);
-  expect(BigInt(skip.body.nextSegmentStart)).toBeGreaterThan(highest);
+  const { highest, skip } = await skipPastAll(b.url, ids);
   expect(skip.body.appliedByAllWithinMs).toBe(POLL_MS + 2000);
   for (const server of [a, b]) {
     const first = await eventually(`${server.url} resumes`, async () => {
@@ -285,9 +291,7 @@ if (!mysqlAvailable()) {
       expect(duplicates(ids)).toEqual([]);
 
       // the runbook: one skip, sent to A only, past every id issued
-      const highest = ids.reduce((m, id) => (BigInt(id) > m ? BigInt(id) : m), 0n);
-      const skip = await request(`${a.url}/admin/partitions/1/skip`, { method: 'POST', headers: auth, body: JSON.stringify({ to: highest.toString() }) });
-      expect(skip.status).toBe(200);
+      const { highest } = await skipPastAll(a.url, ids);
       // B observes the skip counter on its poll and resumes above the target
       const resumed = await eventually('B resumes after the skip sent to A', async () => {
         const res = await request(`${b.url}/ids/partition?count=10`);
