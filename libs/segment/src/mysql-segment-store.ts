@@ -1,4 +1,3 @@
-import { IdError } from '@app/core';
 import { MysqlPool, MysqlQuery } from '@app/database';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import {
@@ -7,6 +6,7 @@ import {
   KEY_COLUMNS,
   KEY_FROM,
   KeyRecord,
+  keyExists,
   skipBackwards,
   skipPastMax,
   smallestStart,
@@ -74,7 +74,9 @@ export class MysqlSegmentStore implements SegmentStore {
         [row.key],
       );
       const smallest = smallestStart(BigInt(marks[0]?.high_water ?? '0'), row.markMargin);
-      if (row.startId < smallest) throw belowMark(row.key, smallest);
+      if (row.startId < smallest) {
+        throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
+      }
       try {
         await query('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)', [
           row.key,
@@ -83,7 +85,7 @@ export class MysqlSegmentStore implements SegmentStore {
           row.description,
         ]);
       } catch (e) {
-        if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
+        if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw keyExists(row.key);
         throw e;
       }
       await query(
