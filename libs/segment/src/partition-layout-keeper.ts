@@ -28,6 +28,8 @@ export interface RebaseResult {
  */
 export class PartitionLayoutKeeper {
   private checking?: Promise<void>;
+  /** the last refusal logged by a later check (the poll retries every period: log it once) */
+  private lastRefusal?: string;
 
   constructor(
     private readonly stores: PartitionStore[],
@@ -88,7 +90,8 @@ export class PartitionLayoutKeeper {
         throw new Error('unreachable: written layouts read back as absent');
       case 'refuse':
         if (atStart) throw new LayoutRefused(verdict.message);
-        this.log.error(verdict.message);
+        if (verdict.message !== this.lastRefusal) this.log.error(verdict.message);
+        this.lastRefusal = verdict.message;
         for (const s of seen) if (s.reachable) this.source.layoutUnchecked(s.idx, verdict.message);
     }
   }

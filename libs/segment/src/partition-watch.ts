@@ -39,13 +39,12 @@ export class PartitionWatch {
     for (const store of this.stores) {
       if (this.source.layoutOf(store.idx) === undefined || this.polling.has(store.idx)) continue;
       this.polling.add(store.idx);
-      const fetchedEnd = this.source.fetchedEndOf(store.idx);
       store
         .poll()
         .then(
           (answer) => {
             this.lastPollAt.set(store.idx, Date.now());
-            this.source.observe(store.idx, answer, fetchedEnd);
+            this.source.observe(store.idx, answer);
           },
           () => undefined, // a partition whose database is away shows in the source's own fetch errors
         )

@@ -97,11 +97,6 @@ export class PartitionedSource implements RangeSource {
     if (partition.layout === undefined) partition.unchecked = reason;
   }
 
-  /** the highest end fetched from a partition (read when a poll is sent, passed back to observe) */
-  fetchedEndOf(idx: number): bigint | undefined {
-    return this.partitions.find((p) => p.store.idx === idx)?.fetchedEnd;
-  }
-
   layoutOf(idx: number): PartitionLayout | undefined {
     return this.partitions.find((p) => p.store.idx === idx)?.layout;
   }
@@ -200,7 +195,7 @@ export class PartitionedSource implements RangeSource {
    * A poll answer for partition idx: another layout version stops drawing from it; the counter
    * feeds the guard (for fetches sent from now on); a changed skip counter resumes it.
    */
-  observe(idx: number, answer: PartitionPollAnswer, fetchedEndAtSend?: bigint): PollEffect {
+  observe(idx: number, answer: PartitionPollAnswer): PollEffect {
     const partition = this.partition(idx);
     const layout = partition.layout;
     const effect: PollEffect = { skipped: false, superseded: false };
@@ -216,11 +211,11 @@ export class PartitionedSource implements RangeSource {
       this.skipped(partition);
     }
     partition.skips = answer.skips;
+    // A reading below what this instance fetched is not taken as a rollback: concurrent
+    // REPLACEs can leave MAX(id) below an allocation already handed out (their auto-increment
+    // values are taken before their row locks). Readings only raise the guard; the allocation
+    // itself, exact, is what is checked against it.
     const range = rangeOf(layout, answer.last);
-    // the table reads below what this instance had fetched when the poll was sent: it lost writes
-    if (!effect.skipped && partition.halted === undefined && fetchedEndAtSend !== undefined && (range?.end ?? layout.base) < fetchedEndAtSend) {
-      this.halt(partition, fetchedEndAtSend, range?.end ?? layout.base);
-    }
     if (range !== undefined) partition.observedEnd = max(partition.observedEnd, range.end);
     return effect;
   }
