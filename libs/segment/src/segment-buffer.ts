@@ -51,6 +51,8 @@ export interface SegmentBufferState {
 
 interface Waiter {
   count: number;
+  /** waits for `count` ids to be buffered without taking them (go-id-alloc's /health) */
+  peek?: boolean;
   resolve: (ids: string[]) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
@@ -108,6 +110,16 @@ export class SegmentBuffer {
       return ids;
     }
     return this.enqueue(count);
+  }
+
+  /**
+   * The ids buffered, once there are any: a key that holds none fetches now and this waits for it
+   * up to waitMs (then SEGMENT_UNAVAILABLE). Takes nothing.
+   */
+  stocked(): number | Promise<number> {
+    if (this.halted !== null) throw this.haltedError();
+    if (this.waiters.length === 0 && this.available > 0) return this.available;
+    return this.enqueue(1, true).then(() => this.available);
   }
 
   /**
@@ -224,10 +236,11 @@ export class SegmentBuffer {
     return ids;
   }
 
-  private enqueue(count: number): Promise<string[]> {
+  private enqueue(count: number, peek = false): Promise<string[]> {
     return new Promise<string[]>((resolve, reject) => {
       const waiter: Waiter = {
         count,
+        peek,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -253,7 +266,7 @@ export class SegmentBuffer {
     while (this.waiters.length > 0 && this.available >= this.waiters[0].count) {
       const waiter = this.waiters.shift()!;
       clearTimeout(waiter.timer);
-      waiter.resolve(this.drain(waiter.count));
+      waiter.resolve(waiter.peek ? [] : this.drain(waiter.count));
     }
   }
 

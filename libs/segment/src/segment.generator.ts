@@ -51,6 +51,11 @@ interface KeyInfo {
   haltSkipSeq?: number;
 }
 
+export interface KeyInUse {
+  buffer: SegmentBuffer;
+  public: boolean;
+}
+
 const MAX_MISSES = 10_000;
 /** public ids encrypted per turn of the event loop (~10 ms at 2M/s) */
 const HIDE_CHUNK = 20_000;
@@ -86,6 +91,16 @@ export class SegmentGenerator implements IdGenerator {
       return info.permutation === undefined ? ids : hide(info.permutation, ids);
     }
     return this.load(key).then(() => this.next(key, count));
+  }
+
+  /**
+   * A key's buffer and whether it is public, the key looked up on first use as next() does: for
+   * go-id-alloc's routes, which answer differently for public keys.
+   */
+  use(key: string): KeyInUse | Promise<KeyInUse> {
+    const info = this.keys.get(key);
+    if (info !== undefined) return { buffer: info.buffer, public: info.permutation !== undefined };
+    return this.load(key).then(() => this.use(key));
   }
 
   /** the underlying id of a public key's id (admin reveal) */
