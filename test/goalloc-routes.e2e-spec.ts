@@ -1,5 +1,9 @@
-import { RunningApp, startApp } from './support/app';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunningApp, request, startApp } from './support/app';
 import { testConfig } from './support/config';
+import { freePort, ServerProcess } from './support/process';
 
 const ADMIN_TOKEN = 'goalloc-routes-admin-token';
 const SECRET = 'a-long-random-secret-for-the-goalloc-tests-0123';
@@ -104,4 +108,30 @@ describe("go-id-alloc's current /alloc?biz_tag and /health?biz_tag", () => {
     expect((await app.get('/health/live')).status).toBe(200);
     expect((await app.get('/health/ready')).body.status).toBe('ok');
   });
+});
+
+describe('the command line, as a real process', () => {
+  it.each([[['start']], [['--port', '80']], [['-c', 'alloc.json']], [['-config']]])('%j stops the start with one line, exit 2', async (argv) => {
+    const server = ServerProcess.spawn({}, argv, await freePort());
+    const exit = await server.exited;
+    expect(exit.code).toBe(2);
+    const lines = server.output.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^id-allocator: invalid configuration: (argument "|-config: needs a file path)/);
+  });
+
+  it.each([[['-config', 'FILE']], [['-config=FILE']], [['--config', 'FILE']], [['--config=FILE']]])('%j reads the file', async (form) => {
+    const dir = mkdtempSync(join(tmpdir(), 'idalloc-cli-'));
+    const file = join(dir, 'ids.json');
+    const port = await freePort();
+    writeFileSync(file, JSON.stringify({ PORT: port, SQLITE_PATH: join(dir, 'ids.sqlite') }));
+    const argv = form.map((a) => a.replace('FILE', file));
+    const server = ServerProcess.spawn({}, argv, port);
+    try {
+      await server.waitLive();
+      expect((await request(`${server.url}/alloc?biz_tag=default`)).text).toBe('{"errno":0,"msg":"success","id":1}');
+    } finally {
+      await server.kill();
+    }
+  }, 60_000);
 });
