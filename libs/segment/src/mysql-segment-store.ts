@@ -1,4 +1,3 @@
-import { IdError } from '@app/core';
 import { MysqlPool, MysqlQuery } from '@app/database';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { SegmentTable, ColumnInfo } from './segment-table';
@@ -8,6 +7,7 @@ import {
   exactKeys,
   exhausted,
   KeyRecord,
+  keyExists,
   selectKey,
   skipBackwards,
   skipPastMax,
@@ -104,7 +104,9 @@ export class MysqlSegmentStore implements SegmentStore {
         [row.key],
       );
       const smallest = smallestStart(BigInt(marks[0]?.high_water ?? '0'), row.markMargin);
-      if (row.startId < smallest) throw belowMark(row.key, smallest);
+      if (row.startId < smallest) {
+        throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
+      }
       try {
         const t = this.table;
         const blanks = t.blankColumns.map((c) => `, \`${c}\``).join('');
@@ -114,7 +116,7 @@ export class MysqlSegmentStore implements SegmentStore {
           [row.key, row.startId, BigInt(row.step), t.description(row.description)],
         );
       } catch (e) {
-        if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
+        if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw keyExists(row.key);
         throw e;
       }
       await query(

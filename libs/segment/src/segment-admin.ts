@@ -60,6 +60,11 @@ export class SegmentAdmin {
     }));
   }
 
+  /** whether this instance's poll sees skips in time */
+  skipStatus() {
+    return this.generator.pollStatus();
+  }
+
   async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
     this.store.table.checkKey(input.key);
     if (input.public && !this.options.publicAvailable) {

@@ -86,6 +86,10 @@ export function skipBackwards(key: string, maxId: string, to: bigint): IdError {
   );
 }
 
+export function keyExists(key: string): IdError {
+  return new IdError('KEY_EXISTS', `key "${key}" already exists`);
+}
+
 export function belowMark(key: string, smallest: bigint): IdError {
   return new IdError(
     'INVALID_START',

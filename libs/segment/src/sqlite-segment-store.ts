@@ -1,4 +1,3 @@
-import { IdError } from '@app/core';
 import { sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
@@ -8,6 +7,7 @@ import {
   exactKey,
   exhausted,
   KeyRecord,
+  keyExists,
   selectKey,
   skipBackwards,
   skipPastMax,
@@ -107,7 +107,7 @@ export class SqliteSegmentStore implements SegmentStore {
           | { high_water: bigint }
           | undefined;
         const smallest = smallestStart(mark?.high_water ?? 0n, row.markMargin);
-        if (row.startId < smallest) throw belowMark(row.key, smallest);
+        if (row.startId < smallest) throw this.findSync(row.key) === null ? belowMark(row.key, smallest) : keyExists(row.key);
         const t = this.table;
         this.db
           .prepare(
@@ -122,9 +122,7 @@ export class SqliteSegmentStore implements SegmentStore {
       try {
         insert.immediate();
       } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
-        }
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw keyExists(row.key);
         throw e;
       }
       return this.findSync(row.key)!;
