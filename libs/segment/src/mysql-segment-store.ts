@@ -60,6 +60,13 @@ export async function readMysqlSegmentTable(db: MysqlPool, name: string): Promis
 export class MysqlSegmentStore implements SegmentStore {
   private readonly fetchSql: string;
   private readonly selectSql: string;
+  /**
+   * Galera applies other nodes' commits asynchronously: a plain read may miss a fetch this very
+   * instance committed through another node a moment ago, and the poll would take that for a
+   * rollback. wsrep_sync_wait=1 makes the poll's read wait for them; a server without the
+   * variable (not MariaDB) reads without it.
+   */
+  private causalRead = 'SET STATEMENT wsrep_sync_wait = 1 FOR ';
 
   constructor(
     private readonly db: MysqlPool,
@@ -88,8 +95,15 @@ export class MysqlSegmentStore implements SegmentStore {
 
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
-    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} WHERE a.biz_tag IN (${exactKeys('mysql', keys.length)})`, keys);
-    return rows.map(toKeyRow);
+    const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys('mysql', keys.length)})`;
+    try {
+      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, keys)).map(toKeyRow);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
+      this.causalRead = '';
+      return (await this.db.query<KeyRecord[]>(sql, keys)).map(toKeyRow);
+    }
   }
 
   async list(): Promise<SegmentKeyRow[]> {
