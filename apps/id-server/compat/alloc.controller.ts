@@ -2,27 +2,11 @@ import { Controller, Get, Header, Headers, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiTokens, IdError } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { AllocResponseDto, ApiAllocErrors, ApiTagHealthErrors, TagAllocResponseDto, TagHealthResponseDto } from './alloc.dto';
+import { ApiTokenAuth } from '../common/openapi';
 import { PartitionGenerator, SegmentGenerator } from '@app/segment';
 import { KEY_PATTERN } from '../ids/ids-query';
-
-class AllocResponseDto {
-  @ApiProperty({ example: 0 }) Errno: number;
-  @ApiProperty({ example: '' }) Msg: string;
-  @ApiProperty({ example: 130000001, description: 'a JSON number, at most 2^53-1' }) Id: number;
-}
-
-class TagAllocResponseDto {
-  @ApiProperty({ example: 0 }) errno: number;
-  @ApiProperty({ example: 'success' }) msg: string;
-  @ApiProperty({ example: 201, description: 'exact int64 digits (above 2^53 a JavaScript JSON.parse rounds them)' }) id: number;
-}
-
-class TagHealthResponseDto {
-  @ApiProperty({ example: 0 }) errno: number;
-  @ApiProperty({ example: 'success' }) msg: string;
-  @ApiProperty({ example: 2, description: 'ids buffered for the tag in this process; 1/0 for a public key' }) left: number;
-}
 
 /** `biz_tag` as go-id-alloc's current version takes it; unknown parameters are ignored, as it does. */
 function bizTag(query: Record<string, unknown>): string {
@@ -53,15 +37,21 @@ export class AllocController {
   @Get('alloc')
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
+    operationId: 'allocId',
     summary: "go-id-alloc's /alloc (both versions)",
     description:
-      'without biz_tag: the first version, {"Errno":0,"Msg":"","Id":N} from `partition`; failure 503 {"Errno":-1,...,"Id":0}. ' +
-      'With biz_tag: the current version, {"errno":0,"msg":"success","id":N} from segment key biz_tag; failure ' +
-      '{"errno":-1,"msg":"<code>: <reason>","id":0} with 400/404/503 (go-id-alloc answers 500). A public key is 400: use /ids/segment.',
+      'without biz_tag: the first version, {"Errno":0,"Msg":"","Id":N} from `partition`; failure {"Errno":-1,"Msg":"<code>: <reason>","Id":0} (go-id-alloc answers 500). ' +
+      'With biz_tag: the current version, {"errno":0,"msg":"success","id":N} from segment key biz_tag (exact int64 digits); failure ' +
+      '{"errno":-1,"msg":"<code>: <reason>","id":0} with 400 INVALID_KEY (no, empty or bad biz_tag; a public key: use /ids/segment), ' +
+      '404 UNKNOWN_KEY, 503 SEGMENT_UNAVAILABLE/DATABASE_UNAVAILABLE with Retry-After. Unknown parameters are ignored.',
   })
-  @ApiQuery({ name: 'biz_tag', required: false, description: 'a segment key: the current version of go-id-alloc' })
-  @ApiOkResponse({ type: AllocResponseDto })
-  @ApiResponse({ status: 503, type: AllocResponseDto, description: 'Errno -1 with the reason, Retry-After' })
+  @ApiQuery({ name: 'biz_tag', required: false, type: String, description: 'a segment key: the current version of go-id-alloc' })
+  // The first version's answer is the documented one (generated clients switch on Errno); the
+  // current version's TagAllocResponseDto is listed beside it for clients of ?biz_tag=.
+  @ApiExtraModels(TagAllocResponseDto)
+  @ApiOkResponse({ type: AllocResponseDto, description: `with biz_tag: ${'{"errno":0,"msg":"success","id":N}'} (schema TagAllocResponseDto)` })
+  @ApiTokenAuth()
+  @ApiAllocErrors('UNAUTHORIZED', 'FORBIDDEN', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
   alloc(@Req() request: FastifyRequest, @Headers('authorization') authorization?: string): AllocResponseDto | string | Promise<AllocResponseDto | string> {
     if (hasBizTag(request)) return this.tagAlloc(bizTag(request.query as Record<string, unknown>), authorization);
     this.tokens.check(authorization, 'default');
@@ -79,14 +69,16 @@ export class AllocController {
   @Get('health')
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
+    operationId: 'goIdAllocHealth',
     summary: "go-id-alloc's /health?biz_tag=X",
     description:
       'ids buffered for the key in this process; the first call loads the key and waits for its first segment (up to SEGMENT_WAIT_MS), ' +
       'so a balancer can let traffic in. Failure {"errno":-1,"msg":"<code>: <reason>","left":0} with 400/404/503. ' +
       'This service’s own checks are /health/live and /health/ready.',
   })
-  @ApiQuery({ name: 'biz_tag', required: true })
+  @ApiQuery({ name: 'biz_tag', required: true, type: String })
   @ApiOkResponse({ type: TagHealthResponseDto })
+  @ApiTagHealthErrors('INVALID_KEY', 'UNKNOWN_KEY', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE')
   tagHealth(@Req() request: FastifyRequest): Promise<string> | string {
     const key = bizTag(request.query as Record<string, unknown>);
     const answer = (left: number) => `{"errno":0,"msg":"success","left":${left}}`;
