@@ -174,6 +174,7 @@ describe('the OpenAPI document, as a generated client sees it', () => {
         expect([where, examples.length > 0]).toEqual([where, true]);
         for (const { value } of examples) {
           if (path === '/alloc') expect(value).toMatchObject({ Errno: -1, Id: 0 });
+          else if (path === '/health') expect(value).toMatchObject({ errno: -1, left: 0 });
           else if (path === '/health/ready') expect(value).toMatchObject({ status: 'error', error: {} });
           else expect([where, value.statusCode]).toEqual([where, Number(status)]);
         }

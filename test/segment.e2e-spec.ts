@@ -146,7 +146,7 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
     const ds = await new DataSource(dataSourceOptions(config)).initialize();
     try {
       await runMigrations(ds);
-      const store = segmentStoreFor(config, ds);
+      const store = await segmentStoreFor(config, ds);
       const maxIds = await Promise.all(Array.from({ length: 200 }, () => store.fetch('default', 1000)));
       const starts = maxIds.map((m) => m - 1000n).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(1000n);

@@ -7,14 +7,20 @@ import { isPrimaryOf, runPrimary } from './cluster';
 
 function configOrExit(): AppConfig {
   try {
-    return loadConfig({ env: process.env, argv: process.argv.slice(2) });
+    return loadConfig({
+      env: process.env,
+      argv: process.argv.slice(2),
+      warn: (line) => process.stderr.write(`id-allocator: warning: ${line}\n`),
+    });
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`id-allocator: invalid configuration: ${e.message}\n`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) exitForConfig(e);
     throw e;
   }
+}
+
+function exitForConfig(e: ConfigError): never {
+  process.stderr.write(`id-allocator: invalid configuration: ${e.message}\n`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
@@ -40,6 +46,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+  // a setting found wrong only against the database (SEGMENT_TABLE's columns)
+  if (e instanceof ConfigError) exitForConfig(e);
   if (e instanceof StartupError) {
     process.stderr.write(`id-allocator: cannot start: ${e.message}\n`);
     process.exit(2); // a start-up refusal, as DESIGN.md's exit codes say

@@ -28,3 +28,36 @@ export const ApiAllocErrors = (...codes: ErrorCode[]) =>
     ApiExtraModels(AllocFailureDto),
     errorResponses(codes, () => ({ schema: { $ref: getSchemaPath(AllocFailureDto) }, example: allocFailure })),
   );
+
+/** go-id-alloc's current version: GET /alloc?biz_tag=X. */
+export class TagAllocResponseDto {
+  @ApiProperty({ type: 'integer', enum: [0], example: 0 }) errno: 0;
+  @ApiProperty({ type: 'string', enum: ['success'], example: 'success' }) msg: 'success';
+  @ApiProperty({ type: 'integer', minimum: 1, example: 201, description: 'exact int64 digits (JSON.parse rounds them above 2^53)' })
+  id: number;
+}
+
+/** go-id-alloc's current version: GET /health?biz_tag=X. */
+export class TagHealthResponseDto {
+  @ApiProperty({ type: 'integer', enum: [0], example: 0 }) errno: 0;
+  @ApiProperty({ type: 'string', enum: ['success'], example: 'success' }) msg: 'success';
+  @ApiProperty({ type: 'integer', minimum: 0, example: 2, description: 'ids buffered for the tag in this process; 1 or 0 for a public key' })
+  left: number;
+}
+
+/** go-id-alloc's current failure shape on /health?biz_tag=X. */
+export class TagHealthFailureDto {
+  @ApiProperty({ type: 'integer', enum: [-1], example: -1 }) errno: -1;
+  @ApiProperty({ example: 'UNKNOWN_KEY: unknown key "test"', description: '"<code>: <message>"' }) msg: string;
+  @ApiProperty({ type: 'integer', enum: [0], example: 0 }) left: 0;
+}
+
+/** /health?biz_tag's error responses: go-id-alloc's shape, with our statuses. */
+export const ApiTagHealthErrors = (...codes: ErrorCode[]) =>
+  applyDecorators(
+    ApiExtraModels(TagHealthFailureDto),
+    errorResponses(codes, () => ({
+      schema: { $ref: getSchemaPath(TagHealthFailureDto) },
+      example: (code: ErrorCode) => ({ errno: -1, msg: `${code}: ${errorExample(code).message}`, left: 0 }),
+    })),
+  );

@@ -2,7 +2,7 @@ import type { AppConfig } from '@app/core';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { MIGRATIONS, partitionTableMigration } from './migrations';
+import { migrationsFor, partitionTableMigration } from './migrations';
 
 /** Bounds that make a dead or silent database fail fast instead of hanging a request. */
 export const MYSQL_CONNECT_TIMEOUT_MS = 2000;
@@ -46,7 +46,7 @@ export function partitionPlacements(config: AppConfig): PartitionPlacement[] {
 
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   const onMain = partitionPlacements(config).filter((p) => p.url === undefined);
-  const migrations = [...MIGRATIONS, ...onMain.map((p) => partitionTableMigration(p.idx))];
+  const migrations = [...migrationsFor(config.SEGMENT_TABLE), ...onMain.map((p) => partitionTableMigration(p.idx))];
   if (config.DB_TYPE === 'sqlite') {
     const database = resolve(config.SQLITE_PATH);
     mkdirSync(dirname(database), { recursive: true });

@@ -4,6 +4,7 @@ export * from './segment-admin';
 export * from './segment-buffer';
 export * from './segment-store';
 export * from './segment-store.provider';
+export * from './segment-table';
 export * from './segment.generator';
 export * from './segment.module';
 export * from './sqlite-segment-store';

@@ -1,12 +1,14 @@
 import { MysqlPool, MysqlQuery } from '@app/database';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { SegmentTable, ColumnInfo } from './segment-table';
 import {
   belowMark,
+  exactKey,
+  exactKeys,
   exhausted,
-  KEY_COLUMNS,
-  KEY_FROM,
   KeyRecord,
   keyExists,
+  selectKey,
   skipBackwards,
   skipPastMax,
   smallestStart,
@@ -24,16 +26,40 @@ const NOW_MS = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
 /** publications older than this are deleted by whoever publishes */
 const TARGET_KEEP_MS = 3_600_000;
 
+const KEY = exactKey('mysql');
+
+/** The segment table's columns as information_schema describes them (none: no such table). */
+export async function readMysqlSegmentTable(db: MysqlPool, name: string): Promise<SegmentTable> {
+  const rows = await db.query<
+    { name: string; type: string; max_length: string | number | null; nullable: string; col_default: string | null; extra: string }[]
+  >(
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS max_length, IS_NULLABLE AS nullable,
+            COLUMN_DEFAULT AS col_default, EXTRA AS extra
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [name],
+  );
+  const columns: ColumnInfo[] = rows.map((r) => ({
+    name: r.name,
+    type: r.type,
+    maxLength: r.max_length === null ? null : Number(r.max_length),
+    nullable: r.nullable === 'YES',
+    hasDefault: r.col_default !== null || /auto_increment|generated/i.test(r.extra),
+  }));
+  return SegmentTable.fromColumns(name, columns);
+}
+
 /**
- * leaf_alloc on MySQL/MariaDB. The fetch is one statement: LAST_INSERT_ID(expr) makes the new
- * max_id the OK packet's insertId, so no second round trip (and no stale LAST_INSERT_ID from
- * another pooled connection).
+ * The segment table (SEGMENT_TABLE) on MySQL/MariaDB. The fetch is one statement:
+ * LAST_INSERT_ID(expr) makes the new max_id the OK packet's insertId, so no second round trip
+ * (and no stale LAST_INSERT_ID from another pooled connection). Keys compare in binary.
  *
  * Every integer reaches SQL exact: bound as a BigInt, which mysql2 writes as bare digits. A
  * decimal string in arithmetic or a comparison with a BIGINT makes MariaDB compute in floating
  * point (2^53 + 1 + '1' = 2^53), and a JS number above 2^53 is already rounded.
  */
 export class MysqlSegmentStore implements SegmentStore {
+  private readonly fetchSql: string;
+  private readonly selectSql: string;
   /**
    * Galera applies other nodes' commits asynchronously: a plain read may miss a fetch this very
    * instance committed through another node a moment ago, and the poll would take that for a
@@ -42,15 +68,18 @@ export class MysqlSegmentStore implements SegmentStore {
    */
   private causalRead = 'SET STATEMENT wsrep_sync_wait = 1 FOR ';
 
-  constructor(private readonly db: MysqlPool) {}
+  constructor(
+    private readonly db: MysqlPool,
+    readonly table: SegmentTable = SegmentTable.ours(),
+  ) {
+    this.fetchSql = `UPDATE ${table.sql} SET max_id = LAST_INSERT_ID(max_id + ?), update_time = CURRENT_TIMESTAMP
+        WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ?`;
+    this.selectSql = selectKey(table, 'mysql');
+  }
 
   async fetch(key: string, step: number): Promise<bigint> {
     const s = BigInt(step);
-    const ok = await this.db.query<OkPacket>(
-      `UPDATE leaf_alloc SET max_id = LAST_INSERT_ID(max_id + ?)
-        WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`,
-      [s, key, s],
-    );
+    const ok = await this.db.query<OkPacket>(this.fetchSql, [s, key, s]);
     if (ok.affectedRows === 1) return BigInt(String(ok.insertId));
     throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);
   }
@@ -60,25 +89,25 @@ export class MysqlSegmentStore implements SegmentStore {
   }
 
   private async findWith(query: MysqlQuery, key: string): Promise<SegmentKeyRow | null> {
-    const rows = await query<KeyRecord[]>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag = ?`, [key]);
+    const rows = await query<KeyRecord[]>(`${this.selectSql} WHERE a.biz_tag = ${KEY}`, [key]);
     return rows.length === 0 ? null : toKeyRow(rows[0]);
   }
 
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
-    const sql = `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag IN (?)`;
+    const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys('mysql', keys.length)})`;
     try {
-      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, [keys])).map(toKeyRow);
+      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, keys)).map(toKeyRow);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
       this.causalRead = '';
-      return (await this.db.query<KeyRecord[]>(sql, [keys])).map(toKeyRow);
+      return (await this.db.query<KeyRecord[]>(sql, keys)).map(toKeyRow);
     }
   }
 
   async list(): Promise<SegmentKeyRow[]> {
-    const rows = await this.db.query<KeyRecord[]>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} ORDER BY a.biz_tag`);
+    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} ORDER BY a.biz_tag`);
     return rows.map(toKeyRow);
   }
 
@@ -93,12 +122,13 @@ export class MysqlSegmentStore implements SegmentStore {
         throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
       }
       try {
-        await query('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)', [
-          row.key,
-          row.startId,
-          BigInt(row.step),
-          row.description,
-        ]);
+        const t = this.table;
+        const blanks = t.blankColumns.map((c) => `, \`${c}\``).join('');
+        await query(
+          `INSERT INTO ${t.sql} (biz_tag, max_id, step, ${t.descriptionSql}, update_time${blanks})
+             VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP${t.blankColumns.map(() => ", ''").join('')})`,
+          [row.key, row.startId, BigInt(row.step), t.description(row.description)],
+        );
       } catch (e) {
         if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw keyExists(row.key);
         throw e;
@@ -118,9 +148,9 @@ export class MysqlSegmentStore implements SegmentStore {
     const sets: string[] = [];
     const values: unknown[] = [];
     if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
-    if (patch.description !== undefined) sets.push('description = ?') && values.push(patch.description);
+    if (patch.description !== undefined) sets.push(`${this.table.descriptionSql} = ?`) && values.push(this.table.description(patch.description));
     if (sets.length > 0) {
-      const ok = await this.db.query<OkPacket>(`UPDATE leaf_alloc SET ${sets.join(', ')} WHERE biz_tag = ?`, [...values, key]);
+      const ok = await this.db.query<OkPacket>(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE biz_tag = ${KEY}`, [...values, key]);
       if (ok.affectedRows === 0) return null;
     }
     if (patch.public !== undefined) {
@@ -136,12 +166,12 @@ export class MysqlSegmentStore implements SegmentStore {
     return this.db.transaction(async (query) => {
       const ok =
         'by' in target
-          ? await query<OkPacket>(`UPDATE leaf_alloc SET max_id = max_id + ? WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`, [
+          ? await query<OkPacket>(`UPDATE ${this.table.sql} SET max_id = max_id + ? WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ?`, [
               target.by,
               key,
               target.by,
             ])
-          : await query<OkPacket>('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ? AND max_id < ?', [target.to, key, target.to]);
+          : await query<OkPacket>(`UPDATE ${this.table.sql} SET max_id = ? WHERE biz_tag = ${KEY} AND max_id < ?`, [target.to, key, target.to]);
       if (ok.affectedRows === 0) {
         const row = await this.findWith(query, key);
         if (row === null) return null;
@@ -150,7 +180,7 @@ export class MysqlSegmentStore implements SegmentStore {
       // in the same transaction: a moved max_id whose skip counter did not move would never make
       // the other instances drop what they hold
       await query(
-        `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM leaf_alloc WHERE biz_tag = ?
+        `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${this.table.sql} WHERE biz_tag = ${KEY}
            ON DUPLICATE KEY UPDATE skip_seq = id_segment_meta.skip_seq + 1,
              high_water = GREATEST(id_segment_meta.high_water, VALUES(high_water))`,
         [key],

@@ -66,6 +66,7 @@ export class SegmentAdmin {
   }
 
   async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
+    this.store.table.checkKey(input.key);
     if (input.public && !this.options.publicAvailable) {
       throw new IdError('VALIDATION_FAILED', 'public keys need ID_SECRET (16+ random characters, the same on every instance)', {
         details: [{ field: 'public', problem: 'ID_SECRET is not set' }],

@@ -55,6 +55,8 @@ export interface SegmentBufferState {
 
 interface Waiter {
   count: number;
+  /** waits for `count` ids to be buffered without taking them (go-id-alloc's /health) */
+  peek?: boolean;
   resolve: (ids: string[]) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
@@ -150,6 +152,16 @@ export class SegmentBuffer {
       return ids;
     }
     return this.enqueue(count);
+  }
+
+  /**
+   * The ids buffered, once there are any: a key that holds none fetches now and this waits for it
+   * up to waitMs (then SEGMENT_UNAVAILABLE). Takes nothing.
+   */
+  stocked(): number | Promise<number> {
+    if (this.halted !== null) throw this.haltedError();
+    if (this.waiting === 0 && this.available > 0) return this.available;
+    return this.enqueue(1, true).then(() => this.available);
   }
 
   /**
@@ -379,13 +391,14 @@ export class SegmentBuffer {
     this.segments.length = kept;
   }
 
-  private enqueue(count: number): Promise<string[]> {
+  private enqueue(count: number, peek = false): Promise<string[]> {
     if (this.waiting >= (this.options.maxWaiters ?? DEFAULT_MAX_WAITERS)) {
       throw new IdError('SEGMENT_UNAVAILABLE', `too many requests waiting for ids of key "${this.key}"; try again`);
     }
     return new Promise<string[]>((resolve, reject) => {
       const waiter: Waiter = {
         count,
+        peek,
         resolve,
         reject,
         done: false,
@@ -440,7 +453,7 @@ export class SegmentBuffer {
   private serveWaiters(): void {
     for (let w = this.headWaiter(); w !== undefined && this.available >= w.count; w = this.headWaiter()) {
       this.settle(w);
-      w.resolve(this.drain(w.count));
+      w.resolve(w.peek ? [] : this.drain(w.count));
     }
   }
 

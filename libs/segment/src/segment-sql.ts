@@ -1,12 +1,45 @@
 import { IdError } from '@app/core';
 import { MAX_ID, SegmentKeyRow } from './segment-store';
 
-/** Columns every dialect selects for a key: leaf_alloc joined with our meta table. */
-export const KEY_COLUMNS = `a.biz_tag AS biz_tag, CAST(a.max_id AS CHAR) AS max_id, a.step AS step,
-  a.description AS description, a.update_time AS update_time,
+import type { SegmentTable } from './segment-table';
+
+export type Dialect = 'mysql' | 'sqlite';
+
+/**
+ * A key bound for a byte-for-byte comparison, whatever the column's collation: Leaf's and
+ * go-id-alloc's DDL compare case-insensitively, and a row `orders` answering for `ORDERS` would
+ * put its buffer under another name than the one asked for. MySQL still uses the primary key.
+ */
+export function exactKey(dialect: Dialect): string {
+  return dialect === 'mysql' ? 'CAST(? AS BINARY)' : '? COLLATE BINARY';
+}
+
+/** `IN` over n keys, each compared exactly */
+export function exactKeys(dialect: Dialect, n: number): string {
+  return Array.from({ length: n }, () => exactKey(dialect)).join(', ');
+}
+
+/** The columns every dialect selects for a key: the segment table joined with our meta table. */
+export function selectKey(table: SegmentTable, dialect: Dialect): string {
+  const text = dialect === 'mysql' ? 'CHAR' : 'TEXT';
+  const joinKey = dialect === 'mysql' ? 'CAST(a.biz_tag AS BINARY)' : 'a.biz_tag';
+  return `SELECT a.biz_tag AS biz_tag, CAST(a.max_id AS ${text}) AS max_id, a.step AS step,
+  a.${table.descriptionSql} AS description, a.update_time AS update_time,
   COALESCE(m.public, 0) AS public, COALESCE(m.skip_seq, 0) AS skip_seq,
-  CAST(COALESCE(m.high_water, 0) AS CHAR) AS high_water`;
-export const KEY_FROM = 'leaf_alloc a LEFT JOIN id_segment_meta m ON m.biz_tag = a.biz_tag';
+  CAST(COALESCE(m.high_water, 0) AS ${text}) AS high_water
+  FROM ${table.sql} a LEFT JOIN id_segment_meta m ON m.biz_tag = ${joinKey}`;
+}
+
+/**
+ * The segment a fetch returned, [max_id - step, max_id), never below id 1 whatever the table
+ * holds (go-id-alloc seeds max_id 0; a hand-edited row may hold less): the part below 1 is skipped,
+ * and a range wholly below it is empty.
+ */
+export function fetchedRange(maxId: bigint, step: number): { start: bigint; end: bigint } {
+  const start = maxId - BigInt(step);
+  if (start >= 1n) return { start, end: maxId };
+  return maxId > 1n ? { start: 1n, end: maxId } : { start: 1n, end: 1n };
+}
 
 export interface KeyRecord {
   biz_tag: string;

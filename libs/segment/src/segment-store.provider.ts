@@ -1,12 +1,19 @@
 import type { AppConfig } from '@app/core';
 import { MysqlPool, sqliteHandle } from '@app/database';
 import type { DataSource } from 'typeorm';
-import { MysqlSegmentStore } from './mysql-segment-store';
-import { SqliteSegmentStore } from './sqlite-segment-store';
+import { MysqlSegmentStore, readMysqlSegmentTable } from './mysql-segment-store';
+import { readSqliteSegmentTable, SqliteSegmentStore } from './sqlite-segment-store';
 import { SegmentStore } from './segment-store';
 
-export function segmentStoreFor(config: AppConfig, dataSource: DataSource): SegmentStore {
-  return config.DB_TYPE === 'mysql'
-    ? new MysqlSegmentStore(new MysqlPool(dataSource))
-    : new SqliteSegmentStore(sqliteHandle(dataSource));
+/**
+ * The store for the configured dialect on SEGMENT_TABLE, its columns read first: a table that
+ * cannot serve stops the start with one line (ConfigError).
+ */
+export async function segmentStoreFor(config: AppConfig, dataSource: DataSource): Promise<SegmentStore> {
+  if (config.DB_TYPE === 'mysql') {
+    const pool = new MysqlPool(dataSource);
+    return new MysqlSegmentStore(pool, await readMysqlSegmentTable(pool, config.SEGMENT_TABLE));
+  }
+  const db = sqliteHandle(dataSource);
+  return new SqliteSegmentStore(db, readSqliteSegmentTable(db, config.SEGMENT_TABLE));
 }

@@ -1,3 +1,5 @@
+import type { SegmentTable } from './segment-table';
+
 /** The largest id any key may reach: 2^63 - 1 (a signed BIGINT). */
 export const MAX_ID = 9223372036854775807n;
 
@@ -46,8 +48,10 @@ export interface PublishedTarget {
 
 export type SkipTarget = { by: bigint } | { to: bigint };
 
-/** Every statement on leaf_alloc, one implementation per dialect. */
+/** Every statement on the segment table, one implementation per dialect. */
 export interface SegmentStore extends SegmentFetcher {
+  /** the table every statement names, with the limits read from its columns */
+  readonly table: SegmentTable;
   find(key: string): Promise<SegmentKeyRow | null>;
   /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;

@@ -1,9 +1,11 @@
 import { FakeClock, IdError } from '@app/core';
 import { SegmentGenerator } from './segment.generator';
+import { SegmentTable } from './segment-table';
 import { NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 
 /** leaf_alloc in memory, counting queries. */
 class MemoryStore implements SegmentStore {
+  readonly table = SegmentTable.ours();
   rows = new Map<string, SegmentKeyRow>();
   finds = 0;
   down = false;

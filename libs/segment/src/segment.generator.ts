@@ -2,7 +2,7 @@ import { Clock, GeneratorHealth, IdError, IdGenerator, isIdError, systemClock } 
 import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
-import { TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
+import { fetchedRange, TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
 import { SegmentKeyRow, SegmentStore } from './segment-store';
 
 /** FF1 over the ids of a public key; big batches in chunks so the event loop keeps turning */
@@ -58,6 +58,11 @@ interface KeyInfo {
   highWater: bigint;
   /** set when the table's public flag no longer matches what this instance issues */
   refused?: IdError;
+}
+
+export interface KeyInUse {
+  buffer: SegmentBuffer;
+  public: boolean;
 }
 
 const MAX_MISSES = 10_000;
@@ -136,6 +141,16 @@ export class SegmentGenerator implements IdGenerator {
       return info.permutation === undefined ? ids : hide(info.permutation, ids);
     }
     return this.load(key).then(() => this.next(key, count));
+  }
+
+  /**
+   * A key's buffer and whether it is public, the key looked up on first use as next() does: for
+   * go-id-alloc's routes, which answer differently for public keys.
+   */
+  use(key: string): KeyInUse | Promise<KeyInUse> {
+    const info = this.keys.get(key);
+    if (info !== undefined) return { buffer: info.buffer, public: info.permutation !== undefined };
+    return this.load(key).then(() => this.use(key));
   }
 
   /** the underlying id of a public key's id (admin reveal) */
@@ -249,6 +264,7 @@ export class SegmentGenerator implements IdGenerator {
   }
 
   private load(key: string): Promise<SegmentBuffer> {
+    this.store.table.checkKey(key);
     const missUntil = this.misses.get(key);
     if (missUntil !== undefined) {
       if (missUntil > this.clock.now()) throw unknownKey(key);
@@ -264,7 +280,7 @@ export class SegmentGenerator implements IdGenerator {
               this.rememberMiss(key);
               throw unknownKey(key);
             }
-            return this.keys.get(key)?.buffer ?? this.addKey(row);
+            return this.keys.get(key)?.buffer ?? this.addKey(key, row);
           },
           (e) => {
             if (isIdError(e) && e.code === 'DATABASE_UNAVAILABLE') this.lastDatabaseError = e;
@@ -325,15 +341,14 @@ export class SegmentGenerator implements IdGenerator {
     this.misses.set(key, this.clock.now() + (this.options.missTtlMs ?? 5000));
   }
 
-  private addKey(row: SegmentKeyRow): SegmentBuffer {
-    const { key } = row;
+  /** under the key as asked for: the buffer is found by that name, whatever the row spells */
+  private addKey(key: string, row: SegmentKeyRow): SegmentBuffer {
     const { log } = this.options;
     const buffer = new SegmentBuffer(
       key,
       {
         fetch: async (step) => {
-          const maxId = await this.store.fetch(key, step);
-          return { start: maxId - BigInt(step), end: maxId };
+          return fetchedRange(await this.store.fetch(key, step), step);
         },
       },
       {

@@ -1,13 +1,14 @@
 import { sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { ColumnInfo, SegmentTable } from './segment-table';
 import {
   belowMark,
+  exactKey,
   exhausted,
-  KEY_COLUMNS,
-  KEY_FROM,
   KeyRecord,
   keyExists,
+  selectKey,
   skipBackwards,
   skipPastMax,
   smallestStart,
@@ -18,7 +19,23 @@ import {
 /** the database's clock in ms (one host, so the same clock every process on it reads) */
 const NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 const TARGET_KEEP_MS = 3_600_000n;
-const SELECT_KEY = `SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM}`;
+const KEY = exactKey('sqlite');
+
+/** The segment table's columns as SQLite declares them (none: no such table). */
+export function readSqliteSegmentTable(db: BetterSqlite3.Database, name: string): SegmentTable {
+  const rows = db.prepare(`PRAGMA table_info(\`${name}\`)`).all() as { name: string; type: string; notnull: number; dflt_value: unknown; pk: number }[];
+  const columns: ColumnInfo[] = rows.map((r) => {
+    const m = /^\s*([A-Za-z ]+?)\s*(?:\(\s*(\d+)\s*\))?\s*$/.exec(r.type);
+    return {
+      name: r.name,
+      type: m?.[1] ?? r.type,
+      maxLength: m?.[2] === undefined ? null : Number(m[2]),
+      nullable: r.notnull === 0,
+      hasDefault: r.dflt_value !== null,
+    };
+  });
+  return SegmentTable.fromColumns(name, columns);
+}
 
 function wrap<T>(fn: () => T): Promise<T> {
   try {
@@ -29,22 +46,27 @@ function wrap<T>(fn: () => T): Promise<T> {
 }
 
 /**
- * leaf_alloc on the embedded SQLite file. The fetch is UPDATE ... RETURNING read with safe
+ * The segment table (SEGMENT_TABLE) on the embedded SQLite file. The fetch is UPDATE ... RETURNING read with safe
  * integers, the same overflow guard as MySQL. Each statement is its own transaction, fsynced
  * (synchronous=FULL) before the range is handed out.
  */
 export class SqliteSegmentStore implements SegmentStore {
   private readonly fetchStmt: BetterSqlite3.Statement;
   private readonly findStmt: BetterSqlite3.Statement;
+  private readonly selectSql: string;
 
-  constructor(private readonly db: BetterSqlite3.Database) {
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    readonly table: SegmentTable = SegmentTable.ours(),
+  ) {
     this.fetchStmt = db
       .prepare(
-        `UPDATE leaf_alloc SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
-          WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ? RETURNING max_id`,
+        `UPDATE ${table.sql} SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
+          WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ? RETURNING max_id`,
       )
       .safeIntegers(true);
-    this.findStmt = db.prepare(`${SELECT_KEY} WHERE a.biz_tag = ?`);
+    this.selectSql = selectKey(table, 'sqlite');
+    this.findStmt = db.prepare(`${this.selectSql} WHERE a.biz_tag = ${KEY}`);
   }
 
   fetch(key: string, step: number): Promise<bigint> {
@@ -72,7 +94,7 @@ export class SqliteSegmentStore implements SegmentStore {
 
   list(): Promise<SegmentKeyRow[]> {
     return wrap(() =>
-      (this.db.prepare(`${SELECT_KEY} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
+      (this.db.prepare(`${this.selectSql} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
         toKeyRow,
       ),
     );
@@ -86,9 +108,13 @@ export class SqliteSegmentStore implements SegmentStore {
           | undefined;
         const smallest = smallestStart(mark?.high_water ?? 0n, row.markMargin);
         if (row.startId < smallest) throw this.findSync(row.key) === null ? belowMark(row.key, smallest) : keyExists(row.key);
+        const t = this.table;
         this.db
-          .prepare('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)')
-          .run(row.key, row.startId, BigInt(row.step), row.description);
+          .prepare(
+            `INSERT INTO ${t.sql} (biz_tag, max_id, step, ${t.descriptionSql}, update_time${t.blankColumns.map((c) => `, \`${c}\``).join('')})
+               VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP${t.blankColumns.map(() => ", ''").join('')})`,
+          )
+          .run(row.key, row.startId, BigInt(row.step), t.description(row.description));
         this.db
           .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
           .run(row.key, row.public ? 1 : 0);
@@ -107,9 +133,10 @@ export class SqliteSegmentStore implements SegmentStore {
     return wrap(() => {
       const run = this.db.transaction(() => {
         if (this.findSync(key) === null) return false;
-        if (patch.step !== undefined) this.db.prepare('UPDATE leaf_alloc SET step = ? WHERE biz_tag = ?').run(BigInt(patch.step), key);
+        const t = this.table;
+        if (patch.step !== undefined) this.db.prepare(`UPDATE ${t.sql} SET step = ? WHERE biz_tag = ${KEY}`).run(BigInt(patch.step), key);
         if (patch.description !== undefined) {
-          this.db.prepare('UPDATE leaf_alloc SET description = ? WHERE biz_tag = ?').run(patch.description, key);
+          this.db.prepare(`UPDATE ${t.sql} SET ${t.descriptionSql} = ? WHERE biz_tag = ${KEY}`).run(t.description(patch.description), key);
         }
         if (patch.public !== undefined) {
           this.db
@@ -128,9 +155,9 @@ export class SqliteSegmentStore implements SegmentStore {
         const changes =
           'by' in target
             ? this.db
-                .prepare(`UPDATE leaf_alloc SET max_id = max_id + ? WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`)
+                .prepare(`UPDATE ${this.table.sql} SET max_id = max_id + ? WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ?`)
                 .run(target.by, key, target.by).changes
-            : this.db.prepare('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ? AND max_id < ?').run(target.to, key, target.to).changes;
+            : this.db.prepare(`UPDATE ${this.table.sql} SET max_id = ? WHERE biz_tag = ${KEY} AND max_id < ?`).run(target.to, key, target.to).changes;
         if (changes === 0) {
           const row = this.findSync(key);
           if (row === null) return null;
@@ -138,7 +165,7 @@ export class SqliteSegmentStore implements SegmentStore {
         }
         this.db
           .prepare(
-            `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM leaf_alloc WHERE biz_tag = ?
+            `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${this.table.sql} WHERE biz_tag = ${KEY}
                ON CONFLICT(biz_tag) DO UPDATE SET skip_seq = skip_seq + 1, high_water = MAX(high_water, excluded.high_water)`,
           )
           .run(key);

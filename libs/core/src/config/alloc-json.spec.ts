@@ -2,9 +2,11 @@ import { ConfigError, loadConfig } from './load-config';
 import { parseGoDsn } from './alloc-json';
 
 const files: Record<string, string> = {};
-const load = (file: unknown, env: Record<string, string> = {}) => {
+let warnings: string[] = [];
+const load = (file: unknown, env: Record<string, string> = {}, argv = ['--config', '/alloc.json']) => {
   files['/alloc.json'] = JSON.stringify(file);
-  return loadConfig({ env, argv: ['--config', '/alloc.json'], readFile: (p) => files[p] });
+  warnings = [];
+  return loadConfig({ env, argv, readFile: (p) => files[p], warn: (line) => warnings.push(line) });
 };
 const good = {
   PartitionIdx: 2,
@@ -55,7 +57,6 @@ describe("go-id-alloc's alloc.json", () => {
     [{ ...good, SegmentSize: 0 }, /^SegmentSize: must be a whole number >= 1/],
     [{ ...good, DSN: 'mysql://wrong' }, /^DSN: expected \[user\[:password\]@\]\[tcp\(host:port\)\]\/dbname/],
     [{ ...good, HttpPort: 'x' }, /^HttpPort: /],
-    [{ ...good, Extra: 1 }, /^Extra: not an alloc.json setting/],
   ])('refuses %j in one line', (file, pattern) => {
     let message = '';
     try {
@@ -66,5 +67,60 @@ describe("go-id-alloc's alloc.json", () => {
     }
     expect(message).toMatch(pattern);
     expect(message).not.toContain('\n');
+  });
+
+  it('warns about an unknown key and starts anyway, as Go ignores it', () => {
+    const c = load({ ...good, Extra: 1, LogLevel: 'debug' });
+    expect(c.PORT).toBe(8880);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^alloc.json \/alloc.json: Extra is not an alloc.json setting; ignored/);
+    expect(warnings.every((w) => !w.includes('\n'))).toBe(true);
+  });
+
+  it('matches keys case-insensitively, as Go does', () => {
+    const c = load({ partitionidx: 1, TOTALPARTITION: 2, segmentSize: 10, dsn: 'root@tcp(db:3306)/ids', httpport: 9001 });
+    expect(c.PARTITIONS).toEqual([{ idx: 1, total: 2, url: 'mysql://root@db:3306/ids' }]);
+    expect(c.PARTITION_SEGMENT_SIZE).toBe(10);
+    expect(c.PORT).toBe(9001);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe("go-id-alloc's current alloc.json (DSN + table)", () => {
+  const current = { DSN: 'ids:secret@tcp(127.0.0.1:3306)/id_db', table: 'segments', HttpPort: 8880, HttpReadTimeout: 5000, HttpWriteTimeout: 5000 };
+
+  it('becomes the main MySQL database and SEGMENT_TABLE, no partition', () => {
+    const c = load(current);
+    expect(c.DB_TYPE).toBe('mysql');
+    expect(c.DATABASE_URL).toBe('mysql://ids:secret@127.0.0.1:3306/id_db');
+    expect(c.SEGMENT_TABLE).toBe('segments');
+    expect(c.PARTITIONS).toBeUndefined();
+    expect(c).toMatchObject({ PORT: 8880, HTTP_READ_TIMEOUT_MS: 5000, HTTP_WRITE_TIMEOUT_MS: 5000 });
+  });
+
+  it('keys in any case; no table means go-id-alloc\'s segments; unknown keys warned', () => {
+    const c = load({ dsn: current.DSN, Table: 'my_segments', httpPort: 8881, Debug: true });
+    expect(c.SEGMENT_TABLE).toBe('my_segments');
+    expect(c.PORT).toBe(8881);
+    expect(warnings).toEqual([expect.stringMatching(/Debug is not an alloc.json setting; ignored/)]);
+    expect(load({ DSN: current.DSN }).SEGMENT_TABLE).toBe('segments');
+  });
+
+  it.each([
+    [{ table: 'segments' }, /^DSN: missing from alloc.json/],
+    [{ ...current, table: 'no such-table' }, /^SEGMENT_TABLE: must be a table name/],
+    [{ ...current, table: 7 }, /^table: must be a string/],
+    [{ ...current, HttpPort: '8880' }, /^HttpPort: must be a whole number/],
+  ])('refuses %j in one line', (file, pattern) => {
+    expect(() => load(file)).toThrow(pattern);
+  });
+
+  it.each([
+    [['-config', '/alloc.json']],
+    [['-config=/alloc.json']],
+    [['--config', '/alloc.json']],
+    [['--config=/alloc.json']],
+  ])('is read with %j', (argv) => {
+    expect(load(current, {}, argv).SEGMENT_TABLE).toBe('segments');
   });
 });

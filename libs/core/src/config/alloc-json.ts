@@ -1,8 +1,15 @@
 import { ConfigError } from './config-error';
 
-/** go-id-alloc's alloc.json keys; a file with any of them is read as alloc.json. */
-const ALLOC_KEYS = ['PartitionIdx', 'TotalPartition', 'SegmentSize', 'DSN', 'HttpPort', 'HttpReadTimeout', 'HttpWriteTimeout'];
-const REQUIRED = ['PartitionIdx', 'TotalPartition', 'SegmentSize', 'DSN'];
+/**
+ * go-id-alloc's alloc.json, both versions. The first binds a process to a partition
+ * (PartitionIdx, TotalPartition, SegmentSize, DSN, Http*); the current one (its repository's head)
+ * names a segment table (DSN, table, Http*). Keys match case-insensitively and unknown keys are
+ * ignored, as Go's encoding/json does; we warn about them.
+ */
+const PARTITION_KEYS = ['PartitionIdx', 'TotalPartition', 'SegmentSize'];
+const ALLOC_KEYS = [...PARTITION_KEYS, 'DSN', 'table', 'HttpPort', 'HttpReadTimeout', 'HttpWriteTimeout'];
+/** go-id-alloc's table when its current alloc.json names none */
+const DEFAULT_GO_TABLE = 'segments';
 
 export interface GoDsn {
   user: string;
@@ -49,35 +56,63 @@ function wholeNumber(file: Record<string, unknown>, key: string, min: number, pa
 }
 
 /**
- * go-id-alloc's alloc.json read as our settings: the DSN is the main MySQL database (holding
- * every table) and the partition this process prefers; SegmentSize the partition segment size.
+ * The file's keys under go-id-alloc's spelling, matched case-insensitively (the last of two
+ * spellings wins, as Go decodes them in order); keys it does not know are returned apart.
  */
-export function translateAllocJson(file: Record<string, unknown>, path: string): Record<string, unknown> | undefined {
-  if (!Object.keys(file).some((k) => ALLOC_KEYS.includes(k))) return undefined;
-  for (const key of Object.keys(file)) {
-    if (!ALLOC_KEYS.includes(key)) throw new ConfigError(`${key}: not an alloc.json setting (${path}); alloc.json has ${ALLOC_KEYS.join(', ')}`);
+function canonicalKeys(file: Record<string, unknown>): { known: Record<string, unknown>; unknown: string[] } {
+  const known: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(file)) {
+    const name = ALLOC_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+    if (name === undefined) unknown.push(key);
+    else known[name] = value;
   }
-  for (const key of REQUIRED) {
-    if (file[key] === undefined) throw new ConfigError(`${key}: missing from alloc.json ${path}`);
+  return { known, unknown };
+}
+
+/**
+ * go-id-alloc's alloc.json read as our settings; undefined when the file is not one (none of its
+ * keys). The DSN is the main MySQL database, holding every table. The first version's partition
+ * becomes the one this process prefers and SegmentSize the partition segment size; `table` (the
+ * current version) becomes SEGMENT_TABLE.
+ */
+export function translateAllocJson(
+  file: Record<string, unknown>,
+  path: string,
+  warn: (line: string) => void = () => undefined,
+): Record<string, unknown> | undefined {
+  const { known, unknown } = canonicalKeys(file);
+  if (Object.keys(known).length === 0) return undefined;
+  for (const key of unknown) warn(`alloc.json ${path}: ${key} is not an alloc.json setting; ignored (alloc.json has ${ALLOC_KEYS.join(', ')})`);
+  const firstVersion = PARTITION_KEYS.some((k) => known[k] !== undefined);
+  for (const key of firstVersion ? [...PARTITION_KEYS, 'DSN'] : ['DSN']) {
+    if (known[key] === undefined) throw new ConfigError(`${key}: missing from alloc.json ${path}`);
   }
-  const total = wholeNumber(file, 'TotalPartition', 1, path);
-  const idx = wholeNumber(file, 'PartitionIdx', 1, path);
-  if (idx > total) throw new ConfigError(`PartitionIdx: must be from 1 to TotalPartition (${total}) (got ${idx} in alloc.json ${path})`);
-  const size = wholeNumber(file, 'SegmentSize', 1, path);
-  if (typeof file.DSN !== 'string') throw new ConfigError(`DSN: must be a string (alloc.json ${path})`);
+  if (typeof known.DSN !== 'string') throw new ConfigError(`DSN: must be a string (alloc.json ${path})`);
   let url: string;
   try {
-    url = dsnToUrl(parseGoDsn(file.DSN));
+    url = dsnToUrl(parseGoDsn(known.DSN));
   } catch (e) {
     throw new ConfigError(`DSN: ${(e as Error).message} (alloc.json ${path})`);
   }
-  const out: Record<string, unknown> = {
-    DATABASE_URL: url,
-    PARTITIONS: [{ idx, total, url }],
-    PARTITION_SEGMENT_SIZE: size,
-  };
-  if (file.HttpPort !== undefined) out.PORT = wholeNumber(file, 'HttpPort', 1, path);
-  if (file.HttpReadTimeout !== undefined) out.HTTP_READ_TIMEOUT_MS = wholeNumber(file, 'HttpReadTimeout', 0, path);
-  if (file.HttpWriteTimeout !== undefined) out.HTTP_WRITE_TIMEOUT_MS = wholeNumber(file, 'HttpWriteTimeout', 0, path);
+  const out: Record<string, unknown> = { DATABASE_URL: url };
+  if (firstVersion) {
+    const total = wholeNumber(known, 'TotalPartition', 1, path);
+    const idx = wholeNumber(known, 'PartitionIdx', 1, path);
+    if (idx > total) throw new ConfigError(`PartitionIdx: must be from 1 to TotalPartition (${total}) (got ${idx} in alloc.json ${path})`);
+    out.PARTITIONS = [{ idx, total, url }];
+    out.PARTITION_SEGMENT_SIZE = wholeNumber(known, 'SegmentSize', 1, path);
+    // the file states the layout go-id-alloc v1 drew its tables under: a cut-over records it
+    out.PARTITION_ADOPT_LAYOUT = true;
+  }
+  if (known.table !== undefined) {
+    if (typeof known.table !== 'string') throw new ConfigError(`table: must be a string (alloc.json ${path})`);
+    out.SEGMENT_TABLE = known.table;
+  } else if (!firstVersion) {
+    out.SEGMENT_TABLE = DEFAULT_GO_TABLE;
+  }
+  if (known.HttpPort !== undefined) out.PORT = wholeNumber(known, 'HttpPort', 1, path);
+  if (known.HttpReadTimeout !== undefined) out.HTTP_READ_TIMEOUT_MS = wholeNumber(known, 'HttpReadTimeout', 0, path);
+  if (known.HttpWriteTimeout !== undefined) out.HTTP_WRITE_TIMEOUT_MS = wholeNumber(known, 'HttpWriteTimeout', 0, path);
   return out;
 }

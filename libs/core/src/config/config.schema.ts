@@ -78,6 +78,11 @@ const baseSchema = z
     PARTITION_SEGMENT_SIZE: int(1, 100_000_000).default(1000),
     /** record the configured layout for partition tables that hold allocations but no layout (upgrades, go-id-alloc v1) */
     PARTITION_ADOPT_LAYOUT: bool().default(false),
+    /** the segment table: leaf_alloc (Leaf's), segments (go-id-alloc's current version), or another of that shape */
+    SEGMENT_TABLE: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a table name (letters, digits, _; up to 64), e.g. leaf_alloc or segments' })
+      .default('leaf_alloc'),
     SEGMENT_PRELOAD: fraction().default(0.1),
     SEGMENT_WAIT_MS: int(1, 600_000).default(2000),
     SEGMENT_STEP_MAX: int(1, 100_000_000).default(1_000_000),

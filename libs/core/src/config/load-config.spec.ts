@@ -99,6 +99,29 @@ describe('loadConfig', () => {
     expect(failure({}, ['--config', '/broken.json'])).toMatch(/^config file \/broken.json: not valid JSON/);
     expect(failure({}, ['--config', '/nope.json'])).toMatch(/^config file \/nope.json: cannot be read \(ENOENT\)/);
     expect(failure({}, ['--config'])).toMatch(/^--config: needs a file path/);
+    expect(failure({}, ['-config='])).toMatch(/^-config: needs a file path/);
+  });
+
+  it('accepts go-id-alloc\'s one-dash -config as well as --config, with a space or =', () => {
+    files['/c.json'] = '{"PORT": 3333}';
+    for (const argv of [['-config', '/c.json'], ['-config=/c.json'], ['--config', '/c.json'], ['--config=/c.json']]) {
+      expect(load({}, argv).PORT).toBe(3333);
+    }
+  });
+
+  it.each([[['start']], [['--port', '80']], [['-c', '/c.json']], [['--config', '/c.json', 'extra']], [['-config=/a', '--config=/b']]])(
+    'refuses any other argument %j in one line',
+    (argv) => {
+      const message = failure({}, argv);
+      expect(message).toMatch(/not understood; the only argument is the config file|given twice/);
+      expect(message).not.toContain('\n');
+    },
+  );
+
+  it('a bare start reads no file, not even ./alloc.json', () => {
+    files['./alloc.json'] = '{"PORT": 1234}';
+    files['alloc.json'] = '{"PORT": 1234}';
+    expect(load({}, [])).toMatchObject({ DB_TYPE: 'sqlite', PORT: 8080 });
   });
 
   it('lets a translator read another product’s file format', () => {

@@ -8,26 +8,53 @@ export { ConfigError };
 
 export interface ConfigSources {
   env: Record<string, string | undefined>;
+  /** the command-line arguments after the script (process.argv.slice(2)) */
   argv?: readonly string[];
   readFile?: (path: string) => string;
+  /** told of settings read but not used (unknown alloc.json keys); one line each */
+  warn?: (line: string) => void;
 }
 
-/** `--config FILE` / `--config=FILE` on the command line, else CONFIG_FILE. */
-export function configFilePath(sources: ConfigSources): string | undefined {
-  const argv = sources.argv ?? [];
+const CONFIG_FLAGS = ['-config', '--config'];
+const USAGE = 'the only argument is the config file: --config FILE (also -config FILE, --config=FILE, -config=FILE)';
+
+/**
+ * The command line: `--config FILE` / `--config=FILE`, and go-id-alloc's one-dash `-config FILE`
+ * / `-config=FILE` (Go's flag package). Anything else is refused, so a typo cannot start the
+ * service silently on defaults.
+ */
+export function parseCommandLine(argv: readonly string[]): { configFile?: string } {
+  let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--config') {
-      if (argv[i + 1] === undefined) throw new ConfigError('--config: needs a file path');
-      return argv[i + 1];
-    }
-    if (argv[i].startsWith('--config=')) return argv[i].slice('--config='.length);
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (!CONFIG_FLAGS.includes(flag)) throw new ConfigError(`argument ${JSON.stringify(arg)}: not understood; ${USAGE}`);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || value === '') throw new ConfigError(`${flag}: needs a file path`);
+    if (configFile !== undefined) throw new ConfigError(`${flag}: given twice; ${USAGE}`);
+    configFile = value;
   }
+  return { configFile };
+}
+
+/**
+ * The config file: from the command line, else CONFIG_FILE. A bare start reads no file (not even
+ * ./alloc.json, which go-id-alloc would): the defaults are the embedded database.
+ */
+export function configFilePath(sources: ConfigSources): string | undefined {
+  const { configFile } = parseCommandLine(sources.argv ?? []);
+  if (configFile !== undefined) return configFile;
   const fromEnv = sources.env.CONFIG_FILE;
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
 /** Hooks that turn another product's config file (go-id-alloc's alloc.json) into our names. */
-export type ConfigFileTranslator = (file: Record<string, unknown>, path: string) => Record<string, unknown> | undefined;
+export type ConfigFileTranslator = (
+  file: Record<string, unknown>,
+  path: string,
+  warn: (line: string) => void,
+) => Record<string, unknown> | undefined;
 const translators: ConfigFileTranslator[] = [translateAllocJson];
 export function registerConfigFileTranslator(t: ConfigFileTranslator): void {
   translators.push(t);
@@ -50,7 +77,7 @@ function readConfigFile(path: string, sources: ConfigSources): Record<string, un
     throw new ConfigError(`config file ${path}: must be a JSON object of settings`);
   }
   for (const translate of translators) {
-    const translated = translate(parsed as Record<string, unknown>, path);
+    const translated = translate(parsed as Record<string, unknown>, path, sources.warn ?? (() => undefined));
     if (translated) return translated;
   }
   return parsed as Record<string, unknown>;

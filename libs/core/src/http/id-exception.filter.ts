@@ -4,7 +4,18 @@ import { renderError } from './error-body';
 
 /** Routes that keep the shapes of the products they are compatible with. */
 const TERMINUS_PREFIX = '/health/';
-const ALLOC_PATH = '/alloc';
+
+/**
+ * go-id-alloc's failure shapes (it answers them with a 500; we keep our status so callers and
+ * balancers can tell a retry from a mistake): its first version's /alloc, its current version's
+ * /alloc?biz_tag= and /health?biz_tag=.
+ */
+function goIdAllocFailure(path: string, query: unknown, msg: string): object | undefined {
+  const tagged = (query as Record<string, unknown> | undefined)?.biz_tag !== undefined;
+  if (path === '/alloc') return tagged ? { errno: -1, msg, id: 0 } : { Errno: -1, Msg: msg, Id: 0 };
+  if (path === '/health') return { errno: -1, msg, left: 0 };
+  return undefined;
+}
 
 function pathOf(url: string): string {
   const q = url.indexOf('?');
@@ -44,11 +55,6 @@ export class IdExceptionFilter implements ExceptionFilter {
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     // a route that answers text/plain (Leaf's) still errs in JSON
     reply.header('content-type', 'application/json; charset=utf-8');
-    if (path === ALLOC_PATH) {
-      // go-id-alloc's failure shape (it answers 500; we answer 503 so callers retry elsewhere).
-      reply.status(body.statusCode).send({ Errno: -1, Msg: `${body.code}: ${body.message}`, Id: 0 });
-      return;
-    }
-    reply.status(body.statusCode).send(body);
+    reply.status(body.statusCode).send(goIdAllocFailure(path, request.query, `${body.code}: ${body.message}`) ?? body);
   }
 }

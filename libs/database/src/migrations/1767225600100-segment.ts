@@ -1,61 +1,79 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
+const NAME = 'Segment1767225600100';
+
+async function tableExists(q: QueryRunner, table: string): Promise<boolean> {
+  const rows: unknown[] =
+    q.connection.options.type === 'mysql'
+      ? await q.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])
+      : await q.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
+  return rows.length > 0;
+}
+
 /**
- * leaf_alloc exactly as Meituan Leaf has it (a Leaf database works as is; an existing table is
- * kept), our own columns in id_segment_meta beside it, and the key `default` (step 1000).
- * Keys compare exactly (binary collation), as on SQLite.
+ * The segment table (SEGMENT_TABLE) and our own columns in id_segment_meta beside it. A table that
+ * exists already (Leaf's leaf_alloc, go-id-alloc's segments) is used as it is: no row, no column,
+ * no trigger added. One we create has Meituan Leaf's shape, keys compared exactly (binary
+ * collation, as on SQLite), and the key `default` (step 1000).
  */
-export class Segment1767225600100 implements MigrationInterface {
-  name = 'Segment1767225600100';
+export function segmentTableMigration(table: string): new () => MigrationInterface {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(table)) throw new Error(`bad segment table name ${table}`);
+  const migration = class implements MigrationInterface {
+    name = NAME;
 
-  async up(q: QueryRunner): Promise<void> {
-    if (q.connection.options.type === 'mysql') {
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS leaf_alloc (
-           biz_tag varchar(128) COLLATE utf8mb4_bin NOT NULL DEFAULT '',
-           max_id bigint(20) NOT NULL DEFAULT '1',
-           step int(11) NOT NULL,
-           description varchar(256) DEFAULT NULL,
-           update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-           PRIMARY KEY (biz_tag)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-      );
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS id_segment_meta (
-           biz_tag varchar(128) COLLATE utf8mb4_bin NOT NULL,
-           public tinyint(1) NOT NULL DEFAULT 0,
-           skip_seq int NOT NULL DEFAULT 0,
-           PRIMARY KEY (biz_tag)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-      );
-      await q.query(
-        "INSERT IGNORE INTO leaf_alloc (biz_tag, max_id, step, description) VALUES ('default', 1, 1000, 'the default key')",
-      );
-    } else {
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS leaf_alloc (
-           biz_tag varchar(128) NOT NULL DEFAULT '' PRIMARY KEY,
-           max_id bigint NOT NULL DEFAULT 1,
-           step int NOT NULL,
-           description varchar(256) DEFAULT NULL,
-           update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP
-         )`,
-      );
-      await q.query(
-        `CREATE TABLE IF NOT EXISTS id_segment_meta (
-           biz_tag varchar(128) NOT NULL PRIMARY KEY,
-           public integer NOT NULL DEFAULT 0,
-           skip_seq integer NOT NULL DEFAULT 0
-         )`,
-      );
-      await q.query(
-        "INSERT OR IGNORE INTO leaf_alloc (biz_tag, max_id, step, description) VALUES ('default', 1, 1000, 'the default key')",
-      );
+    async up(q: QueryRunner): Promise<void> {
+      const mysql = q.connection.options.type === 'mysql';
+      const create = !(await tableExists(q, table));
+      if (mysql) {
+        if (create) {
+          await q.query(
+            `CREATE TABLE \`${table}\` (
+               biz_tag varchar(128) COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+               max_id bigint(20) NOT NULL DEFAULT '1',
+               step int(11) NOT NULL,
+               description varchar(256) DEFAULT NULL,
+               update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+               PRIMARY KEY (biz_tag)
+             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+          );
+        }
+        await q.query(
+          `CREATE TABLE IF NOT EXISTS id_segment_meta (
+             biz_tag varchar(128) COLLATE utf8mb4_bin NOT NULL,
+             public tinyint(1) NOT NULL DEFAULT 0,
+             skip_seq int NOT NULL DEFAULT 0,
+             PRIMARY KEY (biz_tag)
+           ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        );
+      } else {
+        if (create) {
+          await q.query(
+            `CREATE TABLE \`${table}\` (
+               biz_tag varchar(128) NOT NULL DEFAULT '' PRIMARY KEY,
+               max_id bigint NOT NULL DEFAULT 1,
+               step int NOT NULL,
+               description varchar(256) DEFAULT NULL,
+               update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP
+             )`,
+          );
+        }
+        await q.query(
+          `CREATE TABLE IF NOT EXISTS id_segment_meta (
+             biz_tag varchar(128) NOT NULL PRIMARY KEY,
+             public integer NOT NULL DEFAULT 0,
+             skip_seq integer NOT NULL DEFAULT 0
+           )`,
+        );
+      }
+      if (create) {
+        await q.query(`INSERT INTO \`${table}\` (biz_tag, max_id, step, description) VALUES ('default', 1, 1000, 'the default key')`);
+      }
     }
-  }
 
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE IF EXISTS id_segment_meta');
-    await q.query('DROP TABLE IF EXISTS leaf_alloc');
-  }
+    async down(q: QueryRunner): Promise<void> {
+      await q.query('DROP TABLE IF EXISTS id_segment_meta');
+    }
+  };
+  Object.defineProperty(migration, 'name', { value: NAME });
+  return migration;
 }
