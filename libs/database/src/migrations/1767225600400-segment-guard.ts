@@ -27,7 +27,12 @@ export class SegmentGuard1767225600400 implements MigrationInterface {
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
     } else {
-      await q.query('ALTER TABLE id_segment_meta ADD COLUMN high_water bigint NOT NULL DEFAULT 0');
+      // SQLite migrations take no lock: processes starting together on one file may race here
+      try {
+        await q.query('ALTER TABLE id_segment_meta ADD COLUMN high_water bigint NOT NULL DEFAULT 0');
+      } catch (e) {
+        if (!/duplicate column name/i.test((e as Error).message)) throw e;
+      }
       await q.query(
         `CREATE TABLE IF NOT EXISTS id_segment_halt (
            instance_id varchar(64) NOT NULL,
