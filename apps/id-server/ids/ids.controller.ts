@@ -1,11 +1,12 @@
 import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { parseIdsQuery } from './ids-query';
-import { IdsResponseDto } from './ids.dto';
+import { IdsRangesResponseDto, IdsResponseDto } from './ids.dto';
+import { rangesAnswer, wantsRanges } from './ranges-answer';
 
 /**
  * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
@@ -41,13 +42,22 @@ export class IdsController {
   @ApiParam({ name: 'strategy', description: 'segment, partition, ticket, snowflake, uuid or uuidv7', example: 'uuid' })
   @ApiQuery({ name: 'key', required: false, description: '^[A-Za-z0-9_.:-]{1,128}$, default "default"', example: 'default' })
   @ApiQuery({ name: 'count', required: false, description: '1..MAX_COUNT (10000), default 1', example: '1' })
-  @ApiOkResponse({ type: IdsResponseDto })
+  @ApiQuery({
+    name: 'format',
+    required: false,
+    enum: ['ids', 'ranges'],
+    description:
+      'ids (default): a list; ranges: consecutive [first, last] pairs, for segment (plain keys) and partition only (INVALID_FORMAT otherwise)',
+  })
+  @ApiExtraModels(IdsResponseDto, IdsRangesResponseDto)
+  @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(IdsResponseDto) }, { $ref: getSchemaPath(IdsRangesResponseDto) }] } })
   @ApiBearerAuth()
   @ApiErrors(
     'UNAUTHORIZED',
     'FORBIDDEN',
     'INVALID_KEY',
     'INVALID_COUNT',
+    'INVALID_FORMAT',
     'UNKNOWN_STRATEGY',
     'UNKNOWN_KEY',
     'SEGMENT_UNAVAILABLE',
@@ -63,6 +73,17 @@ export class IdsController {
     const generator = this.registry.get(strategy);
     const { key, count } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
     this.tokens.check(request.headers.authorization, key);
+    if (wantsRanges(request.query as Record<string, unknown>)) {
+      const answered = rangesAnswer(generator, key, count);
+      if (typeof answered === 'string') {
+        this.counter.add(strategy, key, count);
+        return answered;
+      }
+      return answered.then((body) => {
+        this.counter.add(strategy, key, count);
+        return body;
+      });
+    }
     const ids = generator.next(key, count);
     if (Array.isArray(ids)) {
       this.counter.add(strategy, key, count);

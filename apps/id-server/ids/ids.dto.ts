@@ -14,3 +14,20 @@ export class IdsResponseDto {
   })
   ids: string[];
 }
+
+/** format=ranges: the same ids as consecutive ranges (segment plain keys and partition) */
+export class IdsRangesResponseDto {
+  @ApiProperty({ example: 'segment' })
+  strategy: string;
+
+  @ApiProperty({ example: 'default' })
+  key: string;
+
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
+    example: [['1001', '2000']],
+    description: '[first, last] inclusive, decimal strings, in issue order; together exactly count ids',
+  })
+  ranges: [string, string][];
+}

@@ -1,4 +1,4 @@
-import { Clock, GeneratorHealth, IdGenerator, isIdError, systemClock } from '@app/core';
+import { Clock, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, systemClock } from '@app/core';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
 import { unknownKey } from './segment-sql';
@@ -86,6 +86,15 @@ export class SegmentGenerator implements IdGenerator {
       return info.permutation === undefined ? ids : hide(info.permutation, ids);
     }
     return this.load(key).then(() => this.next(key, count));
+  }
+
+  nextRanges(key: string, count: number): IdRange[] | Promise<IdRange[]> {
+    const info = this.keys.get(key);
+    if (info === undefined) return this.load(key).then(() => this.nextRanges(key, count));
+    if (info.permutation !== undefined) {
+      throw new IdError('INVALID_FORMAT', `format=ranges: key "${key}" is public, its ids are not consecutive; ask format=ids`);
+    }
+    return info.buffer.takeRanges(count);
   }
 
   /** the underlying id of a public key's id (admin reveal) */
