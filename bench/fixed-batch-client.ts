@@ -12,7 +12,7 @@
  * that caches gives up the cross-instance time ordering of snowflake/uuidv7 by up to the cache
  * lifetime. Ids left in the cache when the process ends are never used (gaps, never repeats).
  */
-export interface IdClientOptions {
+export interface FixedBatchOptions {
   /** e.g. ['http://id-a:8080', 'http://id-b:8080']; tried in turn on network errors, timeouts and 5xx */
   baseUrls: string[];
   /** API token, sent as Authorization: Bearer */
@@ -45,7 +45,7 @@ interface Cache {
   lastError?: unknown;
 }
 
-export interface IdClientStats {
+export interface FixedBatchStats {
   /** calls answered from the cache */
   hits: number;
   /** calls that had to wait for a fetch */
@@ -56,17 +56,17 @@ export interface IdClientStats {
   failovers: number;
 }
 
-export class IdClient {
+export class FixedBatchClient {
   private readonly caches = new Map<string, Cache>();
   private readonly baseUrls: string[];
   private readonly timeoutMs: number;
   private readonly batchSize: number;
   private readonly refillBelow: number;
   private preferred = 0;
-  readonly stats: IdClientStats = { hits: 0, waits: 0, fetches: 0, failovers: 0 };
+  readonly stats: FixedBatchStats = { hits: 0, waits: 0, fetches: 0, failovers: 0 };
 
-  constructor(private readonly options: IdClientOptions) {
-    if (!options.baseUrls?.length) throw new Error('IdClient: baseUrls must name at least one server');
+  constructor(private readonly options: FixedBatchOptions) {
+    if (!options.baseUrls?.length) throw new Error('FixedBatchClient: baseUrls must name at least one server');
     this.baseUrls = options.baseUrls.map((u) => u.replace(/\/+$/, ''));
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.batchSize = options.batchSize ?? 100;
