@@ -2,6 +2,8 @@
  * The client as it was before adaptive batches (a fixed batch, refilled below half of it), kept
  * as the baseline of the client benchmark. Not for use.
  */
+import { IdClientError } from '@app/client';
+
 /**
  * A client for other Node services (Node 18+: global fetch). Ids come from a local cache per
  * strategy and key, filled in batches in the background before it runs dry (as Tinyid's client
@@ -23,19 +25,6 @@ export interface FixedBatchOptions {
   batchSize?: number;
   /** refill in the background once the cache holds less than this share of a batch, default 0.5 */
   refillBelow?: number;
-}
-
-/** An error answer from the server (its code), or no server reachable (code UNAVAILABLE). */
-export class IdClientError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status?: number,
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-    this.name = 'IdClientError';
-  }
 }
 
 interface Cache {

@@ -1,12 +1,15 @@
 import { ApiProperty } from '@nestjs/swagger';
 
-export class IdsResponseDto {
+/** what every id answer names */
+class IdsAnswerDto {
   @ApiProperty({ example: 'segment' })
   strategy: string;
 
   @ApiProperty({ example: 'default' })
   key: string;
+}
 
+export class IdsResponseDto extends IdsAnswerDto {
   @ApiProperty({
     type: [String],
     example: ['1001', '1002'],
@@ -16,13 +19,7 @@ export class IdsResponseDto {
 }
 
 /** format=ranges: the same ids as consecutive ranges (segment plain keys and partition) */
-export class IdsRangesResponseDto {
-  @ApiProperty({ example: 'segment' })
-  strategy: string;
-
-  @ApiProperty({ example: 'default' })
-  key: string;
-
+export class IdsRangesResponseDto extends IdsAnswerDto {
   @ApiProperty({
     type: 'array',
     items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
