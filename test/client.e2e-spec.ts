@@ -68,7 +68,8 @@ describe('IdClient against real server processes', () => {
   });
 
   it('keeps succeeding with one of two servers killed', async () => {
-    const client = new IdClient({ baseUrls: servers.map((s) => s.url), timeoutMs: 1000 });
+    // a small cache, so that the ids after the kill need refills
+    const client = new IdClient({ baseUrls: servers.map((s) => s.url), timeoutMs: 1000, maxBatch: 50, maxHeld: 100, minBatch: 10 });
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) ids.push(await client.next('segment', 'default'));
     await servers[0].kill('SIGKILL');

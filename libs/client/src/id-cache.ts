@@ -73,6 +73,12 @@ export class IdCache {
   private planQueued = false;
   private closed = false;
 
+  /**
+   * A refill was started since the last async hand-out. A caller awaiting ids in a tight loop
+   * runs on microtasks only, so the request would not even be written until the cache ran dry;
+   * next() hands the id over after one turn of the event loop instead, once per refill.
+   */
+  refillStarted = false;
   /** ids in hand (current chunk and queue) */
   inHand = 0;
   /** ids asked for in requests still in flight */
@@ -217,6 +223,7 @@ export class IdCache {
   }
 
   private request(count: number, sentAt: number): void {
+    this.refillStarted = true;
     this.requests++;
     this.inFlight += count;
     let answer: Promise<RefillAnswer>;

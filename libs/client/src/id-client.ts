@@ -92,9 +92,12 @@ export class IdClient {
     const id = cache.take();
     if (id !== undefined) {
       this.stats.hits++;
-      return Promise.resolve(id);
+      if (!cache.refillStarted) return Promise.resolve(id);
+      cache.refillStarted = false;
+      return new Promise((resolve) => setImmediate(resolve, id));
     }
     this.stats.waits++;
+    cache.refillStarted = false;
     return cache.wait();
   }
 
