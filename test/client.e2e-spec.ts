@@ -54,7 +54,8 @@ describe('IdClient against real server processes', () => {
   });
 
   it('serves from a cache that refills in the background before it runs dry under steady demand', async () => {
-    const client = new IdClient({ baseUrls: [servers[0].url], });
+    // requests of at most 100 ids: 2,000 ids take many refills, none of which may be waited for
+    const client = new IdClient({ baseUrls: [servers[0].url], maxBatch: 100, maxHeld: 1000 });
     const ids: string[] = [];
     ids.push(await client.next('segment')); // the first call fills the cache
     expect(client.stats.waits).toBe(1);
