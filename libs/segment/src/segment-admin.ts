@@ -60,6 +60,11 @@ export class SegmentAdmin {
     }));
   }
 
+  /** whether this instance's poll sees skips in time */
+  skipStatus() {
+    return this.generator.pollStatus();
+  }
+
   async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
     if (input.public && !this.options.publicAvailable) {
       throw new IdError('VALIDATION_FAILED', 'public keys need ID_SECRET (16+ random characters, the same on every instance)', {

@@ -28,6 +28,7 @@ const logger = {
           stepMax: config.SEGMENT_STEP_MAX,
           dynamicStep: config.SEGMENT_DYNAMIC_STEP,
           pollMs: config.SEGMENT_POLL_MS,
+          maxWaiters: config.SEGMENT_MAX_WAITERS,
           statementTimeoutMs: MYSQL_QUERY_TIMEOUT_MS,
           log: logger,
           onFetched: (key, ms) => observations.fetched('segment', key, ms),
