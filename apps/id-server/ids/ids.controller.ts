@@ -1,12 +1,13 @@
 import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { parseIdsQuery } from './ids-query';
-import { IdsRangesResponseDto, IdsResponseDto } from './ids.dto';
+import { COUNT_QUERY, FORMAT_QUERY, IdsRangesResponseDto, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
 import { rangesAnswer, wantsRanges } from './ranges-answer';
+import { ApiTokenAuth } from '../common/openapi';
 
 /**
  * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
@@ -34,24 +35,19 @@ export class IdsController {
   @Get(':strategy')
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
+    operationId: 'issueIds',
     summary: 'Issue ids',
     description:
       'count unique ids from a strategy; a batch is all or nothing. segment: key is the business tag; ' +
       'other strategies check and echo key, one sequence serves all keys.',
   })
-  @ApiParam({ name: 'strategy', description: 'segment, partition, ticket, snowflake, uuid or uuidv7', example: 'uuid' })
-  @ApiQuery({ name: 'key', required: false, description: '^[A-Za-z0-9_.:-]{1,128}$, default "default"', example: 'default' })
-  @ApiQuery({ name: 'count', required: false, description: '1..MAX_COUNT (10000), default 1', example: '1' })
-  @ApiQuery({
-    name: 'format',
-    required: false,
-    enum: ['ids', 'ranges'],
-    description:
-      'ids (default): a list; ranges: consecutive [first, last] pairs, for segment (plain keys) and partition only (INVALID_FORMAT otherwise)',
-  })
+  @ApiParam(STRATEGY_PARAM)
+  @ApiQuery(KEY_QUERY)
+  @ApiQuery(COUNT_QUERY)
+  @ApiQuery(FORMAT_QUERY)
   @ApiExtraModels(IdsResponseDto, IdsRangesResponseDto)
   @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(IdsResponseDto) }, { $ref: getSchemaPath(IdsRangesResponseDto) }] } })
-  @ApiBearerAuth()
+  @ApiTokenAuth()
   @ApiErrors(
     'UNAUTHORIZED',
     'FORBIDDEN',
