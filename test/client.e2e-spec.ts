@@ -55,17 +55,18 @@ describe('IdClient against real server processes', () => {
 
   it('serves from a cache that refills in the background before it runs dry under steady demand', async () => {
     // requests of at most 100 ids: 2,000 ids take many refills, none of which may be waited for
-    const client = new IdClient({ baseUrls: [servers[0].url], maxBatch: 100, maxHeld: 1000 });
+    const client = new IdClient({ baseUrls: [servers[0].url], maxBatch: 100, maxHeld: 2000 });
     const ids: string[] = [];
     ids.push(await client.next('segment')); // the first call fills the cache
     expect(client.stats.waits).toBe(1);
     for (let i = 0; i < 2000; i++) {
       ids.push(await client.next('segment'));
-      if (i % 20 === 0) await sleep(2); // steady, not a tight loop
+      if (i % 10 === 0) await sleep(5); // steady, not a tight loop: the cache holds about a second of it
     }
     expect(client.stats.waits).toBe(1); // never ran dry again
     expect(client.stats.fetches).toBeGreaterThanOrEqual(10);
     expect(duplicates(ids)).toEqual([]);
+    client.close();
   });
 
   it('keeps succeeding with one of two servers killed', async () => {
@@ -78,8 +79,11 @@ describe('IdClient against real server processes', () => {
     expect(ids).toHaveLength(700);
     expect(duplicates(ids)).toEqual([]);
     expect(client.stats.failovers).toBeGreaterThanOrEqual(1);
+    client.close();
     // direct batches fail over too
-    const batch = await new IdClient({ baseUrls: servers.map((s) => s.url), timeoutMs: 1000 }).batch('uuid', 'k', 5);
+    const direct = new IdClient({ baseUrls: servers.map((s) => s.url), timeoutMs: 1000 });
+    const batch = await direct.batch('uuid', 'k', 5);
+    direct.close();
     expect(batch).toHaveLength(5);
   });
 
@@ -92,6 +96,7 @@ describe('IdClient against real server processes', () => {
       expect(await client.next('uuidv7')).toMatch(/^[0-9a-f-]{36}$/);
       expect(Date.now() - started).toBeLessThan(3000);
       expect(client.stats.failovers).toBeGreaterThanOrEqual(1);
+      client.close();
     } finally {
       await silent.close();
     }
@@ -104,7 +109,10 @@ describe('IdClient against real server processes', () => {
     expect(error).toMatchObject({ code: 'UNKNOWN_KEY', status: 404 });
     const strategy = await client.next('nope').catch((e) => e);
     expect(strategy).toMatchObject({ code: 'UNKNOWN_STRATEGY', status: 404 });
-    const none = await new IdClient({ baseUrls: ['http://127.0.0.1:1'], timeoutMs: 300 }).next('uuid').catch((e) => e);
+    client.close();
+    const nowhere = new IdClient({ baseUrls: ['http://127.0.0.1:1'], timeoutMs: 300 });
+    const none = await nowhere.next('uuid').catch((e) => e);
+    nowhere.close();
     expect(none).toMatchObject({ code: 'UNAVAILABLE' });
   });
 

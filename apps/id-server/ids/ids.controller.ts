@@ -46,7 +46,9 @@ export class IdsController {
   @ApiQuery(COUNT_QUERY)
   @ApiQuery(FORMAT_QUERY)
   @ApiExtraModels(IdsResponseDto, IdsRangesResponseDto)
-  @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(IdsResponseDto) }, { $ref: getSchemaPath(IdsRangesResponseDto) }] } })
+  // The 200 is the list (what format=ids, the default, answers), so generated clients get it exact;
+  // format=ranges answers IdsRangesResponseDto, a component of its own named in the description.
+  @ApiOkResponse({ type: IdsResponseDto, description: `the ids; with format=ranges: ${getSchemaPath(IdsRangesResponseDto)}` })
   @ApiTokenAuth()
   @ApiErrors(
     'UNAUTHORIZED',
