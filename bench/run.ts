@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
+import { clientSuite } from './client';
 import { fpeCandidates } from './fpe';
 import { httpSuite } from './http-suite';
 import { snowflakeCandidates } from './snowflake';
@@ -90,6 +91,11 @@ async function main(): Promise<void> {
       lines.push(`| ${r.dialect} | ${r.strategy} | ${fmt(r.rps)} | ${r.p99} | ${(r.rps / base.rps).toFixed(1)}x | ${r.errors} |`);
     }
     sections.push('## What buffering buys: ticket (a round trip per id) vs segment, single id, 50 connections', '', lines.join('\n'), '');
+  }
+
+  if (wants('client')) {
+    log('Node client against one server');
+    sections.push(...(await clientSuite(log, Number(process.env.BENCH_CLIENT_SECONDS ?? 2))));
   }
 
   const report = [

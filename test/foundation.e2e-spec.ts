@@ -152,7 +152,7 @@ describe('foundation over HTTP (embedded SQLite)', () => {
     const res = await app.get('/docs-json');
     expect(res.status).toBe(200);
     const op = res.body.paths['/ids/{strategy}'].get;
-    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['count', 'key', 'strategy']);
+    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['count', 'format', 'key', 'strategy']);
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '503']));
     const docs = await app.get('/docs');
     expect(docs.status).toBe(200);

@@ -43,6 +43,7 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, { message: string; details?: FieldProb
   NOT_FOUND: { message: 'partition 3 is not held by this instance' },
   INVALID_KEY: { message: 'key: 1 to 128 characters of A-Z a-z 0-9 _ . : -' },
   INVALID_COUNT: { message: 'count: a whole number from 1 to 10000, digits only' },
+  INVALID_FORMAT: { message: 'format=ranges: uuid ids are not consecutive; only segment (plain keys) and partition answer ranges' },
   INVALID_ID: { message: 'id: a decimal snowflake id from 0 to 9223372036854775807, digits only' },
   INVALID_STEP: { message: 'step: must be a whole number from 1 to 1000000', details: [{ field: 'step', problem: 'must be a whole number from 1 to 1000000' }] },
   INVALID_START: { message: 'startId: must be from 1 to 9223372036854775806', details: [{ field: 'startId', problem: 'must be from 1 to 9223372036854775806' }] },

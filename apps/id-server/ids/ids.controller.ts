@@ -1,11 +1,12 @@
 import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { parseIdsQuery } from './ids-query';
-import { COUNT_QUERY, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
+import { COUNT_QUERY, FORMAT_QUERY, IdsRangesResponseDto, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
+import { rangesAnswer, wantsRanges } from './ranges-answer';
 import { ApiTokenAuth } from '../common/openapi';
 
 /**
@@ -43,13 +44,18 @@ export class IdsController {
   @ApiParam(STRATEGY_PARAM)
   @ApiQuery(KEY_QUERY)
   @ApiQuery(COUNT_QUERY)
-  @ApiOkResponse({ type: IdsResponseDto })
+  @ApiQuery(FORMAT_QUERY)
+  @ApiExtraModels(IdsResponseDto, IdsRangesResponseDto)
+  // The 200 is the list (what format=ids, the default, answers), so generated clients get it exact;
+  // format=ranges answers IdsRangesResponseDto, a component of its own named in the description.
+  @ApiOkResponse({ type: IdsResponseDto, description: `the ids; with format=ranges: ${getSchemaPath(IdsRangesResponseDto)}` })
   @ApiTokenAuth()
   @ApiErrors(
     'UNAUTHORIZED',
     'FORBIDDEN',
     'INVALID_KEY',
     'INVALID_COUNT',
+    'INVALID_FORMAT',
     'UNKNOWN_STRATEGY',
     'UNKNOWN_KEY',
     'SEGMENT_UNAVAILABLE',
@@ -65,6 +71,17 @@ export class IdsController {
     const generator = this.registry.get(strategy);
     const { key, count } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
     this.tokens.check(request.headers.authorization, key);
+    if (wantsRanges(request.query as Record<string, unknown>)) {
+      const answered = rangesAnswer(generator, key, count);
+      if (typeof answered === 'string') {
+        this.counter.add(strategy, key, count);
+        return answered;
+      }
+      return answered.then((body) => {
+        this.counter.add(strategy, key, count);
+        return body;
+      });
+    }
     const ids = generator.next(key, count);
     if (Array.isArray(ids)) {
       this.counter.add(strategy, key, count);

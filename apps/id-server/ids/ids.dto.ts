@@ -27,12 +27,24 @@ export const COUNT_QUERY: ApiQueryOptions = {
   description: 'how many ids, 1 to MAX_COUNT (10000 by default); digits only',
 };
 
-export class IdsResponseDto {
+export const FORMAT_QUERY: ApiQueryOptions = {
+  name: 'format',
+  required: false,
+  enum: ['ids', 'ranges'],
+  description:
+    'ids (default): a list; ranges: consecutive [first, last] pairs, for segment (plain keys) and partition only (INVALID_FORMAT otherwise)',
+};
+
+/** what every id answer names */
+class IdsAnswerDto {
   @ApiProperty({ enum: STRATEGY_NAMES, enumName: 'Strategy', example: 'segment' })
   strategy: StrategyName;
 
   @ApiProperty({ example: 'default' })
   key: string;
+}
+
+export class IdsResponseDto extends IdsAnswerDto {
 
   @ApiProperty({
     type: [String],
@@ -40,4 +52,15 @@ export class IdsResponseDto {
     description: 'decimal strings (64-bit values do not fit a JSON number), or uuid strings',
   })
   ids: string[];
+}
+
+/** format=ranges: the same ids as consecutive ranges (segment plain keys and partition) */
+export class IdsRangesResponseDto extends IdsAnswerDto {
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
+    example: [['1001', '2000']],
+    description: '[first, last] inclusive, decimal strings, in issue order; together exactly count ids',
+  })
+  ranges: [string, string][];
 }

@@ -1,12 +1,20 @@
+import { IdCache, Refill } from './id-cache';
+import { HttpTransport } from './http-transport';
+import { IdClientError } from './id-client-error';
+
 /**
- * A client for other Node services (Node 18+: global fetch). Ids come from a local cache per
- * strategy and key, filled in batches in the background before it runs dry (as Tinyid's client
- * does), so most calls never wait on the network. Requests fail over across base URLs; each has
- * a timeout; server errors arrive as IdClientError with the server's stable code.
+ * A client for other Node services (Node 18+, no dependencies). Ids come from a local cache per
+ * strategy and key that is kept filled ahead of demand: refills are sized from the observed
+ * drain rate and round-trip time so the cache holds `safeDistanceMs` of demand (bounded by
+ * `maxHeld`), several may be in flight, and a caller that finds the cache empty waits for one
+ * refill at most. `tryNext()` is the synchronous fast path.
  *
- * Ordering: ids from the cache are handed out in the order the server issued them; a client
- * that caches gives up the cross-instance time ordering of snowflake/uuidv7 by up to the cache
- * lifetime. Ids left in the cache when the process ends are never used (gaps, never repeats).
+ * Plain segment keys and partition ids arrive as ranges (`format=ranges`): a refill of 10,000
+ * ids costs the caller's thread a few microseconds instead of parsing a list of 10,000 strings.
+ *
+ * Ids are never used twice: the cache lives in this process only, and close() or an exit drops
+ * what it holds (gaps, never repeats). Snowflake and uuidv7 ids held longer than `maxAgeMs` are
+ * dropped, so their time order across instances loosens by at most that much.
  */
 export interface IdClientOptions {
   /** e.g. ['http://id-a:8080', 'http://id-b:8080']; tried in turn on network errors, timeouts and 5xx */
@@ -15,133 +23,160 @@ export interface IdClientOptions {
   token?: string;
   /** per request, default 2000 */
   timeoutMs?: number;
-  /** ids fetched per refill, default 100 (the server's MAX_COUNT bounds it) */
-  batchSize?: number;
-  /** refill in the background once the cache holds less than this share of a batch, default 0.5 */
-  refillBelow?: number;
-}
-
-/** An error answer from the server (its code), or no server reachable (code UNAVAILABLE). */
-export class IdClientError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status?: number,
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-    this.name = 'IdClientError';
-  }
-}
-
-interface Cache {
-  ids: string[];
-  head: number;
-  filling?: Promise<void>;
-  lastError?: unknown;
+  /** keep the ids the observed demand needs for this long (and at least a few round trips), default 2000 */
+  safeDistanceMs?: number;
+  /** ids per request at most: the server's MAX_COUNT, default 10000 */
+  maxBatch?: number;
+  /** refills in flight per strategy and key at most, default 4 */
+  maxInFlight?: number;
+  /** ids held per strategy and key at most, in hand and in flight together, default maxBatch * maxInFlight */
+  maxHeld?: number;
+  /** the first refill, and the floor of every refill, default 64 */
+  minBatch?: number;
+  /** snowflake and uuidv7 ids older than this are dropped, not handed out; default 1000 */
+  maxAgeMs?: number;
+  /** ask for ranges where the strategy allows (segment, partition), default true */
+  rangeAnswers?: boolean;
 }
 
 export interface IdClientStats {
   /** calls answered from the cache */
   hits: number;
-  /** calls that had to wait for a fetch */
+  /** calls that had to wait for a refill */
   waits: number;
-  /** batches fetched */
+  /** refills received */
   fetches: number;
   /** requests that failed over to another base URL */
   failovers: number;
+  /** time-ordered ids dropped for age */
+  dropped: number;
 }
 
-export class IdClient {
-  private readonly caches = new Map<string, Cache>();
-  private readonly baseUrls: string[];
-  private readonly timeoutMs: number;
-  private readonly batchSize: number;
-  private readonly refillBelow: number;
-  private preferred = 0;
-  readonly stats: IdClientStats = { hits: 0, waits: 0, fetches: 0, failovers: 0 };
+/** strategies whose ids carry a timestamp: cached ones go stale */
+const TIME_ORDERED = new Set(['snowflake', 'uuidv7']);
+/** strategies whose ids are consecutive within a segment: the server can answer ranges */
+const RANGED = new Set(['segment', 'partition']);
 
-  constructor(private readonly options: IdClientOptions) {
+export class IdClient {
+  private readonly caches = new Map<string, Map<string, IdCache>>();
+  private readonly transport: HttpTransport;
+  private readonly settings: Required<Omit<IdClientOptions, 'baseUrls' | 'token' | 'timeoutMs'>>;
+  private closed = false;
+  readonly stats: IdClientStats = { hits: 0, waits: 0, fetches: 0, failovers: 0, dropped: 0 };
+
+  constructor(options: IdClientOptions) {
     if (!options.baseUrls?.length) throw new Error('IdClient: baseUrls must name at least one server');
-    this.baseUrls = options.baseUrls.map((u) => u.replace(/\/+$/, ''));
-    this.timeoutMs = options.timeoutMs ?? 2000;
-    this.batchSize = options.batchSize ?? 100;
-    this.refillBelow = options.refillBelow ?? 0.5;
+    const maxBatch = options.maxBatch ?? 10_000;
+    const maxInFlight = options.maxInFlight ?? 4;
+    this.settings = {
+      safeDistanceMs: options.safeDistanceMs ?? 2000,
+      maxBatch,
+      maxInFlight,
+      maxHeld: options.maxHeld ?? maxBatch * maxInFlight,
+      minBatch: Math.min(options.minBatch ?? 64, maxBatch),
+      maxAgeMs: options.maxAgeMs ?? 1000,
+      rangeAnswers: options.rangeAnswers ?? true,
+    };
+    if (this.settings.maxHeld < this.settings.minBatch) throw new Error('IdClient: maxHeld must be at least minBatch');
+    this.transport = new HttpTransport(options.baseUrls, options.token, options.timeoutMs ?? 2000, () => this.stats.failovers++);
   }
 
-  /** one id, from the cache when it holds one */
-  async next(strategy: string, key = 'default'): Promise<string> {
-    const cache = this.cacheFor(strategy, key);
-    if (cache.head < cache.ids.length) {
+  /** one id, from the cache when it holds one; else after one refill */
+  next(strategy: string, key = 'default'): Promise<string> {
+    let cache: IdCache;
+    try {
+      cache = this.cacheFor(strategy, key);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = cache.take();
+    if (id !== undefined) {
       this.stats.hits++;
-      const id = cache.ids[cache.head++];
-      this.maybeRefill(strategy, key, cache);
-      return id;
+      if (!cache.refillStarted) return Promise.resolve(id);
+      cache.refillStarted = false;
+      return new Promise((resolve) => setImmediate(resolve, id));
     }
     this.stats.waits++;
-    while (cache.head >= cache.ids.length) {
-      await this.refill(strategy, key, cache);
-    }
-    const id = cache.ids[cache.head++];
-    this.maybeRefill(strategy, key, cache);
+    cache.refillStarted = false;
+    return cache.wait();
+  }
+
+  /** one id if the cache holds one, else undefined (and a refill is on its way): never waits */
+  tryNext(strategy: string, key = 'default'): string | undefined {
+    const id = this.cacheFor(strategy, key).take();
+    if (id !== undefined) this.stats.hits++;
     return id;
   }
 
   /** count ids straight from the server (no cache), all or nothing */
   async batch(strategy: string, key: string, count: number): Promise<string[]> {
-    const body = await this.request(`/ids/${encodeURIComponent(strategy)}?key=${encodeURIComponent(key)}&count=${count}`);
-    return (body as { ids: string[] }).ids;
+    this.checkOpen();
+    const body = (await this.transport.get(idsPath(strategy, key, count, false))) as { ids: string[] };
+    return body.ids;
   }
 
-  private cacheFor(strategy: string, key: string): Cache {
-    const name = `${strategy}\u0000${key}`;
-    let cache = this.caches.get(name);
-    if (cache === undefined) this.caches.set(name, (cache = { ids: [], head: 0 }));
+  /** ids held for strategy and key: in hand, and asked for in requests still in flight */
+  held(strategy: string, key = 'default'): { inHand: number; inFlight: number } {
+    const cache = this.caches.get(strategy)?.get(key);
+    return cache ? { inHand: cache.inHand, inFlight: cache.inFlight } : { inHand: 0, inFlight: 0 };
+  }
+
+  /**
+   * Drops every cached id (never handed out afterwards), aborts requests in flight, closes idle
+   * connections and leaves no timer behind. Calls after close() fail with code CLOSED.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const byKey of this.caches.values()) for (const cache of byKey.values()) cache.close(closedError());
+    this.caches.clear();
+    this.transport.close();
+  }
+
+  private cacheFor(strategy: string, key: string): IdCache {
+    let byKey = this.caches.get(strategy);
+    if (byKey === undefined) {
+      this.checkOpen();
+      this.caches.set(strategy, (byKey = new Map()));
+    }
+    let cache = byKey.get(key);
+    if (cache === undefined) {
+      this.checkOpen();
+      byKey.set(key, (cache = this.newCache(strategy, key)));
+    }
     return cache;
   }
 
-  private maybeRefill(strategy: string, key: string, cache: Cache): void {
-    if (cache.filling === undefined && cache.ids.length - cache.head < this.batchSize * this.refillBelow) {
-      this.refill(strategy, key, cache).catch(() => undefined); // a caller that needs it will see the error
-    }
-  }
-
-  private refill(strategy: string, key: string, cache: Cache): Promise<void> {
-    cache.filling ??= this.batch(strategy, key, this.batchSize)
-      .then((ids) => {
-        this.stats.fetches++;
-        cache.ids = cache.ids.slice(cache.head).concat(ids);
-        cache.head = 0;
-      })
-      .finally(() => (cache.filling = undefined));
-    return cache.filling;
-  }
-
-  private async request(path: string): Promise<unknown> {
-    let last: unknown;
-    for (let attempt = 0; attempt < this.baseUrls.length; attempt++) {
-      const index = (this.preferred + attempt) % this.baseUrls.length;
-      if (attempt > 0) this.stats.failovers++;
-      let res: Response;
+  private newCache(strategy: string, key: string): IdCache {
+    let ranges = this.settings.rangeAnswers && RANGED.has(strategy);
+    const refill: Refill = async (count) => {
+      let body: unknown;
       try {
-        res = await fetch(this.baseUrls[index] + path, {
-          headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
+        body = await this.transport.get(idsPath(strategy, key, count, ranges));
       } catch (e) {
-        last = new IdClientError('UNAVAILABLE', `${this.baseUrls[index]}: ${(e as Error).message}`);
-        continue;
+        if (!ranges || !(e instanceof IdClientError) || e.code !== 'INVALID_FORMAT') throw e;
+        ranges = false; // a public key, or a server without ranges: lists from now on
+        body = await this.transport.get(idsPath(strategy, key, count, false));
       }
-      const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-      if (res.ok) {
-        this.preferred = index;
-        return body;
-      }
-      const retryAfter = res.headers.get('retry-after');
-      const error = new IdClientError(body.code ?? `HTTP_${res.status}`, body.message ?? res.statusText, res.status, retryAfter ? Number(retryAfter) : undefined);
-      if (res.status < 500) throw error; // the request itself is wrong: another server would say the same
-      last = error;
-    }
-    throw last;
+      this.stats.fetches++;
+      return body as { ids?: string[]; ranges?: [string, string][] };
+    };
+    return new IdCache(refill, {
+      ...this.settings,
+      maxAgeMs: TIME_ORDERED.has(strategy) ? this.settings.maxAgeMs : undefined,
+      onDropped: (n) => (this.stats.dropped += n),
+    });
   }
+
+  private checkOpen(): void {
+    if (this.closed) throw closedError();
+  }
+}
+
+function closedError(): IdClientError {
+  return new IdClientError('CLOSED', 'IdClient: closed');
+}
+
+function idsPath(strategy: string, key: string, count: number, ranges: boolean): string {
+  return `/ids/${encodeURIComponent(strategy)}?key=${encodeURIComponent(key)}&count=${count}${ranges ? '&format=ranges' : ''}`;
 }

@@ -1,1 +1,2 @@
 export * from './id-client';
+export * from './id-client-error';

@@ -1,4 +1,4 @@
-import { GeneratorHealth, IdGenerator } from '@app/core';
+import { GeneratorHealth, IdGenerator, IdRange } from '@app/core';
 import { SegmentBuffer } from './segment-buffer';
 import { PartitionedSource } from './partitioned-source';
 import { ConfiguredLayout } from './partition-layout';
@@ -27,6 +27,10 @@ export class PartitionGenerator implements IdGenerator {
 
   next(_key: string, count: number): string[] | Promise<string[]> {
     return this.buffer.take(count);
+  }
+
+  nextRanges(_key: string, count: number): IdRange[] | Promise<IdRange[]> {
+    return this.buffer.takeRanges(count);
   }
 
   /** one id as a number, for /alloc */

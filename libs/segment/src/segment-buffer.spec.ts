@@ -53,6 +53,21 @@ function buffer(store: RangeSource, options: Partial<SegmentBufferOptions> = {})
 }
 
 describe('SegmentBuffer', () => {
+  it('hands out ranges: synchronous while buffered, one per segment spanned, folded after a wait', async () => {
+    const store = new FakeLeafStore(1n);
+    const b = buffer(store);
+    expect(await b.takeRanges(15)).toEqual([['1', '15']]); // waited for the first segment
+    await settle(); // past the preload share: the next segment is in
+    expect(b.takeRanges(150)).toEqual([
+      ['16', '100'],
+      ['101', '165'],
+    ]);
+    expect(b.take(2)).toEqual(['166', '167']); // ranges and lists share one sequence
+    const big = buffer(new FakeLeafStore(2n ** 63n - 1000n));
+    await big.take(1);
+    expect(big.takeRanges(3)).toEqual([[(2n ** 63n - 999n).toString(), (2n ** 63n - 997n).toString()]]);
+  });
+
   it('waits for the first segment, then serves synchronously in order', async () => {
     const store = new FakeLeafStore(1n);
     const b = buffer(store);

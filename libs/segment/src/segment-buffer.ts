@@ -1,4 +1,4 @@
-import { Clock, IdError, isIdError, systemClock } from '@app/core';
+import { Clock, IdError, IdRange, isIdError, systemClock } from '@app/core';
 import { Segment } from './segment';
 
 /** One fetched range [start, end). `lane` names an independent sequence (a partition); one by default. */
@@ -62,6 +62,23 @@ interface Waiter {
   timer: NodeJS.Timeout;
   /** served, timed out or rejected: skipped when it reaches the head */
   done: boolean;
+}
+
+/** ids issued in order (a waiter's batch) folded into runs of consecutive values */
+function rangesOf(ids: string[]): IdRange[] {
+  const ranges: IdRange[] = [];
+  let first = ids[0];
+  let last = BigInt(first);
+  for (let i = 1; i < ids.length; i++) {
+    const id = BigInt(ids[i]);
+    if (id !== last + 1n) {
+      ranges.push([first, last.toString()]);
+      first = ids[i];
+    }
+    last = id;
+  }
+  ranges.push([first, last.toString()]);
+  return ranges;
 }
 
 /** a failure that may pass by itself (the database away), as opposed to an exhausted or deleted key */
@@ -162,6 +179,27 @@ export class SegmentBuffer {
     if (this.halted !== null) throw this.haltedError();
     if (this.waiting === 0 && this.available > 0) return this.available;
     return this.enqueue(1, true).then(() => this.available);
+  }
+
+  /**
+   * count ids as consecutive ranges [first, last] (one per segment spanned), for clients that
+   * expand them themselves (format=ranges); the same rules as take. While buffered this costs one
+   * step per segment, not per id.
+   */
+  takeRanges(count: number): IdRange[] | Promise<IdRange[]> {
+    if (this.halted !== null) throw this.haltedError();
+    if (this.waiting > 0 || this.available < count) return this.enqueue(count).then(rangesOf);
+    const ranges: IdRange[] = [];
+    for (let left = count; left > 0; ) {
+      const segment = this.segments[0];
+      const n = Math.min(segment.remaining, left);
+      ranges.push(segment.takeRange(n));
+      left -= n;
+      if (segment.remaining === 0) this.retire();
+    }
+    this.available -= count;
+    this.maybeFetch();
+    return ranges;
   }
 
   /**

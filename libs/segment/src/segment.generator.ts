@@ -1,4 +1,4 @@
-import { Clock, GeneratorHealth, IdError, IdGenerator, isIdError, systemClock } from '@app/core';
+import { Clock, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, systemClock } from '@app/core';
 import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
@@ -151,6 +151,16 @@ export class SegmentGenerator implements IdGenerator {
     const info = this.keys.get(key);
     if (info !== undefined) return { buffer: info.buffer, public: info.permutation !== undefined };
     return this.load(key).then(() => this.use(key));
+  }
+
+  nextRanges(key: string, count: number): IdRange[] | Promise<IdRange[]> {
+    const info = this.keys.get(key);
+    if (info === undefined) return this.load(key).then(() => this.nextRanges(key, count));
+    if (info.refused !== undefined) throw info.refused;
+    if (info.permutation !== undefined) {
+      throw new IdError('INVALID_FORMAT', `format=ranges: key "${key}" is public, its ids are not consecutive; ask format=ids`);
+    }
+    return info.buffer.takeRanges(count);
   }
 
   /** the underlying id of a public key's id (admin reveal) */

@@ -57,6 +57,19 @@ export class Segment {
     return this.safe ? String(this.nextNumber++) : (this.nextBig++).toString();
   }
 
+  /** the next n ids as [first, last], decimal; caller checks 0 < n <= remaining */
+  takeRange(n: number): [string, string] {
+    this.issued += n;
+    if (this.safe) {
+      const first = this.nextNumber;
+      this.nextNumber += n;
+      return [String(first), String(first + n - 1)];
+    }
+    const first = this.nextBig;
+    this.nextBig += BigInt(n);
+    return [first.toString(), (first + BigInt(n - 1)).toString()];
+  }
+
   /** caller checks remaining > 0 and that the range is below 2^53 */
   takeNumber(): number {
     this.issued++;

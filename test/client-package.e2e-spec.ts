@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { sqliteDatabase, TestDatabase } from './support/dialects';
+import { ServerProcess } from './support/process';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..');
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+
+/** a program as another project would write it, against the installed package only */
+const CONSUMER = `
+import { IdClient, IdClientError, IdClientOptions } from '@id-allocator/client';
+
+async function main(url: string): Promise<void> {
+  const options: IdClientOptions = { baseUrls: [url], timeoutMs: 2000 };
+  const client = new IdClient(options);
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push(client.tryNext('segment') ?? (await client.next('segment')));
+  const uuids = await client.batch('uuid', 'default', 2);
+  let code = '';
+  try {
+    await client.next('segment', 'no-such-key');
+  } catch (e) {
+    if (e instanceof IdClientError) code = e.code;
+  }
+  client.close();
+  // @ts-expect-error: ids are strings, not numbers
+  const wrong: number = ids[0];
+  void wrong;
+  // @ts-expect-error: baseUrls is required
+  const incomplete: IdClientOptions = { timeoutMs: 1 };
+  void incomplete;
+  console.log(JSON.stringify({ ids, uuids, code }));
+}
+
+main(process.argv[2]).catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
+`;
+
+describe('the client as a package: packed, installed into an empty project, type-checked and used there', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    db = await sqliteDatabase();
+    server = await ServerProcess.start({ ...db.env });
+  }, 60_000);
+  afterAll(async () => {
+    await server.kill('SIGKILL');
+    await db.drop();
+  });
+
+  it('npm pack makes a tarball without dependencies that an empty project installs offline, compiles against and runs', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'idalloc-client-pack-'));
+    await run('npm', ['pack', '--pack-destination', scratch], { cwd: join(ROOT, 'libs/client') });
+    const [tarball] = readdirSync(scratch).filter((f) => f.endsWith('.tgz'));
+    expect(tarball).toMatch(/^id-allocator-client-.*\.tgz$/);
+
+    const project = join(scratch, 'consumer');
+    await run('mkdir', [project]);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, tarball)], { cwd: project });
+    const installed = require(join(project, 'node_modules/@id-allocator/client/package.json'));
+    expect(installed.dependencies ?? {}).toEqual({});
+    expect(installed.types).toBe('dist/index.d.ts');
+
+    writeFileSync(join(project, 'main.ts'), CONSUMER);
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'commonjs',
+          target: 'ES2022',
+          outDir: 'out',
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules/@types')],
+        },
+        files: ['main.ts'],
+      }),
+    );
+    await run(process.execPath, [TSC, '-p', project]); // fails on a type error, or an unused @ts-expect-error
+    const { stdout } = await run(process.execPath, [join(project, 'out/main.js'), server.url]);
+    const answer = JSON.parse(stdout);
+    expect(new Set(answer.ids).size).toBe(5);
+    for (const id of answer.ids) expect(id).toMatch(/^[1-9][0-9]*$/);
+    expect(answer.uuids).toHaveLength(2);
+    expect(answer.code).toBe('UNKNOWN_KEY');
+  }, 120_000);
+});
