@@ -1,46 +1,25 @@
-import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
-import { IssueCounter } from '../metrics/issue-counter';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.dto';
-import { parseIdsQuery } from './ids-query';
-import { IdsResponseDto } from './ids.dto';
+import { IdsQueryDto, IdsResponseDto } from './ids.dto';
 
 /**
- * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
- * digits or uuid hex, so nothing needs escaping, and JSON.stringify's generic walk is skipped.
+ * The OpenAPI entry of GET /ids/:strategy. Requests are served by IdsRoutes directly on Fastify
+ * (see DirectRoutes for why); this class is never routed by Nest, only read by Swagger's scanner
+ * (see api-document.ts), so its decorators and DTOs are the documentation.
  */
-function answer(strategy: string, key: string, ids: string[]): string {
-  return `{"strategy":"${strategy}","key":"${key}","ids":["${ids.join('","')}"]}`;
-}
-
-/** The one place an id request becomes an answer: look the strategy up, check, generate. */
 @ApiTags('ids')
 @Controller('ids')
 export class IdsController {
-  private readonly maxCount: number;
-
-  constructor(
-    private readonly registry: GeneratorRegistry,
-    private readonly tokens: ApiTokens,
-    private readonly counter: IssueCounter,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.maxCount = config.MAX_COUNT;
-  }
-
   @Get(':strategy')
-  @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
     summary: 'Issue ids',
     description:
       'count unique ids from a strategy; a batch is all or nothing. segment: key is the business tag; ' +
-      'other strategies check and echo key, one sequence serves all keys.',
+      'other strategies check and echo key, one sequence serves all keys. Any other query parameter is ' +
+      '400 UNKNOWN_PARAMETER; HEAD is 405 (it would spend ids).',
   })
   @ApiParam({ name: 'strategy', description: 'segment, partition, ticket, snowflake, uuid or uuidv7', example: 'uuid' })
-  @ApiQuery({ name: 'key', required: false, description: '^[A-Za-z0-9_.:-]{1,128}$, default "default"', example: 'default' })
-  @ApiQuery({ name: 'count', required: false, description: '1..MAX_COUNT (10000), default 1', example: '1' })
   @ApiOkResponse({ type: IdsResponseDto })
   @ApiBearerAuth()
   @ApiErrors(
@@ -48,29 +27,17 @@ export class IdsController {
     'FORBIDDEN',
     'INVALID_KEY',
     'INVALID_COUNT',
+    'UNKNOWN_PARAMETER',
     'UNKNOWN_STRATEGY',
     'UNKNOWN_KEY',
+    'ID_SPACE_EXHAUSTED',
     'SEGMENT_UNAVAILABLE',
     'DATABASE_UNAVAILABLE',
     'CLOCK_BACKWARDS',
     'WORKER_LEASE_LOST',
-    'ID_SPACE_EXHAUSTED',
+    'SHUTTING_DOWN',
   )
-  next(
-    @Param('strategy') strategy: string,
-    @Req() request: FastifyRequest,
-  ): string | Promise<string> {
-    const generator = this.registry.get(strategy);
-    const { key, count } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
-    this.tokens.check(request.headers.authorization, key);
-    const ids = generator.next(key, count);
-    if (Array.isArray(ids)) {
-      this.counter.add(strategy, key, count);
-      return answer(strategy, key, ids);
-    }
-    return ids.then((list) => {
-      this.counter.add(strategy, key, count);
-      return answer(strategy, key, list);
-    });
+  next(@Param('strategy') _strategy: string, @Query() _query: IdsQueryDto): IdsResponseDto {
+    throw new Error('documentation only: served by IdsRoutes');
   }
 }
