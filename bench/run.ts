@@ -6,6 +6,7 @@ import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
 import { fpeCandidates } from './fpe';
 import { httpSuite } from './http-suite';
+import { edgeSuite } from './edge-suite';
 import { snowflakeCandidates } from './snowflake';
 import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, TicketRow } from './segment';
 
@@ -64,6 +65,11 @@ async function main(): Promise<void> {
   if (wants('http')) {
     log('HTTP suite');
     sections.push(...(await httpSuite(log)));
+  }
+
+  if (wants('edge')) {
+    log('the id routes against bare Fastify: closed and open loop (BENCH_PAIRS, BENCH_OPEN_SECONDS, BENCH_WORKERS)');
+    sections.push(...(await edgeSuite(log)));
   }
 
   if (wants('refill')) {
