@@ -27,7 +27,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => errors!.send(error, request, reply),
     clientErrorHandler: (error, socket) => {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
-      if (socket.writable) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code));
+      const rawPacket = (error as unknown as { rawPacket?: unknown }).rawPacket;
+      const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+      if (socket.writable) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
       socket.destroy(error);
     },
   });

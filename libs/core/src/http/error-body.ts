@@ -61,9 +61,10 @@ function build(status: number, code: ErrorCode, message: string, details?: unkno
 /**
  * What a socket-level client error (unparsable HTTP, headers too large, a request not received in
  * time) is answered with: Fastify's clientErrorHandler writes it raw, before any request object
- * exists, so the answer is built here in the same shape.
+ * exists, so the answer is built here in the same shape, on every path (/alloc included: the
+ * route is not known yet). head: the request line read so far was a HEAD.
  */
-export function clientErrorResponse(errorCode: string | undefined): string {
+export function clientErrorResponse(errorCode: string | undefined, head = false): string {
   const [status, message] =
     errorCode === 'HPE_HEADER_OVERFLOW'
       ? [431, 'the request headers are too large']
@@ -71,9 +72,10 @@ export function clientErrorResponse(errorCode: string | undefined): string {
         ? [408, 'the request was not received in time']
         : [400, 'the request is not valid HTTP'];
   const body = JSON.stringify(build(status, 'INVALID_REQUEST', message));
+  // an answer to HEAD has no body
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
-    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`
   );
 }
 
