@@ -7,7 +7,8 @@ import { Logger } from 'nestjs-pino';
 import { AppConfig, clientErrorResponse, IdExceptionFilter, MAX_PATH_PARAM_LENGTH } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
-import { apiDocument } from './http/api-document';
+import { buildOpenApiDocument, openApiConfig } from './common/openapi';
+import { directRoutesDocument } from './http/api-document';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
 
@@ -46,7 +47,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   errors = filter;
   app.useGlobalFilters(filter);
 
-  SwaggerModule.setup('docs', app, await apiDocument(app), { jsonDocumentUrl: 'docs-json' });
+  const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig())]);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;

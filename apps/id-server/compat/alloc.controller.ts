@@ -1,11 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
-
-class AllocResponseDto {
-  @ApiProperty({ example: 0 }) Errno: number;
-  @ApiProperty({ example: '' }) Msg: string;
-  @ApiProperty({ example: 130000001, description: 'a JSON number, at most 2^53-1' }) Id: number;
-}
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AllocResponseDto, ApiAllocErrors } from './alloc.dto';
+import { ApiTokenAuth } from '../common/openapi';
 
 /**
  * The OpenAPI entry of go-id-alloc's GET /alloc. Served by AllocRoutes directly on Fastify (see
@@ -15,10 +11,10 @@ class AllocResponseDto {
 @Controller()
 export class AllocController {
   @Get('alloc')
-  @ApiOperation({ summary: "go-id-alloc's /alloc", description: 'failure: 503 {"Errno":-1,"Msg":"<reason>","Id":0} (go-id-alloc answers 500)' })
+  @ApiOperation({ operationId: 'allocId', summary: "go-id-alloc's /alloc: one id from the partition sequence", description: 'failure: 503 {"Errno":-1,"Msg":"<reason>","Id":0} (go-id-alloc answers 500); 409 when the sequence passed 2^53-1 (permanent)' })
   @ApiOkResponse({ type: AllocResponseDto })
-  @ApiResponse({ status: 503, type: AllocResponseDto, description: 'Errno -1 with the reason, Retry-After' })
-  @ApiResponse({ status: 409, type: AllocResponseDto, description: 'Errno -1: ID_SPACE_EXHAUSTED, the sequence passed 2^53-1 (permanent)' })
+  @ApiTokenAuth()
+  @ApiAllocErrors('UNAUTHORIZED', 'FORBIDDEN', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED', 'SHUTTING_DOWN')
   alloc(): AllocResponseDto {
     throw new Error('documentation only: served by AllocRoutes');
   }

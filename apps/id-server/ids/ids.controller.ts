@@ -1,7 +1,8 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.dto';
-import { IdsQueryDto, IdsResponseDto } from './ids.dto';
+import { ApiTokenAuth } from '../common/openapi';
+import { COUNT_QUERY, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
 
 /**
  * The OpenAPI entry of GET /ids/:strategy. Requests are served by IdsRoutes directly on Fastify
@@ -13,15 +14,18 @@ import { IdsQueryDto, IdsResponseDto } from './ids.dto';
 export class IdsController {
   @Get(':strategy')
   @ApiOperation({
+    operationId: 'issueIds',
     summary: 'Issue ids',
     description:
       'count unique ids from a strategy; a batch is all or nothing. segment: key is the business tag; ' +
       'other strategies check and echo key, one sequence serves all keys. Any other query parameter is ' +
       '400 UNKNOWN_PARAMETER; HEAD is 405 (it would spend ids).',
   })
-  @ApiParam({ name: 'strategy', description: 'segment, partition, ticket, snowflake, uuid or uuidv7', example: 'uuid' })
+  @ApiParam(STRATEGY_PARAM)
+  @ApiQuery(KEY_QUERY)
+  @ApiQuery(COUNT_QUERY)
   @ApiOkResponse({ type: IdsResponseDto })
-  @ApiBearerAuth()
+  @ApiTokenAuth()
   @ApiErrors(
     'UNAUTHORIZED',
     'FORBIDDEN',
@@ -37,7 +41,7 @@ export class IdsController {
     'WORKER_LEASE_LOST',
     'SHUTTING_DOWN',
   )
-  next(@Param('strategy') _strategy: string, @Query() _query: IdsQueryDto): IdsResponseDto {
+  next(@Param('strategy') _strategy: string): IdsResponseDto {
     throw new Error('documentation only: served by IdsRoutes');
   }
 }
