@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 main().catch((e) => {
   if (e instanceof StartupError) {
     process.stderr.write(`id-allocator: cannot start: ${e.message}\n`);
-    process.exit(1);
+    process.exit(2); // a start-up refusal, as DESIGN.md's exit codes say
   }
   process.stderr.write(`id-allocator: failed to start: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);

@@ -1,7 +1,11 @@
 import { GeneratorHealth, IdGenerator } from '@app/core';
 import { SegmentBuffer } from './segment-buffer';
 import { PartitionedSource } from './partitioned-source';
-import { PartitionStore } from './partition-store';
+import { ConfiguredLayout } from './partition-layout';
+import { RebaseResult } from './partition-layout-keeper';
+
+/** runs a re-base; `extra`: the databases of partitions this instance does not hold */
+export type Rebaser = (target: ConfiguredLayout, extra: { idx: number; url: string }[]) => Promise<RebaseResult>;
 
 /** readiness and metrics warn once the sequence has used this share of 2^53 */
 export const SPACE_WARNING_SHARE = 0.8;
@@ -16,8 +20,9 @@ export class PartitionGenerator implements IdGenerator {
   constructor(
     private readonly source: PartitionedSource,
     private readonly buffer: SegmentBuffer,
-    /** for the module to close the connections it opened */
-    readonly stores: readonly PartitionStore[] = [],
+    private readonly rebaser?: Rebaser,
+    /** within how long every instance that can read the database observes a skip */
+    readonly skipAppliedWithinMs = 0,
   ) {}
 
   next(_key: string, count: number): string[] | Promise<string[]> {
@@ -31,12 +36,24 @@ export class PartitionGenerator implements IdGenerator {
     return (this.buffer.take(1) as Promise<string[]>).then((ids) => Number(ids[0]));
   }
 
+  /** recorded in the partition's database; every instance (this one at once) drops what it holds of it */
   skip(idx: number, above: bigint) {
-    return this.source.skip(idx, above).then((result) => {
-      // held segments may overlap what the rolled-back partition hands out again elsewhere
-      if (this.buffer.isHalted) this.buffer.resume();
-      return result;
-    });
+    return this.source.skip(idx, above);
+  }
+
+  /** the admin re-base; `extra`: the databases of partitions this instance does not hold */
+  rebase(target: ConfiguredLayout, extra: { idx: number; url: string }[]): Promise<RebaseResult> {
+    if (this.rebaser === undefined) throw new Error('no re-base wired');
+    return this.rebaser(target, extra);
+  }
+
+  /** the layout this instance draws under (of its first checked partition) */
+  get layout() {
+    for (const store of this.source.stores) {
+      const layout = this.source.layoutOf(store.idx);
+      if (layout !== undefined) return layout;
+    }
+    return undefined;
   }
 
   get idsLeft(): number {

@@ -1,20 +1,38 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError, Observations } from '@app/core';
-import { MysqlPool, mysqlOptions, partitionPlacements, partitionTableMigration, runMigrations, sqliteHandle } from '@app/database';
+import {
+  MysqlPool,
+  mysqlOptions,
+  mysqlUrl,
+  MYSQL_QUERY_TIMEOUT_MS,
+  PartitionLayout1767225600500,
+  partitionPlacements,
+  partitionTableMigration,
+  runMigrations,
+  sqliteHandle,
+  StartupError,
+} from '@app/database';
 import { DataSource } from 'typeorm';
-import { MysqlPartitionStore, PartitionStore, SqlitePartitionStore } from './partition-store';
+import { ConfiguredLayout, describeLayout } from './partition-layout';
+import { LayoutRefused, PartitionLayoutKeeper } from './partition-layout-keeper';
+import { LayoutFence, MysqlPartitionStore, PartitionPollAnswer, PartitionStore, SqlitePartitionStore } from './partition-store';
+import { PartitionWatch } from './partition-watch';
 import { PartitionedSource } from './partitioned-source';
 import { PartitionGenerator } from './partition.generator';
 import { SegmentBuffer } from './segment-buffer';
 
 const nestLogger = new Logger('Partition');
-const log = { error: (m: string) => nestLogger.error(m), warn: (m: string) => nestLogger.warn(m) };
+const log = {
+  error: (m: string) => nestLogger.error(m),
+  warn: (m: string) => nestLogger.warn(m),
+  info: (m: string) => nestLogger.log(m),
+};
 
 /**
- * A partition in a database of its own: connected (and its table migrated) in the background,
+ * A partition in a database of its own: connected (and its tables migrated) in the background,
  * so a partition database that is down at start does not stop the others from serving.
  */
-class RemotePartitionStore implements PartitionStore {
+export class RemotePartitionStore implements PartitionStore {
   private store?: PartitionStore;
   private connecting?: Promise<PartitionStore>;
   dataSource?: DataSource;
@@ -27,7 +45,7 @@ class RemotePartitionStore implements PartitionStore {
   private connect(): Promise<PartitionStore> {
     if (this.store) return Promise.resolve(this.store);
     this.connecting ??= (async () => {
-      const ds = new DataSource(mysqlOptions(this.url, [partitionTableMigration(this.idx)]));
+      const ds = new DataSource(mysqlOptions(this.url, [partitionTableMigration(this.idx), PartitionLayout1767225600500]));
       try {
         await ds.initialize();
         await runMigrations(ds);
@@ -36,39 +54,89 @@ class RemotePartitionStore implements PartitionStore {
         throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} database unavailable: ${(e as Error).message}`, { cause: e });
       }
       this.dataSource = ds;
-      this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds));
+      this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds), ds);
       return this.store;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 
-  async allocate(): Promise<bigint> {
+  async allocate(): Promise<{ n: bigint; version: number }> {
     return (await this.connect()).allocate();
   }
   async current(): Promise<bigint> {
     return (await this.connect()).current();
   }
+  async readLayout() {
+    return (await this.connect()).readLayout();
+  }
+  async insertLayout(...args: Parameters<PartitionStore['insertLayout']>): Promise<void> {
+    return (await this.connect()).insertLayout(...args);
+  }
+  async fence(fence: LayoutFence, expected: number): Promise<bigint> {
+    return (await this.connect()).fence(fence, expected);
+  }
+  async completeLayout(version: number, base: bigint): Promise<void> {
+    return (await this.connect()).completeLayout(version, base);
+  }
   async skipTo(next: bigint): Promise<void> {
     return (await this.connect()).skipTo(next);
   }
+  async poll(): Promise<PartitionPollAnswer> {
+    return (await this.connect()).poll();
+  }
+  async close(): Promise<void> {
+    await this.dataSource?.destroy().catch(() => undefined);
+  }
 }
 
-/** Wiring only: partition stores from PARTITIONS (or P = 1 on the main database), the buffer, the generator. */
+/**
+ * Partitions recorded in the main database but placed elsewhere now: ids drawn there would be
+ * drawn again from the new place.
+ */
+async function refuseMovedPartitions(main: DataSource, onMain: Set<number>): Promise<void> {
+  const rows: { idx: unknown; total: unknown; segment_size: unknown; layout_id: unknown }[] = await main.query(
+    'SELECT idx, total, segment_size, layout_id FROM partition_layout ORDER BY version DESC',
+  );
+  const moved = rows.find((r) => !onMain.has(Number(r.idx)));
+  if (moved === undefined) return;
+  throw new StartupError(
+    `partition ${moved.idx}: the main database records it (${describeLayout({ total: Number(moved.total), segmentSize: Number(moved.segment_size), layoutId: String(moved.layout_id) })}), ` +
+      `but the configuration places it in another database (PARTITIONS): the ids drawn there would be drawn again. ` +
+      'Keep the partition in the main database, or re-base (POST /admin/partitions/rebase) passing the new databases.',
+  );
+}
+
+export class PartitionRuntime {
+  constructor(
+    readonly generator: PartitionGenerator,
+    readonly keeper: PartitionLayoutKeeper,
+    readonly watch: PartitionWatch,
+    readonly stores: PartitionStore[],
+  ) {}
+}
+
+/** Wiring only: partition stores from PARTITIONS (or P = 1 on the main database), the buffer, the generator, the layout check and the poll. */
 @Module({
   providers: [
     {
-      provide: PartitionGenerator,
+      provide: PartitionRuntime,
       inject: [APP_CONFIG, DataSource, Observations],
       useFactory: (config: AppConfig, main: DataSource, observations: Observations) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
           return config.DB_TYPE === 'mysql'
-            ? new MysqlPartitionStore(p.idx, new MysqlPool(main))
+            ? new MysqlPartitionStore(p.idx, new MysqlPool(main), main)
             : new SqlitePartitionStore(p.idx, sqliteHandle(main));
         });
-        const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log);
-        const buffer = new SegmentBuffer('partition', source, {
+        let buffer: SegmentBuffer | undefined;
+        const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log, undefined, {
+          dropLane: (lane) => {
+            buffer!.skipObserved(lane);
+            return buffer!.issuedEnd(lane);
+          },
+        });
+        buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,
           step: config.PARTITION_SEGMENT_SIZE,
@@ -77,29 +145,58 @@ class RemotePartitionStore implements PartitionStore {
           onFetchError: () => undefined, // the source logs per partition
           onFetched: (range, ms) => observations.fetched('partition', range.lane ?? '', ms),
         });
-        return new PartitionGenerator(source, buffer, stores);
+        const keeper = new PartitionLayoutKeeper(
+          stores,
+          source,
+          { total: placements[0].total, segmentSize: config.PARTITION_SEGMENT_SIZE },
+          config.PARTITION_ADOPT_LAYOUT,
+          log,
+        );
+        const watch = new PartitionWatch(stores, source, keeper, config.SEGMENT_POLL_MS);
+        const rebase = async (target: ConfiguredLayout, extra: { idx: number; url: string }[]) => {
+          const opened = extra.map((e) => new RemotePartitionStore(e.idx, mysqlUrl(e.url)));
+          try {
+            return await keeper.rebase(target, opened);
+          } finally {
+            await Promise.all(opened.map((s) => s.close()));
+          }
+        };
+        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase, config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS), keeper, watch, stores);
       },
     },
+    { provide: PartitionGenerator, inject: [PartitionRuntime], useFactory: (runtime: PartitionRuntime) => runtime.generator },
   ],
   exports: [PartitionGenerator],
 })
 export class PartitionModule implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   constructor(
     private readonly registry: GeneratorRegistry,
-    private readonly generator: PartitionGenerator,
+    private readonly runtime: PartitionRuntime,
+    private readonly main: DataSource,
   ) {}
 
-  onModuleInit(): void {
-    this.registry.register(this.generator);
+  /** the layout is checked before the app listens: a mismatch is a start-up refusal */
+  async onModuleInit(): Promise<void> {
+    this.registry.register(this.runtime.generator);
+    const onMain = new Set(this.runtime.stores.filter((s) => !(s instanceof RemotePartitionStore)).map((s) => s.idx));
+    await refuseMovedPartitions(this.main, onMain);
+    try {
+      await this.runtime.keeper.check(true);
+    } catch (e) {
+      if (e instanceof LayoutRefused) throw new StartupError(e.message);
+      throw e;
+    }
+    this.runtime.watch.start();
   }
 
   beforeApplicationShutdown(): void {
-    this.generator.close();
+    this.runtime.watch.stop();
+    this.runtime.generator.close();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    for (const store of this.generator.stores) {
-      if (store instanceof RemotePartitionStore) await store.dataSource?.destroy().catch(() => undefined);
+    for (const store of this.runtime.stores) {
+      if (store instanceof RemotePartitionStore) await store.close();
     }
   }
 }

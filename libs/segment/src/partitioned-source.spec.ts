@@ -1,24 +1,72 @@
 import { IdError } from '@app/core';
-import { PartitionStore } from './partition-store';
+import { LayoutFence, PartitionStore } from './partition-store';
+import { PartitionLayout } from './partition-layout';
+import { PartitionLayoutKeeper } from './partition-layout-keeper';
 import { PartitionedSource } from './partitioned-source';
 
+/** a partition table and its layout record in memory */
 class FakePartition implements PartitionStore {
   n = -1n;
   down = false;
   allocations = 0;
+  layouts: PartitionLayout[] = [];
+  skips = 0n;
   constructor(readonly idx: number) {}
-  async allocate(): Promise<bigint> {
+  private check(): void {
     if (this.down) throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} down`);
+  }
+  private get version(): number {
+    return this.layouts.at(-1)?.version ?? 0;
+  }
+  async allocate() {
+    this.check();
     this.allocations++;
-    return ++this.n;
+    return { n: ++this.n, version: this.version };
   }
   async current(): Promise<bigint> {
+    this.check();
     return this.n;
   }
+  async readLayout() {
+    this.check();
+    const l = this.layouts.at(-1);
+    return l ? { ...l } : null;
+  }
+  async insertLayout(l: PartitionLayout) {
+    this.check();
+    if (!this.layouts.some((x) => x.version === l.version)) this.layouts.push({ ...l });
+  }
+  async fence(f: LayoutFence, expected: number) {
+    this.check();
+    if (this.version !== expected) throw new IdError('VALIDATION_FAILED', 'stale');
+    const last = ++this.n;
+    this.layouts.push({ ...f, idx: this.idx, base: 0n, first: last + 1n, complete: false });
+    this.skips = 0n;
+    return last;
+  }
+  async completeLayout(version: number, base: bigint) {
+    const l = this.layouts.find((x) => x.version === version)!;
+    l.base = base;
+    l.complete = true;
+  }
   async skipTo(next: bigint): Promise<void> {
+    this.check();
     if (next <= this.n) throw new IdError('SKIP_BACKWARDS', 'back');
     this.n = next - 1n;
+    this.skips++;
   }
+  async poll() {
+    this.check();
+    return { version: this.version, skips: this.skips, last: this.n };
+  }
+}
+
+/** a source over fakes whose first layout (total, size) is recorded and checked */
+async function checkedSource(stores: FakePartition[], total: number, size: number, events = {}) {
+  const source = new PartitionedSource(stores, total, size, log, undefined, events);
+  const keeper = new PartitionLayoutKeeper(stores, source, { total, segmentSize: size }, false, { info: jest.fn(), error: jest.fn() });
+  await keeper.check(true);
+  return { source, keeper };
 }
 
 const log = { error: jest.fn(), warn: jest.fn() };
@@ -27,8 +75,8 @@ describe('PartitionedSource', () => {
   it("does go-id-alloc's arithmetic in the application: segment n * P + (p - 1), ids from 1, never 0", async () => {
     const p1 = new FakePartition(1);
     const p2 = new FakePartition(2);
-    const one = new PartitionedSource([p1], 2, 1000, log);
-    const two = new PartitionedSource([p2], 2, 1000, log);
+    const { source: one } = await checkedSource([p1], 2, 1000);
+    const { source: two } = await checkedSource([p2], 2, 1000);
     expect(await one.fetch()).toEqual({ start: 1n, end: 1001n, lane: '1' }); // segment 0
     expect(await two.fetch()).toEqual({ start: 1001n, end: 2001n, lane: '2' }); // segment 1
     expect(await one.fetch()).toEqual({ start: 2001n, end: 3001n, lane: '1' }); // segment 2
@@ -38,7 +86,7 @@ describe('PartitionedSource', () => {
   it('prefers its own partition and fails over to another when it is down, with no operator step', async () => {
     const own = new FakePartition(1);
     const other = new FakePartition(2);
-    const source = new PartitionedSource([own, other], 2, 10, log);
+    const { source } = await checkedSource([own, other], 2, 10);
     expect((await source.fetch()).lane).toBe('1');
     own.down = true;
     expect((await source.fetch()).lane).toBe('2');
@@ -52,7 +100,7 @@ describe('PartitionedSource', () => {
   it('halts a partition whose database rolled back and serves from the others; a skip resumes it above the id', async () => {
     const own = new FakePartition(1);
     const other = new FakePartition(2);
-    const source = new PartitionedSource([own, other], 2, 10, log);
+    const { source } = await checkedSource([own, other], 2, 10);
     await source.fetch(); // own n=0: segment 0
     await source.fetch(); // own n=1: segment 2
     own.n = -1n; // restored from a lagging replica
@@ -70,11 +118,112 @@ describe('PartitionedSource', () => {
 
   it('stays below 2^53: the last range is cut there, the next is ID_SPACE_EXHAUSTED', async () => {
     const p = new FakePartition(1);
-    const source = new PartitionedSource([p], 1, 1_000_000, log);
+    const { source } = await checkedSource([p], 1, 1_000_000);
     p.n = BigInt(Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000)) - 1n;
     const last = await source.fetch();
     expect(last.end).toBe(BigInt(Number.MAX_SAFE_INTEGER) + 1n);
     await expect(source.fetch()).rejects.toMatchObject({ code: 'ID_SPACE_EXHAUSTED' });
     expect(source.spaceUsed).toBeCloseTo(1, 6);
+  });
+
+  it('records the first layout in every partition and refuses another one at start with one line', async () => {
+    const p1 = new FakePartition(1);
+    const p2 = new FakePartition(2);
+    const { source } = await checkedSource([p1, p2], 2, 1000);
+    expect(p1.layouts[0]).toMatchObject({ version: 1, total: 2, segmentSize: 1000, base: 1n, first: 0n, idx: 1 });
+    expect(p2.layouts[0].layoutId).toBe(p1.layouts[0].layoutId);
+    await source.fetch();
+    const keeper = (total: number, size: number, stores = [p1, p2]) =>
+      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, total, size, log), { total, segmentSize: size }, false, {
+        info: jest.fn(),
+        error: jest.fn(),
+      });
+    await expect(keeper(2, 500).check(true)).rejects.toThrow(/^partition 1: stored layout total 2, segment size 1000, .*configured: partition 1 of total 2, segment size 500/);
+    await expect(keeper(1, 1000, [p1]).check(true)).rejects.toThrow(/^partition 1: stored layout total 2, .*configured: partition 1 of total 1/);
+    const fresh = new FakePartition(2);
+    await expect(keeper(2, 1000, [p1, fresh]).check(true)).rejects.toThrow(/^partition 2: its database records no layout, while partition 1 carries/);
+    const drawn = new FakePartition(1);
+    drawn.n = 10n;
+    await expect(keeper(1, 1000, [drawn]).check(true)).rejects.toThrow(/^partition 1: its table holds 11 allocation\(s\) but no recorded layout/);
+  });
+
+  it('waits, drawing from none, until every partition answers before recording the first layout', async () => {
+    const p1 = new FakePartition(1);
+    const p2 = new FakePartition(2);
+    p2.down = true;
+    const { source, keeper } = await checkedSource([p1, p2], 2, 10);
+    expect(p1.layouts).toHaveLength(0);
+    await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    p2.down = false;
+    await keeper.check(false);
+    expect((await source.fetch()).lane).toBe('1');
+  });
+
+  it('a poll observation counts only against fetches sent after it: a rollback only another instance saw halts the partition', async () => {
+    const p1 = new FakePartition(1);
+    const { source } = await checkedSource([p1], 1, 10);
+    expect(await source.fetch()).toMatchObject({ start: 1n, end: 11n });
+    // its own fetch seen by a poll sent before it answered: no halt
+    source.observe(1, await p1.poll());
+    expect(await source.fetch()).toMatchObject({ start: 11n });
+    // another instance draws five segments; this one sees them only on its poll
+    p1.n += 5n;
+    source.observe(1, await p1.poll());
+    p1.n = 1n; // the database fails over to a copy from before those draws
+    await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/rolled back/) } } });
+  });
+
+  it('a skip made by another instance, observed on the poll, resumes a halted partition and drops what it held', async () => {
+    const p1 = new FakePartition(1);
+    const dropped: string[] = [];
+    const { source } = await checkedSource([p1], 1, 10, { dropLane: (lane: string) => (dropped.push(lane), 0n) });
+    await source.fetch();
+    await source.fetch();
+    source.observe(1, await p1.poll());
+    p1.n = -1n;
+    await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    await p1.skipTo(100n); // through another instance
+    source.observe(1, await p1.poll());
+    expect(dropped).toEqual(['1', '1']); // at the halt, at the skip
+    expect(await source.fetch()).toMatchObject({ start: 1001n });
+  });
+
+  it('re-base: the new layout starts above every id of the old; an instance on the old layout stops at its next fetch', async () => {
+    const p1 = new FakePartition(1);
+    const { source: old } = await checkedSource([p1], 1, 1000);
+    const oldIds = [await old.fetch(), await old.fetch()];
+    const p2 = new FakePartition(2);
+    const { source: admin, keeper } = await checkedSource([p1], 1, 1000);
+    const result = await keeper.rebase({ total: 2, segmentSize: 100 }, [p2]);
+    expect(result).toMatchObject({ version: 2, total: 2, segmentSize: 100, base: 3001n }); // the fence took allocation 2: [2001, 3001)
+    await expect(old.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    expect(old.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/layout version 2 is recorded/) } } });
+    expect(admin.allDown).toBe(false); // sees it on its next fetch or poll
+    admin.observe(1, await p1.poll());
+    expect(admin.allDown).toBe(true);
+    const { source: fresh } = await checkedSource([p1, p2], 2, 100);
+    const next = [await fresh.fetch(), await fresh.fetch()];
+    expect(next.map((r) => r.lane)).toEqual(['1', '1']);
+    for (const r of next) expect(r.start).toBeGreaterThanOrEqual(oldIds[1].end);
+    // allocation 3 (the new layout's first) went to the old instance's refused fetch: a gap, not a repeat
+    expect(next[0]).toEqual({ start: 3201n, end: 3301n, lane: '1' });
+    expect(next[1]).toEqual({ start: 3401n, end: 3501n, lane: '1' });
+  });
+});
+
+describe('PartitionedSource poll', () => {
+  it('a poll reading below what was fetched neither halts nor lowers the guard (MAX(id) can lag concurrent REPLACEs)', async () => {
+    const p1 = new FakePartition(1);
+    const { source } = await checkedSource([p1], 1, 10);
+    await source.fetch();
+    await source.fetch(); // [11, 21)
+    p1.n += 3n; // others drew [21, 51)
+    source.observe(1, await p1.poll());
+    source.observe(1, { ...(await p1.poll()), last: 0n }); // a lagging reading
+    expect(source.allDown).toBe(false);
+    p1.n = 2n; // restored to before the others' draws: the next allocation starts at 31 < 51
+    await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 31, below 51/) } } });
   });
 });

@@ -1,17 +1,29 @@
 import { Clock, IdError, isIdError, systemClock } from '@app/core';
 import { FetchedRange, RangeSource } from './segment-buffer';
-import { PartitionStore } from './partition-store';
+import { PartitionPollAnswer, PartitionStore } from './partition-store';
+import { allocationAbove, describeLayout, PartitionLayout, rangeOf } from './partition-layout';
 
 /** ids of the partitioned sequence stay JSON-safe: go-id-alloc's /alloc answers a JSON number */
 export const PARTITION_MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
-const BASE = 1n;
 const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 
 interface PartitionState {
   store: PartitionStore;
-  /** the next global segment this partition may hand out; below it means the database rolled back */
-  watermark?: bigint;
+  /** the checked layout record; undefined: not checked yet (never drawn from) */
+  layout?: PartitionLayout;
+  /** why the partition cannot be used yet (layout unchecked or refused) */
+  unchecked: string;
+  /** set once another layout version is recorded: this instance no longer draws from it */
+  superseded?: string;
+  /** highest end fetched here */
+  fetchedEnd?: bigint;
+  /** highest end a poll observed in the database (counts against fetches sent after it arrived) */
+  observedEnd?: bigint;
+  /** the skip counter last polled */
+  skips?: bigint;
+  /** bumped by every skip and layout change: a fetch in flight across one is discarded */
+  epoch: number;
   lastError: unknown;
   retryAt: number;
   retryDelay: number;
@@ -23,12 +35,27 @@ export interface PartitionLog {
   warn(message: string): void;
 }
 
+export interface PartitionEvents {
+  /**
+   * The partition's held ranges, and a fetch in flight, may overlap ids others issue now (a
+   * rollback) or lie below a skip target: drop them. Returns one past the highest id issued in
+   * the lane (0: none).
+   */
+  dropLane?(lane: string): bigint;
+}
+
+/** What a poll answer changed for one partition. */
+export interface PollEffect {
+  skipped: boolean;
+  superseded: boolean;
+}
+
 /**
- * go-id-alloc's partitioned sequence: partition p's n-th allocation is global segment
- * s = n * P + (p - 1), ids [1 + s * size, 1 + (s + 1) * size): the arithmetic lives here, never in
- * server variables. Draws from the preferred partition while it is healthy, else from any other,
- * with no operator step. Each partition has its own rollback guard: a partition that hands out a
- * segment below one it handed out before is halted until an admin skip.
+ * go-id-alloc's partitioned sequence, mapped through each partition's recorded layout (see
+ * partition-layout.ts): the arithmetic lives here, never in server variables. Draws from the
+ * preferred partition while it is healthy, else from any other, with no operator step. Each
+ * partition has its own rollback guard: the highest end it fetched or a poll observed in its
+ * database; a partition that hands out a segment below it is halted until an admin skip.
  */
 export class PartitionedSource implements RangeSource {
   private readonly partitions: PartitionState[];
@@ -41,17 +68,53 @@ export class PartitionedSource implements RangeSource {
     readonly segmentSize: number,
     private readonly log: PartitionLog,
     clock?: Clock,
+    private readonly events: PartitionEvents = {},
   ) {
     if (stores.length === 0) throw new Error('no partition');
     this.clock = clock ?? systemClock;
     // the first store is this process's own partition: preferred
-    this.partitions = stores.map((store) => ({ store, lastError: null, retryAt: 0, retryDelay: MIN_RETRY_MS }));
+    this.partitions = stores.map((store) => ({
+      store,
+      unchecked: 'layout not checked yet',
+      epoch: 0,
+      lastError: null,
+      retryAt: 0,
+      retryDelay: MIN_RETRY_MS,
+    }));
+  }
+
+  /** a partition's record was checked: it may be drawn from */
+  layoutChecked(idx: number, layout: PartitionLayout): void {
+    const partition = this.partition(idx);
+    partition.layout = layout;
+    partition.unchecked = '';
+    partition.epoch++;
+  }
+
+  /** why a partition cannot be drawn from before its record is checked (unreachable, refused) */
+  layoutUnchecked(idx: number, reason: string): void {
+    const partition = this.partition(idx);
+    if (partition.layout === undefined) partition.unchecked = reason;
+  }
+
+  layoutOf(idx: number): PartitionLayout | undefined {
+    return this.partitions.find((p) => p.store.idx === idx)?.layout;
+  }
+
+  private partition(idx: number): PartitionState {
+    const partition = this.partitions.find((p) => p.store.idx === idx);
+    if (partition === undefined) throw new IdError('NOT_FOUND', `partition ${idx} is not held by this instance`);
+    return partition;
+  }
+
+  private usable(p: PartitionState): boolean {
+    return p.layout !== undefined && p.superseded === undefined && p.halted === undefined;
   }
 
   async fetch(): Promise<FetchedRange> {
     const now = this.clock.now();
-    const usable = this.partitions.filter((p) => !p.halted);
-    if (usable.length === 0) throw this.allHalted();
+    const usable = this.partitions.filter((p) => this.usable(p));
+    if (usable.length === 0) throw this.noneUsable();
     // healthy ones first, in preference order; those backing off after a failure last
     const order = [...usable.filter((p) => p.retryAt <= now), ...usable.filter((p) => p.retryAt > now).sort((a, b) => a.retryAt - b.retryAt)];
     let lastError: unknown;
@@ -64,16 +127,21 @@ export class PartitionedSource implements RangeSource {
         if (isIdError(e) && e.code === 'ID_SPACE_EXHAUSTED') throw e;
       }
     }
-    if (this.partitions.every((p) => p.halted)) throw this.allHalted();
+    if (!this.partitions.some((p) => this.usable(p))) throw this.noneUsable();
     throw lastError ?? new IdError('SEGMENT_UNAVAILABLE', 'no partition could hand out a segment');
   }
 
-  /** a range, or undefined when the partition was just found rolled back */
+  /** a range, or undefined when the partition was just found rolled back or re-based */
   private async fetchFrom(partition: PartitionState): Promise<FetchedRange | undefined> {
     const { idx } = partition.store;
-    let n: bigint;
+    const layout = partition.layout!;
+    // An observation counts only against fetches sent after it arrived: this one's own
+    // allocation may be what the next poll sees.
+    const guard = max(partition.fetchedEnd, partition.observedEnd);
+    const epoch = partition.epoch;
+    let allocation: { n: bigint; version: number };
     try {
-      n = await partition.store.allocate();
+      allocation = await partition.store.allocate();
     } catch (e) {
       partition.lastError = e;
       partition.retryAt = this.clock.now() + partition.retryDelay;
@@ -84,70 +152,143 @@ export class PartitionedSource implements RangeSource {
     partition.lastError = null;
     partition.retryAt = 0;
     partition.retryDelay = MIN_RETRY_MS;
-    const segment = n * BigInt(this.total) + BigInt(idx - 1);
-    if (partition.watermark !== undefined && segment < partition.watermark) {
-      partition.halted = { watermark: partition.watermark, fetched: segment };
-      this.log.error(
-        `ROLLBACK on partition ${idx}: it handed out segment ${segment}, below ${partition.watermark} already used here; ` +
-          `its database lost writes. Halted until POST /admin/partitions/${idx}/skip; serving from the other partitions.`,
-      );
+    if (partition.epoch !== epoch || partition.superseded !== undefined) return undefined; // skipped or re-based while in flight
+    if (allocation.version !== layout.version) {
+      this.supersede(partition, allocation.version);
       return undefined;
     }
-    partition.watermark = segment + 1n;
-    const size = BigInt(this.segmentSize);
-    const start = BASE + segment * size;
-    if (start > PARTITION_MAX_ID) {
+    const range = rangeOf(layout, allocation.n);
+    if (range === undefined || (guard !== undefined && range.start < guard)) {
+      this.halt(partition, guard ?? range?.start ?? 0n, range?.start ?? layout.base);
+      return undefined;
+    }
+    partition.fetchedEnd = max(partition.fetchedEnd, range.end);
+    if (range.start > PARTITION_MAX_ID) {
       throw new IdError('ID_SPACE_EXHAUSTED', `the partitioned sequence has passed ${PARTITION_MAX_ID} (2^53-1), the largest id /alloc can answer`);
     }
-    let end = start + size;
-    if (end > PARTITION_MAX_ID + 1n) end = PARTITION_MAX_ID + 1n;
+    const end = range.end > PARTITION_MAX_ID + 1n ? PARTITION_MAX_ID + 1n : range.end;
     if (end > this.highestEnd) this.highestEnd = end;
-    return { start, end, lane: String(idx) };
+    return { start: range.start, end, lane: String(idx) };
   }
 
-  private allHalted(): IdError {
-    return new IdError('SEGMENT_UNAVAILABLE', 'every partition is halted by the rollback guard; an admin must skip them', {
-      retryAfter: 5,
-    });
+  private halt(partition: PartitionState, watermark: bigint, fetched: bigint): void {
+    const { idx } = partition.store;
+    partition.halted = { watermark, fetched };
+    this.events.dropLane?.(String(idx));
+    this.log.error(
+      `ROLLBACK on partition ${idx}: its database went back to id ${fetched}, below ${watermark} already fetched ` +
+        `or seen here; it lost writes. Halted until POST /admin/partitions/${idx}/skip; serving from the other partitions.`,
+    );
+  }
+
+  private supersede(partition: PartitionState, version: number): void {
+    if (partition.superseded !== undefined) return;
+    const { idx } = partition.store;
+    partition.epoch++;
+    partition.superseded =
+      `layout version ${version} is recorded (re-based); this instance runs version ${partition.layout?.version}: ` +
+      'restart it with the new layout';
+    this.log.error(`partition ${idx}: ${partition.superseded}. No longer drawing from it (ids already buffered stay valid: the re-base moved above them).`);
   }
 
   /**
-   * After an admin skip: partition idx's next segment starts above id `above`. Returns the
-   * allocation number it will hand out next.
+   * A poll answer for partition idx: another layout version stops drawing from it; the counter
+   * feeds the guard (for fetches sent from now on); a changed skip counter resumes it.
+   */
+  observe(idx: number, answer: PartitionPollAnswer): PollEffect {
+    const partition = this.partition(idx);
+    const layout = partition.layout;
+    const effect: PollEffect = { skipped: false, superseded: false };
+    if (layout === undefined) return effect;
+    if (answer.version !== layout.version) {
+      const was = partition.superseded;
+      this.supersede(partition, answer.version);
+      effect.superseded = was === undefined;
+      return effect;
+    }
+    if (partition.skips !== undefined && answer.skips !== partition.skips) {
+      effect.skipped = true;
+      this.skipped(partition);
+    }
+    partition.skips = answer.skips;
+    // A reading below what this instance fetched is not taken as a rollback: concurrent
+    // REPLACEs can leave MAX(id) below an allocation already handed out (their auto-increment
+    // values are taken before their row locks). Readings only raise the guard; the allocation
+    // itself, exact, is what is checked against it.
+    const range = rangeOf(layout, answer.last);
+    if (range !== undefined) partition.observedEnd = max(partition.observedEnd, range.end);
+    return effect;
+  }
+
+  /** a skip of this partition, made here or observed on a poll: held ranges go, a halt ends */
+  private skipped(partition: PartitionState): void {
+    partition.halted = undefined;
+    partition.epoch++;
+    // The guard restarts from what was issued here: this instance's own fetched-but-never-issued
+    // ranges are gone, and keeping them would halt it again on a target between the two.
+    const issued = this.events.dropLane?.(String(partition.store.idx)) ?? 0n;
+    partition.fetchedEnd = issued > 0n ? issued : undefined;
+    partition.observedEnd = undefined;
+  }
+
+  private noneUsable(): IdError {
+    const halted = this.partitions.some((p) => p.halted !== undefined);
+    return new IdError(
+      'SEGMENT_UNAVAILABLE',
+      halted
+        ? 'every partition is halted by the rollback guard or unusable; an admin must skip the halted ones'
+        : `no partition can be drawn from: ${this.partitions.map((p) => `partition ${p.store.idx}: ${this.reasonOf(p) ?? 'usable'}`).join('; ')}`,
+      { retryAfter: 5 },
+    );
+  }
+
+  /**
+   * The admin skip: partition idx's next segment starts above id `above`, recorded in its
+   * database (every instance observes the skip counter on its poll). Returns the allocation
+   * number it will hand out next.
    */
   async skip(idx: number, above: bigint): Promise<{ next: bigint; firstId: bigint }> {
-    const partition = this.partitions.find((p) => p.store.idx === idx);
-    if (partition === undefined) throw new IdError('NOT_FOUND', `partition ${idx} is not held by this instance`);
-    const size = BigInt(this.segmentSize);
-    const p = BigInt(this.total);
-    // smallest segment s of this partition with 1 + s * size > above
-    const minSegment = above < BASE ? 0n : (above - BASE) / size + 1n;
-    const offset = BigInt(idx - 1);
-    const n = minSegment <= offset ? 0n : (minSegment - offset + p - 1n) / p;
+    const partition = this.partition(idx);
+    const layout = partition.layout;
+    if (layout === undefined) throw new IdError('DATABASE_UNAVAILABLE', `partition ${idx}: ${partition.unchecked}`);
+    if (partition.superseded !== undefined) throw new IdError('SEGMENT_UNAVAILABLE', `partition ${idx}: ${partition.superseded}`);
+    const n = allocationAbove(layout, above);
     await partition.store.skipTo(n);
-    partition.halted = undefined;
-    return { next: n, firstId: BASE + (n * p + offset) * size };
+    this.skipped(partition);
+    return { next: n, firstId: rangeOf(layout, n)!.start };
+  }
+
+  private reasonOf(p: PartitionState): string | null {
+    if (p.layout === undefined) return p.unchecked;
+    if (p.superseded !== undefined) return p.superseded;
+    if (p.halted) return `rolled back: its database went back to id ${p.halted.fetched}, below ${p.halted.watermark} already fetched or seen here; needs an admin skip (POST /admin/partitions/${p.store.idx}/skip)`;
+    if (p.lastError !== null) return (p.lastError as Error).message ?? String(p.lastError);
+    return null;
   }
 
   detail(): Record<string, unknown> {
     const parts: Record<string, unknown> = {};
     for (const p of this.partitions) {
-      const down = p.halted !== undefined || p.lastError !== null;
+      const reason = this.reasonOf(p);
       parts[String(p.store.idx)] = {
-        status: down ? 'down' : 'up',
-        ...(p.halted
-          ? { reason: `rolled back: handed out segment ${p.halted.fetched}, below ${p.halted.watermark}; needs an admin skip` }
-          : p.lastError !== null
-            ? { reason: (p.lastError as Error).message ?? String(p.lastError) }
-            : {}),
+        status: reason === null ? 'up' : 'down',
+        ...(p.layout ? { layoutVersion: p.layout.version } : {}),
+        ...(reason === null ? {} : { reason }),
       };
     }
-    return { total: this.total, segmentSize: this.segmentSize, preferred: this.partitions[0].store.idx, partitions: parts };
+    const layout = this.partitions.find((p) => p.layout)?.layout;
+    return {
+      total: this.total,
+      segmentSize: this.segmentSize,
+      ...(layout ? { layout: describeLayout({ ...layout, idx: undefined }) } : {}),
+      preferred: this.partitions[0].store.idx,
+      partitions: parts,
+    };
   }
 
-  /** every partition halted or failing */
+  /** every partition unusable or failing */
   get allDown(): boolean {
-    return this.partitions.every((p) => p.halted !== undefined || p.lastError !== null);
+    return this.partitions.every((p) => this.reasonOf(p) !== null);
   }
 
   /** share of the 2^53 space this instance has reached */
@@ -158,4 +299,14 @@ export class PartitionedSource implements RangeSource {
   holds(idx: number): boolean {
     return this.partitions.some((p) => p.store.idx === idx);
   }
+
+  get stores(): PartitionStore[] {
+    return this.partitions.map((p) => p.store);
+  }
+}
+
+function max(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
 }

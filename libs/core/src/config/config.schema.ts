@@ -78,6 +78,8 @@ const baseSchema = z
     ).optional(),
     /** ids per partition segment (go-id-alloc's SegmentSize) */
     PARTITION_SEGMENT_SIZE: int(1, 100_000_000).default(1000),
+    /** record the configured layout for partition tables that hold allocations but no layout (upgrades, go-id-alloc v1) */
+    PARTITION_ADOPT_LAYOUT: bool().default(false),
     SEGMENT_PRELOAD: fraction().default(0.1),
     SEGMENT_WAIT_MS: int(1, 600_000).default(2000),
     SEGMENT_STEP_MAX: int(1, 100_000_000).default(1_000_000),

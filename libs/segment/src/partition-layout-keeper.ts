@@ -1,0 +1,203 @@
+import { IdError } from '@app/core';
+import { randomUUID } from 'node:crypto';
+import { PartitionStore } from './partition-store';
+import { ConfiguredLayout, describeLayout, judgeLayouts, PartitionLayout, PartitionObservation, rangeOf, rebaseBase } from './partition-layout';
+import { PartitionedSource } from './partitioned-source';
+
+export interface LayoutKeeperLog {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+/** A start-up refusal (the caller turns it into the one-line exit). */
+export class LayoutRefused extends Error {}
+
+export interface RebaseResult {
+  version: number;
+  layoutId: string;
+  total: number;
+  segmentSize: number;
+  base: bigint;
+  partitions: { idx: number; firstAllocation: bigint; firstId: bigint | null }[];
+}
+
+/**
+ * Checks the layout every partition database records against the configuration before the
+ * source draws from it, writes the first layout, and runs the admin re-base. Storage is the
+ * stores'; the rules are partition-layout.ts's.
+ */
+export class PartitionLayoutKeeper {
+  private checking?: Promise<void>;
+  /** the last refusal logged by a later check (the poll retries every period: log it once) */
+  private lastRefusal?: string;
+
+  constructor(
+    private readonly stores: PartitionStore[],
+    private readonly source: PartitionedSource,
+    private readonly configured: ConfiguredLayout,
+    private readonly adoptUnrecorded: boolean,
+    private readonly log: LayoutKeeperLog,
+  ) {}
+
+  /** every held partition's record checked (or refused) */
+  get complete(): boolean {
+    return this.stores.every((s) => this.source.layoutOf(s.idx) !== undefined);
+  }
+
+  /**
+   * Reads every held partition and acts on the verdict. At start a refusal throws
+   * LayoutRefused; later (a partition that answers only now) it keeps that partition out.
+   */
+  check(atStart: boolean): Promise<void> {
+    this.checking ??= this.runCheck(atStart).finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async observeAll(): Promise<PartitionObservation[]> {
+    return Promise.all(
+      this.stores.map(async (store): Promise<PartitionObservation> => {
+        try {
+          const [layout, last] = await Promise.all([store.readLayout(), store.current()]);
+          return { idx: store.idx, reachable: true, layout, allocations: last + 1n };
+        } catch (e) {
+          this.source.layoutUnchecked(store.idx, `layout not checked yet: ${(e as Error).message ?? e}`);
+          return { idx: store.idx, reachable: false, layout: null, allocations: 0n };
+        }
+      }),
+    );
+  }
+
+  private async runCheck(atStart: boolean): Promise<void> {
+    let seen = await this.observeAll();
+    let verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded);
+    if (verdict.kind === 'write') {
+      await this.writeFirst();
+      seen = await this.observeAll();
+      verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded);
+    }
+    switch (verdict.kind) {
+      case 'ok':
+        for (const [idx, layout] of verdict.layouts) {
+          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout);
+        }
+        return;
+      case 'wait':
+        for (const idx of verdict.unreachable) {
+          this.source.layoutUnchecked(idx, 'layout not recorded yet: every partition must be reachable to record the first layout');
+        }
+        return;
+      case 'write':
+        throw new Error('unreachable: written layouts read back as absent');
+      case 'refuse':
+        if (atStart) throw new LayoutRefused(verdict.message);
+        if (verdict.message !== this.lastRefusal) this.log.error(verdict.message);
+        this.lastRefusal = verdict.message;
+        for (const s of seen) if (s.reachable) this.source.layoutUnchecked(s.idx, verdict.message);
+    }
+  }
+
+  /** the first layout, in idx order: whoever records partition 1 first decides the layout id */
+  private async writeFirst(): Promise<void> {
+    let layoutId = randomUUID().replace(/-/g, '');
+    const ordered = [...this.stores].sort((a, b) => a.idx - b.idx);
+    for (const [i, store] of ordered.entries()) {
+      await store.insertLayout({
+        version: 1,
+        layoutId,
+        total: this.configured.total,
+        segmentSize: this.configured.segmentSize,
+        base: 1n,
+        idx: store.idx,
+        first: 0n,
+        complete: true,
+      });
+      const stored = await store.readLayout();
+      if (i === 0 && stored !== null) layoutId = stored.layoutId; // another instance won the race: same layout id
+    }
+    this.log.info(`recorded the partition layout (${describeLayout({ ...this.configured, base: 1n, version: 1, layoutId })}) in partitions ${ordered.map((s) => s.idx).join(', ')}`);
+  }
+
+  /**
+   * The admin re-base: a new layout version above every id allocated under the old one, written
+   * into every partition database of the old and the new layout (held here or passed in `extra`).
+   * Instances on the old layout see the new version on their next fetch or poll and stop drawing.
+   */
+  async rebase(target: ConfiguredLayout, extra: PartitionStore[]): Promise<RebaseResult> {
+    const all = new Map<number, PartitionStore>();
+    for (const s of this.stores) all.set(s.idx, s);
+    for (const s of extra) {
+      if (all.has(s.idx)) throw invalid('partitions', `partition ${s.idx} is held by this instance: do not pass it`);
+      all.set(s.idx, s);
+    }
+    const current = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined);
+    if (current === undefined) throw new IdError('DATABASE_UNAVAILABLE', 'no partition layout checked on this instance yet');
+    const needed = Math.max(current.total, target.total);
+    const missing: number[] = [];
+    for (let idx = 1; idx <= needed; idx++) if (!all.has(idx)) missing.push(idx);
+    if (missing.length > 0) {
+      throw invalid('partitions', `partition(s) ${missing.join(', ')} of the old or new layout are not held here: pass their databases in "partitions"`);
+    }
+    const stores = [...all.values()].sort((a, b) => a.idx - b.idx);
+    // every partition reachable, and its record read, before anything is written
+    const records = await Promise.all(
+      stores.map(async (store) => {
+        try {
+          return { store, layout: await store.readLayout(), last: await store.current() };
+        } catch (e) {
+          throw new IdError('DATABASE_UNAVAILABLE', `re-base refused: partition ${store.idx} is unreachable (${(e as Error).message ?? e}); every partition must be`, { cause: e });
+        }
+      }),
+    );
+    for (const r of records) {
+      if (r.layout === null && r.last >= 0n) {
+        throw invalid('partitions', `partition ${r.store.idx} holds allocations but no recorded layout: what it issued is unknown, so no re-base can be above it`);
+      }
+      if (r.layout !== null && r.layout.layoutId !== current.layoutId && r.layout.version >= current.version) {
+        throw invalid('partitions', `partition ${r.store.idx} carries another layout (${describeLayout(r.layout)}) than this instance's (${describeLayout(current)})`);
+      }
+    }
+    const version = Math.max(...records.map((r) => r.layout?.version ?? 0)) + 1;
+    const layoutId = randomUUID().replace(/-/g, '');
+    const fence = { version, layoutId, total: target.total, segmentSize: target.segmentSize };
+    const fenced: { store: PartitionStore; last: bigint; old: PartitionLayout | null }[] = [];
+    for (const r of records) {
+      // the old layout's ids: the last complete version's (an unfinished re-base's fence issued none)
+      const old = r.layout === null ? null : r.layout.complete ? r.layout : this.lastComplete(r.layout, current);
+      const last = await r.store.fence(fence, r.layout?.version ?? 0);
+      fenced.push({ store: r.store, last, old });
+    }
+    const base = rebaseBase(fenced.filter((f) => f.old !== null).map((f) => ({ layout: f.old!, last: f.last })));
+    for (const f of fenced) await f.store.completeLayout(version, base);
+    const result: RebaseResult = {
+      version,
+      layoutId,
+      total: target.total,
+      segmentSize: target.segmentSize,
+      base,
+      partitions: fenced.map((f) => {
+        const layout: PartitionLayout = { ...fence, base, idx: f.store.idx, first: f.last + 1n, complete: true };
+        return { idx: f.store.idx, firstAllocation: layout.first, firstId: f.store.idx <= target.total ? rangeOf(layout, layout.first)!.start : null };
+      }),
+    };
+    this.log.info(
+      `re-based the partitions from ${describeLayout(current)} to ${describeLayout({ ...fence, base })}; ` +
+        `partitions ${fenced.map((f) => `${f.store.idx} (last old allocation ${f.last})`).join(', ')} (cannot be undone)`,
+    );
+    return result;
+  }
+
+  /**
+   * An unfinished re-base left an incomplete version; the ids under it were never used. The
+   * complete layout before it is the one this instance checked, when it is of the same partition.
+   */
+  private lastComplete(incomplete: PartitionLayout, checked: PartitionLayout): PartitionLayout {
+    if (checked.complete && checked.version < incomplete.version && checked.idx === incomplete.idx) return checked;
+    const held = this.source.layoutOf(incomplete.idx);
+    if (held !== undefined && held.complete) return held;
+    throw invalid('partitions', `partition ${incomplete.idx}: an unfinished re-base left version ${incomplete.version}, and its previous layout is not known here: run the re-base on an instance that holds it`);
+  }
+}
+
+function invalid(field: string, problem: string): IdError {
+  return new IdError('VALIDATION_FAILED', `re-base refused: ${problem}`, { details: [{ field, problem }] });
+}

@@ -1,0 +1,154 @@
+/**
+ * The partition layout: the arithmetic that turns partition p's n-th allocation into ids, and
+ * the record of it that every partition database keeps. Plain TypeScript: no Nest, no SQL.
+ *
+ * Under a layout (total P, segment size S, base B, first allocation number F of partition p),
+ * allocation n >= F of partition p is global segment s = (n - F) * P + (p - 1), ids
+ * [B + s * S, B + (s + 1) * S). The first layout has B = 1 and F = 0 (go-id-alloc's arithmetic,
+ * id 0 never issued); a re-base writes a new version whose base lies above every id the old
+ * one allocated, with F = the partition's next allocation number.
+ */
+export interface PartitionLayout {
+  /** 1 for the first layout; each re-base adds one */
+  version: number;
+  /** random, the same in every partition database of one layout version */
+  layoutId: string;
+  total: number;
+  segmentSize: number;
+  base: bigint;
+  /** the partition this record describes (its database's partition) */
+  idx: number;
+  /** the first allocation number this layout uses in partition idx */
+  first: bigint;
+  /** false while a re-base has fenced the partition but not yet written the new base */
+  complete: boolean;
+}
+
+/** What an instance is configured with: checked against what the databases record. */
+export interface ConfiguredLayout {
+  total: number;
+  segmentSize: number;
+}
+
+/** One partition database as read at start (or when it first answers). */
+export interface PartitionObservation {
+  idx: number;
+  reachable: boolean;
+  layout: PartitionLayout | null;
+  /** allocations the table holds (the last allocation number + 1) */
+  allocations: bigint;
+}
+
+export function describeLayout(l: Pick<PartitionLayout, 'total' | 'segmentSize'> & Partial<PartitionLayout>): string {
+  const parts = [`total ${l.total}`, `segment size ${l.segmentSize}`];
+  if (l.base !== undefined) parts.push(`base ${l.base}`);
+  if (l.version !== undefined) parts.push(`version ${l.version}`);
+  if (l.layoutId !== undefined) parts.push(`layout id ${l.layoutId}`);
+  if (l.idx !== undefined) parts.push(`recorded for partition ${l.idx}`);
+  return parts.join(', ');
+}
+
+/** [start, end) of allocation n of the layout's partition; undefined below its first allocation */
+export function rangeOf(layout: PartitionLayout, n: bigint): { start: bigint; end: bigint } | undefined {
+  if (n < layout.first) return undefined;
+  const size = BigInt(layout.segmentSize);
+  const segment = (n - layout.first) * BigInt(layout.total) + BigInt(layout.idx - 1);
+  const start = layout.base + segment * size;
+  return { start, end: start + size };
+}
+
+/** the smallest allocation number of the layout's partition whose segment starts above id `above` */
+export function allocationAbove(layout: PartitionLayout, above: bigint): bigint {
+  const size = BigInt(layout.segmentSize);
+  const p = BigInt(layout.total);
+  const minSegment = above < layout.base ? 0n : (above - layout.base) / size + 1n;
+  const offset = BigInt(layout.idx - 1);
+  const k = minSegment <= offset ? 0n : (minSegment - offset + p - 1n) / p;
+  return layout.first + k;
+}
+
+export type LayoutVerdict =
+  /** every held partition carries a layout that matches the configuration */
+  | { kind: 'ok'; layouts: Map<number, PartitionLayout> }
+  /** no partition has a layout or an allocation, and all are reachable: write this one */
+  | { kind: 'write' }
+  /** cannot decide until these partitions answer (nothing recorded among those that did) */
+  | { kind: 'wait'; unreachable: number[] }
+  /** a start-up refusal: one line naming the partition, what is stored and what is configured */
+  | { kind: 'refuse'; message: string };
+
+/**
+ * The start-up rule. Partitions not yet reachable are checked when they answer; a partition is
+ * never drawn from before its record has been checked.
+ */
+export function judgeLayouts(configured: ConfiguredLayout, seen: PartitionObservation[], adoptUnrecorded: boolean): LayoutVerdict {
+  const reachable = seen.filter((s) => s.reachable);
+  const recorded = reachable.filter((s) => s.layout !== null);
+  const configuredText = describeLayout(configured);
+  if (recorded.length === 0) {
+    const drawn = reachable.find((s) => s.allocations > 0n);
+    if (drawn !== undefined && !adoptUnrecorded) {
+      return {
+        kind: 'refuse',
+        message:
+          `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout (drawn before layouts ` +
+          `were recorded, or by go-id-alloc v1), so the layout they were drawn under is unknown; configured: ${configuredText}. ` +
+          'If that is the layout they were drawn under, start once with PARTITION_ADOPT_LAYOUT=true to record it.',
+      };
+    }
+    const unreachable = seen.filter((s) => !s.reachable).map((s) => s.idx);
+    return unreachable.length > 0 ? { kind: 'wait', unreachable } : { kind: 'write' };
+  }
+  const reference = recorded[0].layout!;
+  const layouts = new Map<number, PartitionLayout>();
+  for (const s of reachable) {
+    const l = s.layout;
+    const configuredHere = `configured: partition ${s.idx} of ${configuredText}`;
+    if (l === null) {
+      return {
+        kind: 'refuse',
+        message:
+          `partition ${s.idx}: its database records no layout, while partition ${recorded[0].idx} carries ${describeLayout(reference)}; ` +
+          `${configuredHere}. A database swapped or emptied would repeat ids: restore it, or re-base (POST /admin/partitions/rebase).`,
+      };
+    }
+    const problem =
+      l.idx !== s.idx
+        ? 'it is the database of another partition'
+        : l.idx > l.total
+          ? `a re-base retired partition ${l.idx} (the layout has ${l.total})`
+          : l.total !== configured.total || l.segmentSize !== configured.segmentSize
+          ? 'the configured layout differs'
+          : l.layoutId !== reference.layoutId || l.version !== reference.version
+            ? `partition ${recorded[0].idx} carries another layout (${describeLayout(reference)})`
+            : !l.complete
+              ? 'a re-base to it is unfinished (run POST /admin/partitions/rebase again)'
+              : null;
+    if (problem !== null) {
+      return {
+        kind: 'refuse',
+        message:
+          `partition ${s.idx}: stored layout ${describeLayout(l)}; ${configuredHere}: ${problem}. ` +
+          'Changing the layout would repeat ids: start with the stored layout, or change it with POST /admin/partitions/rebase.',
+      };
+    }
+    layouts.set(s.idx, l);
+  }
+  return { kind: 'ok', layouts };
+}
+
+/**
+ * A re-base's new base: above every id allocated under the old layouts, given each partition's
+ * last allocation number as fenced (the fence's own allocation included, so nothing the old
+ * layout could still hand out lies at or above it).
+ */
+export function rebaseBase(old: { layout: PartitionLayout; last: bigint }[]): bigint {
+  let base = 1n;
+  for (const { layout, last } of old) {
+    const range = rangeOf(layout, last);
+    if (range !== undefined && range.end > base) base = range.end;
+    // a layout's own base bounds it from below even when it never allocated
+    if (layout.base > base) base = layout.base;
+  }
+  return base;
+}

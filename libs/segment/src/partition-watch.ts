@@ -1,0 +1,54 @@
+import { PartitionStore } from './partition-store';
+import { PartitionedSource } from './partitioned-source';
+import { PartitionLayoutKeeper } from './partition-layout-keeper';
+
+/**
+ * The periodic poll of the partitions (SEGMENT_POLL_MS): one statement per partition per period
+ * reading its counter, skip counter and layout version, fed to the source, which turns them into
+ * its rollback guard, skips every instance honours, and the end of drawing under a replaced
+ * layout. Partitions whose layout is not checked yet (unreachable at start) are checked again.
+ */
+export class PartitionWatch {
+  private timer?: NodeJS.Timeout;
+  private readonly polling = new Set<number>();
+  private lastPollAt = new Map<number, number>();
+
+  constructor(
+    private readonly stores: readonly PartitionStore[],
+    private readonly source: PartitionedSource,
+    private readonly keeper: PartitionLayoutKeeper,
+    private readonly periodMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** when each partition's poll last answered (ms epoch) */
+  answeredAt(idx: number): number | undefined {
+    return this.lastPollAt.get(idx);
+  }
+
+  tick(): void {
+    if (!this.keeper.complete) void this.keeper.check(false).catch(() => undefined);
+    for (const store of this.stores) {
+      if (this.source.layoutOf(store.idx) === undefined || this.polling.has(store.idx)) continue;
+      this.polling.add(store.idx);
+      store
+        .poll()
+        .then(
+          (answer) => {
+            this.lastPollAt.set(store.idx, Date.now());
+            this.source.observe(store.idx, answer);
+          },
+          () => undefined, // a partition whose database is away shows in the source's own fetch errors
+        )
+        .finally(() => this.polling.delete(store.idx));
+    }
+  }
+}
