@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { spawn, ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -28,6 +29,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** argv run under `taskset -c cpus` when asked (and taskset exists), else as is */
+export function pinned(cpus: string | undefined, argv: string[]): [string, string[]] {
+  return cpus !== undefined && existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', ['-c', cpus, ...argv]] : [argv[0], argv.slice(1)];
+}
+
 /** The built service as a child process, waited for until it answers. */
 export class Service {
   private constructor(
@@ -35,15 +41,17 @@ export class Service {
     readonly url: string,
   ) {}
 
-  static async start(env: Record<string, string>, script = MAIN_JS): Promise<Service> {
+  /** cpus: a taskset CPU list to pin the process (and its workers) to */
+  static async start(env: Record<string, string>, script = MAIN_JS, cpus?: string): Promise<Service> {
     const port = await freePort();
-    const child = spawn(process.execPath, [script, String(port)], {
+    const [command, args] = pinned(cpus, [process.execPath, script, String(port)]);
+    const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', HOST: '127.0.0.1', ...env, PORT: String(port) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const service = new Service(child, `http://127.0.0.1:${port}`);
     const deadline = Date.now() + 30_000;
-    const probe = script === MAIN_JS ? '/health/live' : '/ids/segment';
+    const probe = script === MAIN_JS ? '/health/ready' : '/ids/segment';
     while (Date.now() < deadline) {
       try {
         if ((await fetch(`${service.url}${probe}`)).ok) return service;

@@ -7,6 +7,7 @@ import { fmt, measure, table } from './measure';
 import { clientSuite } from './client';
 import { fpeCandidates } from './fpe';
 import { httpSuite } from './http-suite';
+import { edgeSuite } from './edge-suite';
 import { snowflakeCandidates } from './snowflake';
 import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, TicketRow } from './segment';
 
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
   if (wants('http')) {
     log('HTTP suite');
     sections.push(...(await httpSuite(log)));
+  }
+
+  if (wants('edge')) {
+    log('the id routes against bare Fastify: closed and open loop (BENCH_PAIRS, BENCH_OPEN_SECONDS, BENCH_WORKERS)');
+    sections.push(...(await edgeSuite(log)));
   }
 
   if (wants('refill')) {

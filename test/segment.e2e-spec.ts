@@ -121,7 +121,7 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
     });
   });
 
-  it('near 2^63-1: issues up to the limit, then 503 ID_SPACE_EXHAUSTED, never a wrapped id', async () => {
+  it('near 2^63-1: issues up to the limit, then 409 ID_SPACE_EXHAUSTED (no Retry-After), never a wrapped id', async () => {
     const start = MAX - 250n;
     expect((await admin('POST', '/admin/segments', { key: 'top', startId: start.toString(), step: 100 })).status).toBe(201);
     const got: string[] = [];
@@ -131,8 +131,9 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
       if (last.status !== 200) break;
       got.push(...last.body.ids);
     }
-    expect(last!.status).toBe(503);
+    expect(last!.status).toBe(409);
     expect(last!.body.code).toBe('ID_SPACE_EXHAUSTED');
+    expect(last!.headers.get('retry-after')).toBeNull();
     expect(got).toHaveLength(200); // two whole steps fit; a third would pass 2^63-1
     expect(got[0]).toBe(start.toString());
     expect(got.at(-1)).toBe((start + 199n).toString());

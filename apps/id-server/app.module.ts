@@ -1,4 +1,4 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import type { ModuleMetadata } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, CoreModule } from '@app/core';
@@ -8,6 +8,7 @@ import { UuidModule } from '@app/uuid';
 import { AdminModule } from './admin/admin.module';
 import { CompatModule } from './compat/compat.module';
 import { HealthModule } from './health/health.module';
+import { HttpEdgeModule } from './http/http-edge.module';
 import { IdsModule } from './ids/ids.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SnowflakeHttpModule } from './snowflake/snowflake-http.module';
@@ -25,12 +26,15 @@ export class AppModule {
         CoreModule.forRoot(config),
         LoggerModule.forRoot({
           pinoHttp: { level: config.LOG_LEVEL, autoLogging: true, quietReqLogger: true },
-          // Request logs only where people act (admin); the id routes are counted by metrics.
-          forRoutes: [{ path: 'admin/*path', method: RequestMethod.ALL }],
+          // No request middleware: admin requests are logged by a route hook (logAdminRequests),
+          // the id routes are counted by metrics. Middleware would run @fastify/middie on every
+          // request.
+          forRoutes: [],
         }),
         DatabaseModule.forRoot(config),
         ...STRATEGY_MODULES,
         MetricsModule,
+        HttpEdgeModule,
         ...(extra.imports ?? []),
         IdsModule,
         HealthModule,

@@ -2,22 +2,39 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
-import { AppConfig, IdExceptionFilter } from '@app/core';
+import { AppConfig, clientErrorResponse, IdExceptionFilter, MAX_PATH_PARAM_LENGTH } from '@app/core';
 import { AppModule } from './app.module';
-import { IssueCounter } from './metrics/issue-counter';
-import { buildOpenApiDocument } from './common/openapi';
+import { logAdminRequests } from './admin/admin-request-log';
+import { buildOpenApiDocument, openApiConfig } from './common/openapi';
+import { directRoutesDocument } from './http/api-document';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
 
 /** The configured application, not yet listening: used by main.ts and by in-process tests. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  // Every answer is in the error contract, those Fastify makes itself included: its router's
+  // refusals (frameworkErrors), socket-level client errors, and the 503 while closing, which
+  // Fastify would send raw without Retry-After (return503OnClosing off: the direct routes answer
+  // SHUTTING_DOWN once shutdown begins, see DirectRoutes).
+  let errors: IdExceptionFilter | undefined;
   const adapter = new FastifyAdapter({
     bodyLimit: 64 * 1024,
-    return503OnClosing: true,
+    return503OnClosing: false,
     requestTimeout: config.HTTP_READ_TIMEOUT_MS,
     connectionTimeout: config.HTTP_WRITE_TIMEOUT_MS,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => errors!.send(error, request, reply),
+    clientErrorHandler: (error, socket) => {
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      const rawPacket = (error as unknown as { rawPacket?: unknown }).rawPacket;
+      const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+      if (socket.writable) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
+      socket.destroy(error);
+    },
   });
+  logAdminRequests(adapter.getInstance() as unknown as FastifyInstance);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
     bufferLogs: true,
     abortOnError: false,
@@ -26,10 +43,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.flushLogs();
 
   // Nest also routes Fastify's own errors (a body that is not JSON) and unknown routes here.
-  const counter = app.get(IssueCounter);
-  app.useGlobalFilters(new IdExceptionFilter((code) => counter.error(code)));
+  const filter = app.get(IdExceptionFilter);
+  errors = filter;
+  app.useGlobalFilters(filter);
 
-  const document = buildOpenApiDocument(app);
+  const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig())]);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);

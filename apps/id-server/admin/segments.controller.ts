@@ -1,19 +1,14 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminGuard, APP_CONFIG, AppConfig, IdError } from '@app/core';
+import { AdminGuard, APP_CONFIG, AppConfig } from '@app/core';
 import { MAX_ID, SegmentAdmin } from '@app/segment';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
-import { KEY_PATTERN } from '../ids/ids-query';
+import { checkKey, KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
 import { ApiSkipBody, CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
-
-function checkKey(key: string): string {
-  if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', 'key: 1 to 128 characters of A-Z a-z 0-9 _ . : -');
-  return key;
-}
 
 /** Admin routes for segment keys; the HTTP shape only, the operations live in SegmentAdmin. */
 @ApiTags('admin')

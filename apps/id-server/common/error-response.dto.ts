@@ -58,6 +58,13 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, { message: string; details?: FieldProb
   CLOCK_BACKWARDS: { message: 'snowflake: the clock is 40 ms behind the last issued timestamp' },
   WORKER_LEASE_LOST: { message: 'snowflake cannot issue: the worker-id lease could not be renewed' },
   ID_SPACE_EXHAUSTED: { message: 'key "orders" would pass 9223372036854775807 (2^63-1)' },
+  UNKNOWN_PARAMETER: {
+    message: 'unknown query parameter "Key"; this route takes key and count',
+    details: [{ field: 'Key', problem: 'unknown parameter' }],
+  },
+  INVALID_REQUEST: { message: 'the URL is not valid percent-encoding' },
+  METHOD_NOT_ALLOWED: { message: 'the id routes answer GET only: a HEAD would spend ids' },
+  SHUTTING_DOWN: { message: 'this instance is shutting down; ask another one' },
   INTERNAL: { message: 'internal error; see the service log' },
 };
 

@@ -19,8 +19,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
  * security schemes; a header parameter for it (Nest derives one from `@Headers('authorization')`)
  * would be a second, required declaration that Swagger UI's "Try it out" refuses to run without.
  */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
+export function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
+  return new DocumentBuilder()
     .setTitle('id-allocator')
     .setDescription(
       'Globally unique 64-bit ids: segment, partition, ticket, snowflake, uuid, uuidv7. Ids travel as decimal strings; ' +
@@ -35,7 +35,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     })
     .addSecurity(ADMIN_TOKEN_SCHEME, { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: the admin routes' })
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+}
+
+/**
+ * The app's document, with the paths and schemas of `extra` documents (the direct routes, whose
+ * controller classes Nest does not route: see http/api-document.ts) merged in.
+ */
+export function buildOpenApiDocument(app: INestApplication, extra: OpenAPIObject[] = []): OpenAPIObject {
+  const document = SwaggerModule.createDocument(app, openApiConfig());
+  for (const more of extra) {
+    document.paths = { ...more.paths, ...document.paths };
+    document.components = { ...document.components, schemas: { ...more.components?.schemas, ...document.components?.schemas } };
+  }
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { PartitionModule, SegmentModule } from '@app/segment';
-import { AllocController } from './alloc.controller';
-import { LeafController } from './leaf.controller';
+import { AllocRoutes } from './alloc.routes';
+import { LeafRoutes } from './leaf.routes';
 
-@Module({ imports: [PartitionModule, SegmentModule], controllers: [AllocController, LeafController] })
+/** go-id-alloc's /alloc and /health?biz_tag, Leaf's routes (served directly on Fastify; documented by AllocController and LeafController). */
+@Module({ imports: [PartitionModule, SegmentModule], providers: [AllocRoutes, LeafRoutes] })
 export class CompatModule {}

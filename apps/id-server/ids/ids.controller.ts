@@ -1,52 +1,31 @@
-import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
+import { Controller, Get, Param } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
-import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
-import { parseIdsQuery } from './ids-query';
-import { COUNT_QUERY, FORMAT_QUERY, IdsRangesResponseDto, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
-import { rangesAnswer, wantsRanges } from './ranges-answer';
 import { ApiTokenAuth } from '../common/openapi';
+import { COUNT_QUERY, FORMAT_QUERY, IdsRangesResponseDto, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
 
 /**
- * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
- * digits or uuid hex, so nothing needs escaping, and JSON.stringify's generic walk is skipped.
+ * The OpenAPI entry of GET /ids/:strategy. Requests are served by IdsRoutes directly on Fastify
+ * (see DirectRoutes for why); this class is never routed by Nest, only read by Swagger's scanner
+ * (see api-document.ts), so its decorators and DTOs are the documentation.
  */
-function answer(strategy: string, key: string, ids: string[]): string {
-  return `{"strategy":"${strategy}","key":"${key}","ids":["${ids.join('","')}"]}`;
-}
-
-/** The one place an id request becomes an answer: look the strategy up, check, generate. */
 @ApiTags('ids')
 @Controller('ids')
 export class IdsController {
-  private readonly maxCount: number;
-
-  constructor(
-    private readonly registry: GeneratorRegistry,
-    private readonly tokens: ApiTokens,
-    private readonly counter: IssueCounter,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.maxCount = config.MAX_COUNT;
-  }
-
   @Get(':strategy')
-  @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
     operationId: 'issueIds',
     summary: 'Issue ids',
     description:
       'count unique ids from a strategy; a batch is all or nothing. segment: key is the business tag; ' +
-      'other strategies check and echo key, one sequence serves all keys.',
+      'other strategies check and echo key, one sequence serves all keys. Any other query parameter is ' +
+      '400 UNKNOWN_PARAMETER; HEAD is 405 (it would spend ids).',
   })
   @ApiParam(STRATEGY_PARAM)
   @ApiQuery(KEY_QUERY)
   @ApiQuery(COUNT_QUERY)
   @ApiQuery(FORMAT_QUERY)
   @ApiExtraModels(IdsResponseDto, IdsRangesResponseDto)
-  // The 200 is the list (what format=ids, the default, answers), so generated clients get it exact;
   // format=ranges answers IdsRangesResponseDto, a component of its own named in the description.
   @ApiOkResponse({ type: IdsResponseDto, description: `the ids; with format=ranges: ${getSchemaPath(IdsRangesResponseDto)}` })
   @ApiTokenAuth()
@@ -56,40 +35,17 @@ export class IdsController {
     'INVALID_KEY',
     'INVALID_COUNT',
     'INVALID_FORMAT',
+    'UNKNOWN_PARAMETER',
     'UNKNOWN_STRATEGY',
     'UNKNOWN_KEY',
+    'ID_SPACE_EXHAUSTED',
     'SEGMENT_UNAVAILABLE',
     'DATABASE_UNAVAILABLE',
     'CLOCK_BACKWARDS',
     'WORKER_LEASE_LOST',
-    'ID_SPACE_EXHAUSTED',
+    'SHUTTING_DOWN',
   )
-  next(
-    @Param('strategy') strategy: string,
-    @Req() request: FastifyRequest,
-  ): string | Promise<string> {
-    const generator = this.registry.get(strategy);
-    const { key, count } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
-    this.tokens.check(request.headers.authorization, key);
-    if (wantsRanges(request.query as Record<string, unknown>)) {
-      const answered = rangesAnswer(generator, key, count);
-      if (typeof answered === 'string') {
-        this.counter.add(strategy, key, count);
-        return answered;
-      }
-      return answered.then((body) => {
-        this.counter.add(strategy, key, count);
-        return body;
-      });
-    }
-    const ids = generator.next(key, count);
-    if (Array.isArray(ids)) {
-      this.counter.add(strategy, key, count);
-      return answer(strategy, key, ids);
-    }
-    return ids.then((list) => {
-      this.counter.add(strategy, key, count);
-      return answer(strategy, key, list);
-    });
+  next(@Param('strategy') _strategy: string): IdsResponseDto {
+    throw new Error('documentation only: served by IdsRoutes');
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { IdsController } from './ids.controller';
+import { IdsRoutes } from './ids.routes';
 
-@Module({ controllers: [IdsController] })
+/** GET /ids/:strategy (served directly on Fastify; IdsController documents it). */
+@Module({ providers: [IdsRoutes] })
 export class IdsModule {}

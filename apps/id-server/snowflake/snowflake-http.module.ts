@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { SnowflakeModule } from '@app/snowflake';
-import { SnowflakeAdminController, SnowflakeController } from './snowflake.controller';
+import { SnowflakeAdminController } from './snowflake.controller';
+import { SnowflakeRoutes } from './snowflake.routes';
 
-/** The snowflake routes beside the id route: decode. */
-@Module({ imports: [SnowflakeModule], controllers: [SnowflakeController, SnowflakeAdminController] })
+/** The snowflake routes beside the id route: decode (public, served directly) and the admin decode. */
+@Module({ imports: [SnowflakeModule], controllers: [SnowflakeAdminController], providers: [SnowflakeRoutes] })
 export class SnowflakeHttpModule {}

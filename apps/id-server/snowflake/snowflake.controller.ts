@@ -3,7 +3,7 @@ import { AdminGuard } from '@app/core';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { SnowflakeIdGenerator } from '@app/snowflake';
 import { ApiErrors } from '../common/error-response.dto';
-import { ApiAdminAuth } from '../common/openapi';
+import { ApiAdminAuth, ApiTokenAuth } from '../common/openapi';
 
 export class DecodedSnowflakeResponseDto {
   @ApiProperty({ example: '1234567890123456789', description: 'the id as given, normalised' })
@@ -19,12 +19,15 @@ export class DecodedSnowflakeResponseDto {
   sequence?: number;
 }
 
-/** Reads a snowflake id back: when it was made, by which worker id, at which sequence. */
+/**
+ * The OpenAPI entry of GET /ids/snowflake/:id/decode, which reads a snowflake id back: when it
+ * was made, by which worker id, at which sequence. Served by SnowflakeRoutes directly on Fastify
+ * with the other /ids/* routes (see DirectRoutes); this class is only read by Swagger's scanner
+ * (see api-document.ts).
+ */
 @ApiTags('ids')
 @Controller('ids/snowflake')
 export class SnowflakeController {
-  constructor(private readonly snowflake: SnowflakeIdGenerator) {}
-
   @Get(':id/decode')
   @ApiOperation({
     operationId: 'decodeSnowflakeId',
@@ -35,9 +38,10 @@ export class SnowflakeController {
   })
   @ApiParam({ name: 'id', description: 'decimal, 0 to 2^63-1 (9223372036854775807)', example: '1234567890123456789' })
   @ApiOkResponse({ type: DecodedSnowflakeResponseDto })
-  @ApiErrors('INVALID_ID')
-  decode(@Param('id') id: string): DecodedSnowflakeResponseDto {
-    return this.snowflake.decode(id);
+  @ApiTokenAuth()
+  @ApiErrors('INVALID_ID', 'UNKNOWN_PARAMETER', 'UNAUTHORIZED')
+  decode(@Param('id') _id: string): DecodedSnowflakeResponseDto {
+    throw new Error('documentation only: served by SnowflakeRoutes');
   }
 }
 

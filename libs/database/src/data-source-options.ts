@@ -8,13 +8,15 @@ import { migrationsFor, partitionTableMigration } from './migrations';
 export const MYSQL_CONNECT_TIMEOUT_MS = 2000;
 export const MYSQL_QUERY_TIMEOUT_MS = 2000;
 
-/** Applied on every open of the SQLite file, by the app and by the migration CLI alike. */
+/**
+ * Applied on every open of the SQLite file, by the app, the migration CLI and the writer thread
+ * alike. better-sqlite3 leaves WAL at synchronous=NORMAL, which can lose the last fetched segment
+ * on power loss and then issue its ids again: FULL.
+ */
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = FULL', 'busy_timeout = 5000'] as const;
+
 export function prepareSqlite(db: { pragma(source: string): unknown }): void {
-  db.pragma('journal_mode = WAL');
-  // better-sqlite3 leaves WAL at synchronous=NORMAL, which can lose the last fetched segment on
-  // power loss and then issue its ids again.
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  for (const pragma of SQLITE_PRAGMAS) db.pragma(pragma);
 }
 
 /** mysql://user:pass@host:port/db, mariadb:// accepted as the same. */

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
+import { SqliteWriterThread } from '@app/database';
 import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
 
 // SQLite's clock in Unix ms (the host's: SQLite serves processes of one host only).
@@ -12,7 +13,13 @@ const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${DB_NOW}
  * UPDATE ... RETURNING is atomic across the processes sharing the file).
  */
 export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /** the renewal, once a second for the life of the process, commits off the event loop */
+  private readonly renewals: SqliteWriterThread | undefined;
+
+  constructor(private readonly dataSource: DataSource) {
+    const path = dataSource.options.database;
+    this.renewals = typeof path === 'string' && path !== '' && path !== ':memory:' ? new SqliteWriterThread(path) : undefined;
+  }
 
   private db(): Database {
     const db = (this.dataSource.driver as unknown as { databaseConnection?: Database }).databaseConnection;
@@ -69,16 +76,16 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
-    const info = this.db()
-      .prepare(
-        `UPDATE worker_node SET heartbeat = ${DB_NOW}, reserved_until = MAX(reserved_until, ?)
-          WHERE worker_id = ? AND instance_id = ?`,
-      )
-      .run(untilMs, workerId, instanceId);
-    return info.changes === 1;
+    const sql = `UPDATE worker_node SET heartbeat = ${DB_NOW}, reserved_until = MAX(reserved_until, ?)
+          WHERE worker_id = ? AND instance_id = ?`;
+    const params = [untilMs, workerId, instanceId];
+    this.db(); // closed database: fail as before
+    const changes = this.renewals ? await this.renewals.run(sql, params) : this.db().prepare(sql).run(...params).changes;
+    return changes === 1;
   }
 
   async release(workerId: number, instanceId: string): Promise<void> {
+    await this.renewals?.close(); // no renewal after the release
     this.db().prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?').run(workerId, instanceId);
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { autoWorkers } from './cpu-quota';
 
 /*
  * Every setting of DESIGN.md's "Configuration", validated once at start. Values arrive as strings
@@ -67,7 +68,8 @@ const baseSchema = z
     ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     MAX_COUNT: int(1, 1_000_000).default(10_000),
-    WORKERS: int(1, 64).default(1),
+    /** `auto`: os.availableParallelism() capped by the cgroup CPU quota (see autoWorkers) */
+    WORKERS: z.preprocess((v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? autoWorkers() : v), int(1, 64)).default(1),
     PARTITIONS: json(
       z
         .array(partitionSchema, { error: 'must be a JSON list of {"idx","total","url"}' })

@@ -24,12 +24,15 @@ export class ApiTokens {
     return this.tokens !== undefined;
   }
 
-  /** 401 UNAUTHORIZED without a valid token, 403 FORBIDDEN for a key the token is not granted */
-  check(authorization: string | string[] | undefined, key: string): void {
+  /**
+   * 401 UNAUTHORIZED without a valid token, 403 FORBIDDEN for a key the token is not granted.
+   * key undefined: a route that names no key (the snowflake decode), open to any valid token.
+   */
+  check(authorization: string | string[] | undefined, key: string | undefined): void {
     if (this.tokens === undefined) return;
     const token = typeof authorization === 'string' && authorization.startsWith(BEARER) ? authorization.slice(BEARER.length) : undefined;
     const keys = token === undefined ? undefined : this.tokens.get(token);
     if (keys === undefined) throw new IdError('UNAUTHORIZED', 'the id routes need "Authorization: Bearer <token>" (API_TOKENS is set)');
-    if (keys !== null && !keys.has(key)) throw new IdError('FORBIDDEN', `this token is not granted key "${key}"`);
+    if (keys !== null && key !== undefined && !keys.has(key)) throw new IdError('FORBIDDEN', `this token is not granted key "${key}"`);
   }
 }

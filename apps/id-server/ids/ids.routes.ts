@@ -1,0 +1,63 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry, IdGenerator } from '@app/core';
+import { IssueCounter } from '../metrics/issue-counter';
+import { DirectRoutes } from '../http/direct-routes';
+import { parseIdsQuery } from './ids-query';
+import { rangesAnswer } from './ranges-answer';
+
+/**
+ * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
+ * digits or uuid hex, so nothing needs escaping, and JSON.stringify's generic walk is skipped.
+ */
+function answer(strategy: string, key: string, ids: string[]): string {
+  return `{"strategy":"${strategy}","key":"${key}","ids":["${ids.join('","')}"]}`;
+}
+
+function listAnswer(generator: IdGenerator, strategy: string, key: string, count: number): string | Promise<string> {
+  const ids = generator.next(key, count);
+  return Array.isArray(ids) ? answer(strategy, key, ids) : ids.then((list) => answer(strategy, key, list));
+}
+
+/**
+ * GET /ids/:strategy, the one place an id request becomes an answer: look the strategy up, check,
+ * generate. Served by DirectRoutes; documented by IdsController.
+ */
+@Injectable()
+export class IdsRoutes implements OnModuleInit {
+  private readonly maxCount: number;
+
+  constructor(
+    private readonly routes: DirectRoutes,
+    private readonly registry: GeneratorRegistry,
+    private readonly tokens: ApiTokens,
+    private readonly counter: IssueCounter,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.maxCount = config.MAX_COUNT;
+  }
+
+  onModuleInit(): void {
+    this.routes.serve({
+      url: '/ids/:strategy',
+      contentType: 'application/json; charset=utf-8',
+      handle: (request) => this.next(request),
+    });
+  }
+
+  next(request: FastifyRequest): string | Promise<string> {
+    const strategy = (request.params as { strategy: string }).strategy;
+    const generator = this.registry.get(strategy);
+    const { key, count, ranges } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
+    this.tokens.check(request.headers.authorization, key);
+    const body = ranges ? rangesAnswer(generator, key, count) : listAnswer(generator, strategy, key, count);
+    if (typeof body === 'string') {
+      this.counter.add(strategy, key, count);
+      return body;
+    }
+    return body.then((b) => {
+      this.counter.add(strategy, key, count);
+      return b;
+    });
+  }
+}

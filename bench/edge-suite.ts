@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fmt } from './measure';
+import { BARE_FASTIFY_JS, median, pinned, Service } from './http';
+import type { LoadResult } from './load-client';
+
+const LOAD_CLIENT_JS = join(__dirname, 'load-client.js');
+const ROUTES = [
+  ['segment', '/ids/segment'],
+  ['snowflake', '/ids/snowflake'],
+  ['/alloc', '/alloc'],
+] as const;
+const RATES = [2000, 5000, 8000];
+
+export interface EdgeOptions {
+  pairs: number;
+  closedSeconds: number;
+  openSeconds: number;
+  connections: number;
+  workers: number[];
+}
+
+export const edgeOptionsFromEnv = (): EdgeOptions => ({
+  pairs: Number(process.env.BENCH_PAIRS ?? 5),
+  closedSeconds: Number(process.env.BENCH_CLOSED_SECONDS ?? 3),
+  openSeconds: Number(process.env.BENCH_OPEN_SECONDS ?? 4),
+  connections: 50,
+  workers: (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number),
+});
+
+/** One run of the load generator in its own process, pinned to the last CPU. */
+function generate(url: string, mode: 'open' | 'closed', rate: number, seconds: number, connections: number): Promise<LoadResult> {
+  const cpu = String(availableParallelism() - 1);
+  const [command, args] = pinned(cpu, [process.execPath, LOAD_CLIENT_JS, url, mode, String(rate), String(seconds), String(connections), '0.5']);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited ${code}`))));
+  });
+}
+
+interface Pairs {
+  bare: LoadResult[];
+  service: LoadResult[];
+  /** service / bare, per pair */
+  ratios: number[];
+}
+
+/** n interleaved pairs, the order flipped every pair (A B, B A, ...) so drift hits both alike */
+async function pairs(n: number, run: (target: 'bare' | 'service') => Promise<LoadResult>, ratio: (s: LoadResult, b: LoadResult) => number): Promise<Pairs> {
+  const out: Pairs = { bare: [], service: [], ratios: [] };
+  for (let i = 0; i < n; i++) {
+    const order: ('bare' | 'service')[] = i % 2 === 0 ? ['bare', 'service'] : ['service', 'bare'];
+    const got: Partial<Record<'bare' | 'service', LoadResult>> = {};
+    for (const target of order) got[target] = await run(target);
+    out.bare.push(got.bare!);
+    out.service.push(got.service!);
+    out.ratios.push(ratio(got.service!, got.bare!));
+  }
+  return out;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) : '-');
+const spread = (values: number[]) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
+const med = (list: LoadResult[], f: (r: LoadResult) => number) => median(list.map(f));
+const bad = (list: LoadResult[]) => list.reduce((n, r) => n + r.non2xx + r.errors + r.unanswered, 0);
+
+/**
+ * The id routes against bare Fastify answering the same JSON, in one run: closed-loop throughput
+ * and open-loop latency at fixed rates, as medians of interleaved A/B pairs with their spread.
+ * The service (WORKERS=1) is pinned to CPU 0 and the generator to the last CPU; with WORKERS=2
+ * the service is not pinned (and shares the generator's CPU on a 2-core machine).
+ */
+export async function edgeSuite(log: (s: string) => void, options: EdgeOptions = edgeOptionsFromEnv()): Promise<string[]> {
+  const closedRows: string[] = [];
+  const openRows: string[] = [];
+  for (const workers of options.workers) {
+    const serverCpus = workers === 1 && availableParallelism() > 1 ? '0' : undefined;
+    const env = { WORKERS: String(workers) };
+    const bare = await Service.start(env, BARE_FASTIFY_JS, serverCpus);
+    const service = await Service.start({ ...env, SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 'edge.sqlite') }, undefined, serverCpus);
+    const url = (target: 'bare' | 'service', path: string) => (target === 'bare' ? bare.url : service.url) + path;
+    try {
+      for (const [, path] of ROUTES) {
+        await generate(url('bare', path), 'closed', 0, 1, options.connections);
+        await generate(url('service', path), 'closed', 0, 1, options.connections);
+      }
+      for (const [name, path] of ROUTES) {
+        log(`  closed loop: ${name}, WORKERS=${workers}, ${options.pairs} pairs`);
+        const p = await pairs(
+          options.pairs,
+          (t) => generate(url(t, path), 'closed', 0, options.closedSeconds, options.connections),
+          (s, b) => s.achieved / b.achieved,
+        );
+        closedRows.push(
+          `| ${name} | ${workers} | ${fmt(med(p.bare, (r) => r.achieved))} | ${fmt(med(p.service, (r) => r.achieved))} | **${median(p.ratios).toFixed(2)}x** | ${spread(p.ratios)} | ${ms(med(p.service, (r) => r.p999))} / ${ms(med(p.bare, (r) => r.p999))} | ${ms(Math.max(...[...p.bare, ...p.service].map((r) => r.loopLagMax)))} | ${bad(p.bare) + bad(p.service)} |`,
+        );
+      }
+      for (const rate of RATES) {
+        for (const [name, path] of ROUTES) {
+          log(`  open loop: ${name}, WORKERS=${workers}, ${rate} req/s, ${options.pairs} pairs`);
+          const p = await pairs(
+            options.pairs,
+            (t) => generate(url(t, path), 'open', rate, options.openSeconds, options.connections),
+            (s, b) => s.p999 / b.p999,
+          );
+          const lat = (list: LoadResult[]) => `${ms(med(list, (r) => r.p50))} / ${ms(med(list, (r) => r.p99))} / ${ms(med(list, (r) => r.p999))}`;
+          openRows.push(
+            `| ${name} | ${workers} | ${fmt(rate)} | ${lat(p.service)} | ${lat(p.bare)} | ${fmt(med(p.service, (r) => r.achieved))} / ${fmt(med(p.bare, (r) => r.achieved))} | **${median(p.ratios).toFixed(2)}x** | ${spread(p.ratios)} | ${ms(med([...p.bare, ...p.service], (r) => r.loopLagP99))} / ${ms(Math.max(...[...p.bare, ...p.service].map((r) => r.loopLagMax)))} | ${bad(p.bare) + bad(p.service)} |`,
+          );
+        }
+      }
+    } finally {
+      await Promise.all([bare.stop(), service.stop()]);
+    }
+  }
+  return [
+    `## The id routes against bare Fastify: closed loop, ${options.connections} connections (median of ${options.pairs} interleaved A/B pairs of ${options.closedSeconds} s)`,
+    '',
+    'Service on the embedded SQLite default; bare Fastify answers the same JSON. WORKERS=1: server pinned to CPU 0, generator (its own process) to the last CPU.',
+    '',
+    '| route | WORKERS | bare Fastify req/s | service req/s | service / bare | spread (min-max) | p99.9 ms service / bare | generator loop lag max ms | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...closedRows,
+    '',
+    `## The id routes against bare Fastify: open loop at fixed rates, latency from the scheduled send time (median of ${options.pairs} interleaved A/B pairs of ${options.openSeconds} s)`,
+    '',
+    '| route | WORKERS | rate req/s | service p50 / p99 / p99.9 ms | bare p50 / p99 / p99.9 ms | achieved service / bare | p99.9 service / bare | spread (min-max) | generator loop lag p99 / max ms | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...openRows,
+    '',
+  ];
+}
