@@ -1,6 +1,7 @@
 import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import type { ModuleMetadata } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { AppConfig, CoreModule } from '@app/core';
 import { DatabaseModule } from '@app/database';
 import { PartitionModule, SegmentModule, TicketModule } from '@app/segment';
@@ -18,13 +19,14 @@ const STRATEGY_MODULES = [SegmentModule, PartitionModule, TicketModule, UuidModu
 /** The composition root. `imports` lets tests add a strategy of their own. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
+  /** `logger`: the root pino logger (createRootLogger), which request logs use too */
+  static forRoot(config: AppConfig, logger: Pino, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: { level: config.LOG_LEVEL, autoLogging: true, quietReqLogger: true },
+          pinoHttp: { logger, autoLogging: true, quietReqLogger: true },
           // Request logs only where people act (admin); the id routes are counted by metrics.
           forRoutes: [{ path: 'admin/*path', method: RequestMethod.ALL }],
         }),

@@ -2,12 +2,16 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
-import { Logger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { AppConfig, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
 import { IssueCounter } from './metrics/issue-counter';
+import { createRootLogger, ServiceLogger } from './logging';
 
-export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
+export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** the root pino logger; made from the configuration when not given */
+  logger?: Pino;
+}
 
 /** The configured application, not yet listening: used by main.ts and by in-process tests. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
@@ -17,12 +21,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     requestTimeout: config.HTTP_READ_TIMEOUT_MS,
     connectionTimeout: config.HTTP_WRITE_TIMEOUT_MS,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
-    bufferLogs: true,
+  const root = options.logger ?? createRootLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, root, { imports: options.imports }), adapter, {
+    logger: new ServiceLogger(root),
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
-  app.flushLogs();
 
   // Nest also routes Fastify's own errors (a body that is not JSON) and unknown routes here.
   const counter = app.get(IssueCounter);
@@ -38,7 +41,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
-
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
+  // (Nest's hooks re-raise the signal, which ends the process with 143/130)
   return app;
 }

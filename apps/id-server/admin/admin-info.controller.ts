@@ -1,9 +1,7 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry, redactedSettings } from '@app/core';
 import { ApiErrors } from '../common/error-response.dto';
-
-const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'ID_SECRET', 'DATABASE_URL', 'PARTITIONS']);
 
 /** What this instance runs with: strategies and the effective settings, secrets redacted. */
 @ApiTags('admin')
@@ -20,10 +18,6 @@ export class AdminInfoController {
   @ApiOperation({ summary: 'Strategies and effective settings (secrets redacted)' })
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED')
   info() {
-    const settings: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(this.config)) {
-      settings[name] = SECRET_SETTINGS.has(name) && value !== undefined ? '(set)' : value;
-    }
-    return { strategies: this.registry.names(), pid: process.pid, settings };
+    return { strategies: this.registry.names(), pid: process.pid, settings: redactedSettings(this.config) };
   }
 }

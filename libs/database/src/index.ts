@@ -5,3 +5,4 @@ export * from './run-migrations';
 export * from './mysql-pool';
 export * from './sqlite-handle';
 export * from './id-secret';
+export * from './startup-check';

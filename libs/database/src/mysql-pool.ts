@@ -1,4 +1,4 @@
-import { IdError } from '@app/core';
+import { databaseUnavailable } from '@app/core';
 import type { DataSource } from 'typeorm';
 import { MYSQL_QUERY_TIMEOUT_MS } from './data-source-options';
 
@@ -41,7 +41,7 @@ export class MysqlPool {
         clearTimeout(deadline);
         if (err === null) resolve(result as T);
         else if (isConnectionError(err)) {
-          reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${err.message}`, { cause: err }));
+          reject(databaseUnavailable(err));
         } else reject(err);
       };
       // mysql2's timeout covers the statement, not the wait for a pooled connection: a deadline

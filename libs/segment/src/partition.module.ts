@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError, Observations } from '@app/core';
+import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError, Observations } from '@app/core';
 import { MysqlPool, mysqlOptions, partitionPlacements, partitionTableMigration, runMigrations, sqliteHandle } from '@app/database';
 import { DataSource } from 'typeorm';
 import { MysqlPartitionStore, PartitionStore, SqlitePartitionStore } from './partition-store';
@@ -33,7 +33,7 @@ class RemotePartitionStore implements PartitionStore {
         await runMigrations(ds);
       } catch (e) {
         await ds.destroy().catch(() => undefined);
-        throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} database unavailable: ${(e as Error).message}`, { cause: e });
+        throw databaseUnavailable(e, `the database of partition ${this.idx}`);
       }
       this.dataSource = ds;
       this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds));

@@ -1,4 +1,4 @@
-import { Clock, IdError, isIdError, systemClock } from '@app/core';
+import { Clock, errorForLog, IdError, isIdError, publicError, systemClock } from '@app/core';
 import { FetchedRange, RangeSource } from './segment-buffer';
 import { PartitionStore } from './partition-store';
 
@@ -78,7 +78,7 @@ export class PartitionedSource implements RangeSource {
       partition.lastError = e;
       partition.retryAt = this.clock.now() + partition.retryDelay;
       partition.retryDelay = Math.min(partition.retryDelay * 2, MAX_RETRY_MS);
-      this.log.warn(`partition ${idx}: allocation failed: ${(e as Error).message ?? e}`);
+      this.log.warn(`partition ${idx}: allocation failed: ${errorForLog(e)}`);
       throw e;
     }
     partition.lastError = null;
@@ -138,7 +138,7 @@ export class PartitionedSource implements RangeSource {
         ...(p.halted
           ? { reason: `rolled back: handed out segment ${p.halted.fetched}, below ${p.halted.watermark}; needs an admin skip` }
           : p.lastError !== null
-            ? { reason: (p.lastError as Error).message ?? String(p.lastError) }
+            ? { reason: publicError(p.lastError).message, code: publicError(p.lastError).code }
             : {}),
       };
     }

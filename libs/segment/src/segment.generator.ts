@@ -1,4 +1,4 @@
-import { Clock, GeneratorHealth, IdGenerator, isIdError, systemClock } from '@app/core';
+import { Clock, errorForLog, GeneratorHealth, IdGenerator, isIdError, publicError, systemClock } from '@app/core';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
 import { unknownKey } from './segment-sql';
@@ -101,6 +101,11 @@ export class SegmentGenerator implements IdGenerator {
     return this.keys.entries();
   }
 
+  /** a public key (FF1 ids): its count, ids left and position are served only behind a token */
+  isPublic(key: string): boolean {
+    return this.keys.get(key)?.permutation !== undefined;
+  }
+
   /** the buffer of a key in use here, if any */
   buffer(key: string): SegmentBuffer | undefined {
     return this.keys.get(key)?.buffer;
@@ -140,14 +145,15 @@ export class SegmentGenerator implements IdGenerator {
     let withIds = 0;
     let failing = 0;
     let listed = 0;
-    for (const [key, { buffer }] of this.keys) {
+    for (const [key, { buffer, permutation }] of this.keys) {
       if (buffer.idsLeft > 0) withIds++;
       if (isDatabaseTrouble(buffer.lastFetchError)) failing++;
       if (listed++ >= MAX_KEYS_IN_DETAIL) continue;
       const state = buffer.state();
       keys[key] = {
         status: buffer.isHalted || buffer.failing ? 'down' : 'up',
-        idsLeft: state.idsLeft,
+        // readiness is unauthenticated: a public key's ids left would reveal its volume
+        ...(permutation === undefined ? { idsLeft: state.idsLeft } : {}),
         ...(state.reason ? { reason: state.reason } : {}),
       };
     }
@@ -159,7 +165,7 @@ export class SegmentGenerator implements IdGenerator {
       detail: {
         ...(ready ? {} : { reason: 'no id buffered for any key in use and the database is unavailable' }),
         database: databaseDown
-          ? { status: 'down', message: this.describeDatabaseError() }
+          ? { status: 'down', ...publicError(this.databaseError()) }
           : { status: 'up' },
         keysInUse: this.keys.size,
         keys,
@@ -167,13 +173,11 @@ export class SegmentGenerator implements IdGenerator {
     };
   }
 
-  private describeDatabaseError(): string {
+  private databaseError(): unknown {
     for (const { buffer } of this.keys.values()) {
-      const e = buffer.lastFetchError;
-      if (isDatabaseTrouble(e)) return e instanceof Error ? e.message : String(e);
+      if (isDatabaseTrouble(buffer.lastFetchError)) return buffer.lastFetchError;
     }
-    const e = this.lastDatabaseError;
-    return e instanceof Error ? e.message : String(e);
+    return this.lastDatabaseError;
   }
 
   private load(key: string): Promise<SegmentBuffer> {
@@ -242,7 +246,7 @@ export class SegmentGenerator implements IdGenerator {
             this.keys.delete(key);
             this.rememberMiss(key);
           } else {
-            log.warn(`segment fetch for key "${key}" failed: ${e instanceof Error ? e.message : String(e)}`);
+            log.warn(`segment fetch for key "${key}" failed: ${errorForLog(e)}`);
           }
         },
       },
