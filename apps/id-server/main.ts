@@ -36,11 +36,6 @@ function exitOnSignals(config: AppConfig, log: Pino): (close: () => Promise<void
   let close: (() => Promise<void>) | undefined;
   let signalled: NodeJS.Signals | undefined;
   const run = () => {
-    // the orchestrator's own grace period is set to match
-    setTimeout(() => {
-      log.error(`shutdown took longer than SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms: exiting`);
-      process.exit(EXIT.FAILED);
-    }, config.SHUTDOWN_GRACE_MS).unref();
     close!().then(
       () => {
         log.info('closed cleanly');
@@ -59,6 +54,11 @@ function exitOnSignals(config: AppConfig, log: Pino): (close: () => Promise<void
       if (signalled !== undefined) return;
       signalled = signal;
       log.info(`${signal}: closing (at most SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms)`);
+      // from the signal on, start-up included; the orchestrator's own grace period is set to match
+      setTimeout(() => {
+        log.error(`shutdown took longer than SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms: exiting`);
+        process.exit(EXIT.FAILED);
+      }, config.SHUTDOWN_GRACE_MS).unref();
       if (close !== undefined) run();
     });
   }

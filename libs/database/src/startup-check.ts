@@ -52,27 +52,27 @@ function userName(url: string): string {
 }
 
 /** What one host's answer means, in words, and what the operator can do about it. */
-function explain(error: unknown, url: string): { what: string; todo: string } {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
+function explain(error: unknown, url: string, setting: string): { what: string; todo: string } {
+  const code = String((error as { code?: unknown } | null)?.code ?? '').replace(/^ER_ACCESS_DENIED_NO_PASSWORD_ERROR$/, 'ER_ACCESS_DENIED_ERROR');
   const db = databaseName(url);
   const user = userName(url);
   switch (code) {
     case 'ECONNREFUSED':
-      return { what: 'connection refused', todo: 'start the database or correct the host and port' };
+      return { what: 'connection refused', todo: `start the database, or correct the host and port in ${setting}` };
     case 'ETIMEDOUT':
     case 'PROTOCOL_SEQUENCE_TIMEOUT':
-      return { what: `no answer within ${MYSQL_CONNECT_TIMEOUT_MS} ms`, todo: 'check that the host is reachable from here (firewall, network)' };
+      return { what: `no answer within ${MYSQL_CONNECT_TIMEOUT_MS} ms`, todo: `check that the host is reachable from here (firewall, network), or correct it in ${setting}` };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { what: 'host name not found', todo: 'correct the host name' };
+      return { what: 'host name not found', todo: `correct the host name in ${setting}` };
     case 'ER_ACCESS_DENIED_ERROR':
-      return { what: `login refused for user "${user}"`, todo: 'correct the user and password, or create the user' };
+      return { what: `login refused for user "${user}"`, todo: `correct the user and password in ${setting}, or create the user` };
     case 'ER_BAD_DB_ERROR':
-      return { what: `database "${db}" does not exist`, todo: `create it (CREATE DATABASE \`${db}\`) or correct the name` };
+      return { what: `database "${db}" does not exist`, todo: `create it (CREATE DATABASE \`${db}\`), or correct the name in ${setting}` };
     case 'ER_DBACCESS_DENIED_ERROR':
       return { what: `user "${user}" may not use database "${db}"`, todo: `grant it (GRANT ALL ON \`${db}\`.* TO '${user}')` };
     default:
-      return { what: `${code || 'error'}: ${(error as Error)?.message ?? String(error)}`, todo: 'see the database log' };
+      return { what: `${code || 'error'}: ${(error as Error)?.message ?? String(error)}`, todo: `check ${setting} and the database log` };
   }
 }
 
@@ -81,10 +81,10 @@ function explain(error: unknown, url: string): { what: string; todo: string } {
  * with its answer, and what to do. Every start-up path that connects reports through this.
  */
 export function databaseStartupFailure(setting: string, url: string, attempts: readonly HostAttempt[]): StartupError {
-  const answers = attempts.map((a) => ({ ...a, ...explain(a.error, url) }));
+  const answers = attempts.map((a) => ({ ...a, ...explain(a.error, url, setting) }));
   const tried = answers.map((a) => `${a.host}:${a.port} ${a.what}`).join('; ');
   const todos = [...new Set(answers.map((a) => a.todo))].join('; ');
-  return new StartupError(`${setting}: cannot use ${maskUrl(url)}: ${tried}. To do: ${todos} in ${setting}.`, {
+  return new StartupError(`${setting}: cannot use ${maskUrl(url)}: ${tried}. To do: ${todos}.`, {
     cause: attempts[attempts.length - 1]?.error,
   });
 }
@@ -114,7 +114,7 @@ export function sqliteStartupFailure(path: string, error: unknown): StartupError
   const why =
     code === 'EACCES' || code === 'EPERM'
       ? 'permission denied'
-      : code === 'ENOTDIR'
+      : code === 'ENOTDIR' || code === 'EEXIST'
         ? 'a part of the path is a file, not a folder'
         : code === 'EISDIR'
           ? 'it is a folder'
