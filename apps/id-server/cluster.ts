@@ -18,8 +18,10 @@ export function runPrimary(config: AppConfig, log: Pino): void {
   const fork = (): Worker => cluster.fork();
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
+  let stopSignal: NodeJS.Signals | undefined;
   const stopAll = (signal: NodeJS.Signals, code: number) => {
     exitCode = code;
+    stopSignal = signal;
     for (const worker of alive()) worker.process.kill(signal);
     setTimeout(() => {
       log.error(`workers still running ${config.SHUTDOWN_GRACE_MS + 2000} ms after ${signal}: exiting`);
@@ -30,7 +32,12 @@ export function runPrimary(config: AppConfig, log: Pino): void {
 
   cluster.on('exit', (worker, code, signal) => {
     if (exitCode !== null) {
-      if (code !== EXIT.CLEAN && exitCode === EXIT.CLEAN) exitCode = EXIT.FAILED;
+      // a worker still loading when the signal came dies of it: nothing to close, so clean too
+      const clean = code === EXIT.CLEAN || (code === null && signal === stopSignal);
+      if (!clean) {
+        log.error(`worker ${worker.process.pid} exited with ${signal ?? code} while stopping`);
+        if (exitCode === EXIT.CLEAN) exitCode = EXIT.FAILED;
+      }
       if (alive().length === 0) process.exit(exitCode);
       return;
     }

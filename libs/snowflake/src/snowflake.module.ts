@@ -18,7 +18,7 @@ export const SNOWFLAKE_FATAL = Symbol('SNOWFLAKE_FATAL');
 
 /** a refusal to go on (the clock stayed behind the reservation): one line, exit 2 (EXIT.REFUSED) */
 const exitProcess = (message: string) => {
-  process.stderr.write(`id-allocator: cannot start: ${message}\n`);
+  process.stderr.write(`id-allocator: ${message}\n`);
   process.exit(EXIT.REFUSED);
 };
 
