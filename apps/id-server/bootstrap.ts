@@ -1,12 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { Logger as Pino } from 'pino';
 import { AppConfig, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
 import { IssueCounter } from './metrics/issue-counter';
 import { createRootLogger, ServiceLogger } from './logging';
+import { buildOpenApiDocument } from './common/openapi';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {
   /** the root pino logger; made from the configuration when not given */
@@ -31,15 +32,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const counter = app.get(IssueCounter);
   app.useGlobalFilters(new IdExceptionFilter((code) => counter.error(code)));
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('id-allocator')
-      .setDescription('Globally unique 64-bit ids: segment, partition, ticket, snowflake, uuid, uuidv7')
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
   // (Nest's hooks re-raise the signal, which ends the process with 143/130)

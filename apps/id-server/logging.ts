@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { Logger as Pino } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { AppConfig, secretForms } from '@app/core';
 
 /**
@@ -79,6 +79,9 @@ export function createRootLogger(config: AppConfig, bindings: Record<string, unk
     },
   };
   if (format === 'json') return pino(options, pino.destination({ fd: 1, sync: true }));
+  // loaded only for pretty output: a JSON start does not pay for it
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = require('pino-pretty') as typeof PinoPretty;
   const stream = pretty({
     colorize: Boolean(process.stdout.isTTY),
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',

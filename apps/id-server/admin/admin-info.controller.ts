@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry, redactedSettings } from '@app/core';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiAdminAuth } from '../common/openapi';
+import { AdminInfoDto } from './admin-info.dto';
+import type { StrategyName } from '../ids/ids.dto';
 
 /** What this instance runs with: strategies and the effective settings, secrets redacted. */
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAdminAuth()
 @UseGuards(AdminGuard)
 @Controller('admin')
 export class AdminInfoController {
@@ -15,9 +18,11 @@ export class AdminInfoController {
   ) {}
 
   @Get('info')
-  @ApiOperation({ summary: 'Strategies and effective settings (secrets redacted)' })
+  @ApiOperation({ operationId: 'getAdminInfo', summary: 'Strategies and effective settings (secrets redacted)' })
+  @ApiOkResponse({ type: AdminInfoDto })
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED')
-  info() {
-    return { strategies: this.registry.names(), pid: process.pid, settings: redactedSettings(this.config) };
+  info(): AdminInfoDto {
+    const settings = redactedSettings(this.config) as AdminInfoDto['settings'];
+    return { strategies: this.registry.names() as StrategyName[], pid: process.pid, settings };
   }
 }

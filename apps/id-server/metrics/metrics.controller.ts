@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig, BearerSecret, IdError } from '@app/core';
 import { ApiErrors } from '../common/error-response.dto';
 import { MetricsService } from './metrics.service';
@@ -24,11 +24,12 @@ export class MetricsController {
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({
-    summary: 'Prometheus metrics (names and labels in the README); per-key series of public keys only with METRICS_TOKEN',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics (names and labels in the README)',
+    description:
+      'Open to any scraper, but the per-key series of public keys come only with "Authorization: Bearer <METRICS_TOKEN>"; a wrong token answers 401.',
   })
-  @ApiBearerAuth()
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string' } })
+  @ApiOkResponse({ description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } })
   @ApiErrors('UNAUTHORIZED')
   scrape(@Headers('authorization') authorization?: string): Promise<string> {
     if (authorization === undefined || this.token === undefined) return this.metrics.metrics(false);
