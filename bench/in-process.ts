@@ -52,7 +52,7 @@ export async function ticketInProcess(log: (s: string) => void): Promise<string[
       }
       return n / (ms / 1000);
     };
-    const t = await time(() => ticket.next(), 1000);
+    const t = await time(() => ticket.take(1), 1000);
     const s = await time(async () => { const r = buffer.take(1); if (!Array.isArray(r)) await r; }, 1000);
     return [
       '## In-process on a real SQLite file (synchronous=FULL), 1 s each',

@@ -21,7 +21,20 @@ describe('deploy/k8s manifests against the app', () => {
     expect(ofKind('Deployment')).toHaveLength(1);
     expect(ofKind('StatefulSet')).toHaveLength(1);
     expect(ofKind('Service').length).toBeGreaterThanOrEqual(1);
-    expect(Object.keys(secret.stringData).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'ID_SECRET']);
+    expect(Object.keys(secret.stringData).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'ID_SECRET', 'METRICS_TOKEN']);
+  });
+
+  it('Prometheus scrapes /metrics on the http port with METRICS_TOKEN from the Secret', () => {
+    const [monitor] = ofKind('PodMonitor');
+    const [endpoint] = monitor.spec.podMetricsEndpoints;
+    expect(endpoint).toMatchObject({ port: 'http', path: '/metrics', authorization: { type: 'Bearer' } });
+    expect(endpoint.authorization.credentials).toEqual({ name: secret.metadata.name, key: 'METRICS_TOKEN' });
+    expect(monitor.spec.selector.matchLabels).toEqual(workloads[0].spec.selector.matchLabels);
+    for (const w of workloads) {
+      const container = w.spec.template.spec.containers[0];
+      expect(container.ports.map((p: { name: string }) => p.name)).toContain('http');
+      expect(container.env.map((e: { name: string }) => e.name)).toContain('METRICS_TOKEN');
+    }
   });
 
   it.each(workloads.map((w) => [w.kind, w]))('%s: env names are settings, the database is MySQL, the config validates', (_kind, w) => {

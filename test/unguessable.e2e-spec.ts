@@ -85,7 +85,7 @@ describe('ID_SECRET fingerprint', () => {
     await first.kill();
 
     const other = ServerProcess.spawn({ ...db.env, ID_SECRET: 'another-secret-entirely-0123456789' }, [], await freePort());
-    expect((await other.exited).code).toBe(2);
+    expect((await other.exited).code).toBe(2); // a start-up refusal (README, "Exit codes")
     expect(other.output).toMatch(/id-allocator: cannot start: ID_SECRET is not the secret this database was first used with/);
 
     const none = ServerProcess.spawn({ ...db.env }, [], await freePort());

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { ModuleMetadata } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { AppConfig, CoreModule } from '@app/core';
 import { DatabaseModule } from '@app/database';
 import { PartitionModule, SegmentModule, TicketModule } from '@app/segment';
@@ -19,16 +20,17 @@ const STRATEGY_MODULES = [SegmentModule, PartitionModule, TicketModule, UuidModu
 /** The composition root. `imports` lets tests add a strategy of their own. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
+  /** `logger`: the root pino logger (createRootLogger), which request logs use too */
+  static forRoot(config: AppConfig, logger: Pino, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: { level: config.LOG_LEVEL, autoLogging: true, quietReqLogger: true },
-          // No request middleware: admin requests are logged by a route hook (logAdminRequests),
-          // the id routes are counted by metrics. Middleware would run @fastify/middie on every
-          // request.
+          pinoHttp: { logger, autoLogging: true, quietReqLogger: true },
+          // No request middleware: admin requests are logged by a route hook (logAdminRequests)
+          // through this same root logger (its redaction applies), the id routes are counted by
+          // metrics. Middleware would run @fastify/middie on every request.
           forRoutes: [],
         }),
         DatabaseModule.forRoot(config),

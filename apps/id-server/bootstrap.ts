@@ -3,14 +3,18 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Logger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { AppConfig, clientErrorResponse, IdExceptionFilter, MAX_PATH_PARAM_LENGTH } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
 import { buildOpenApiDocument, openApiConfig } from './common/openapi';
 import { directRoutesDocument } from './http/api-document';
+import { createRootLogger, ServiceLogger } from './logging';
 
-export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
+export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** the root pino logger; made from the configuration when not given */
+  logger?: Pino;
+}
 
 /** The configured application, not yet listening: used by main.ts and by in-process tests. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
@@ -35,12 +39,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   });
   logAdminRequests(adapter.getInstance() as unknown as FastifyInstance);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
-    bufferLogs: true,
+  const root = options.logger ?? createRootLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, root, { imports: options.imports }), adapter, {
+    logger: new ServiceLogger(root),
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
-  app.flushLogs();
 
   // Nest also routes Fastify's own errors (a body that is not JSON) and unknown routes here.
   const filter = app.get(IdExceptionFilter);
@@ -49,7 +52,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig())]);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
-
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
+  // (Nest's hooks re-raise the signal, which ends the process with 143/130)
   return app;
 }

@@ -1,12 +1,10 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry, redactedSettings } from '@app/core';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
 import { AdminInfoDto } from './admin-info.dto';
 import type { StrategyName } from '../ids/ids.dto';
-
-const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'ID_SECRET', 'DATABASE_URL', 'PARTITIONS', 'API_TOKENS']);
 
 /** What this instance runs with: strategies and the effective settings, secrets redacted. */
 @ApiTags('admin')
@@ -24,10 +22,7 @@ export class AdminInfoController {
   @ApiOkResponse({ type: AdminInfoDto })
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED')
   info(): AdminInfoDto {
-    const settings: AdminInfoDto['settings'] = {};
-    for (const [name, value] of Object.entries(this.config)) {
-      settings[name] = SECRET_SETTINGS.has(name) && value !== undefined ? '(set)' : (value as AdminInfoDto['settings'][string]);
-    }
+    const settings = redactedSettings(this.config) as AdminInfoDto['settings'];
     return { strategies: this.registry.names() as StrategyName[], pid: process.pid, settings };
   }
 }

@@ -41,7 +41,8 @@ export class HealthController {
     });
     checks.unshift(() => {
       const session = this.indicator.check('instance');
-      return this.state.shuttingDown ? session.down({ reason: 'shutting down' }) : session.up({ pid: process.pid });
+      // no pid or host: readiness is unauthenticated (GET /admin/info names the process)
+      return this.state.shuttingDown ? session.down({ reason: 'shutting down' }) : session.up();
     });
     return this.health.check(checks);
   }

@@ -18,7 +18,7 @@ export class MetricsService {
     history: IssueHistory,
     observations: Observations,
     registry: GeneratorRegistry,
-    segment: SegmentGenerator,
+    private readonly segment: SegmentGenerator,
     partition: PartitionGenerator,
   ) {
     const register = [this.registry];
@@ -154,7 +154,24 @@ export class MetricsService {
     gauge('idalloc_snowflake_layout_years_left', 'years until the bit layout runs out', (d) => d.yearsLeft);
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The Prometheus text. Without `withPublicKeys` (a scrape without METRICS_TOKEN) every per-key
+   * series of a public key is left out (issued count, ids left, space used, step, time to
+   * exhaustion: each reveals its volume or position); only whether it is down stays.
+   */
+  async metrics(withPublicKeys: boolean): Promise<string> {
+    const text = await this.registry.metrics();
+    if (withPublicKeys) return text;
+    const hidden = new Set<string>();
+    for (const [key] of this.segment.inUse()) if (this.segment.isPublic(key)) hidden.add(key);
+    if (hidden.size === 0) return text;
+    return text
+      .split('\n')
+      .filter((line) => {
+        if (line.startsWith('#') || line.startsWith('idalloc_segment_key_down{')) return true;
+        const key = /[{,]key="((?:[^"\\]|\\.)*)"/.exec(line)?.[1];
+        return key === undefined || !hidden.has(key);
+      })
+      .join('\n');
   }
 }

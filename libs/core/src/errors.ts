@@ -64,3 +64,44 @@ export class IdError extends Error {
 export function isIdError(e: unknown): e is IdError {
   return e instanceof IdError;
 }
+
+/**
+ * A start-up refusal (bad setting, database unreachable, layout or secret mismatch) whose
+ * message is the whole story: one line naming the setting, what was tried and what to do.
+ * The process prints it and exits 2.
+ */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is unavailable; retry shortly';
+
+/**
+ * What callers get when a database fails: the stable code and our own words. The driver's
+ * text (`connect ECONNREFUSED 10.0.0.5:3306`: an address) stays in `cause`, for the log only.
+ */
+export function databaseUnavailable(cause: unknown, what = 'the database'): IdError {
+  return new IdError('DATABASE_UNAVAILABLE', what === 'the database' ? DATABASE_UNAVAILABLE_MESSAGE : `${what} is unavailable; retry shortly`, { cause });
+}
+
+/**
+ * An error as an unauthenticated answer (readiness detail) may show it: an IdError's code and
+ * message (ours, never driver text); anything else as DATABASE_UNAVAILABLE's generic words.
+ */
+export function publicError(e: unknown): { code: ErrorCode; message: string } {
+  if (isIdError(e) && e.code !== 'INTERNAL') return { code: e.code, message: e.message };
+  return { code: 'DATABASE_UNAVAILABLE', message: DATABASE_UNAVAILABLE_MESSAGE };
+}
+
+/** An error for the log: its message and the message of each cause behind it (the driver's text). */
+export function errorForLog(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+    parts.push(cur instanceof Error ? cur.message : String(cur));
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return parts.join(': ');
+}

@@ -11,3 +11,5 @@ export * from './http/id-exception.filter';
 export * from './id-generator';
 export * from './observations';
 export * from './service-state';
+export * from './exit-codes';
+export * from './http/bearer-secret';

@@ -2,7 +2,8 @@ import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from './data-source-options';
+import { dataSourceOptions, mysqlUrl } from './data-source-options';
+import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure } from './startup-check';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
 import { runMigrations } from './run-migrations';
 
@@ -19,14 +20,30 @@ export class DatabaseModule {
       global: true,
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({ ...dataSourceOptions(config), retryAttempts: 5, retryDelay: 2000 }),
+          // one attempt: a start-up failure is reported once, as one line, and the process exits 2
+          // (an orchestrator restarts it; retrying here only delays the message)
+          useFactory: () => {
+            try {
+              return { ...dataSourceOptions(config), toRetry: () => false };
+            } catch (e) {
+              throw config.DB_TYPE === 'sqlite' ? sqliteStartupFailure(config.SQLITE_PATH, e) : e;
+            }
+          },
           dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
+            let dataSource: DataSource;
+            const url = config.DB_TYPE === 'mysql' ? mysqlUrl(config.DATABASE_URL!) : undefined;
+            const answered = url === undefined ? undefined : await checkMysqlAtStart('DATABASE_URL', url);
+            try {
+              dataSource = await new DataSource(options!).initialize();
+            } catch (e) {
+              // after a passing check: the database went away meanwhile
+              throw url === undefined ? sqliteStartupFailure(config.SQLITE_PATH, e) : databaseStartupFailure('DATABASE_URL', url, [{ ...answered!, error: e }]);
+            }
             try {
               const applied = await runMigrations(dataSource);
-              logger.log(
-                `${config.DB_TYPE} ready${applied.length ? `; applied migrations: ${applied.join(', ')}` : '; schema up to date'}`,
-              );
+              // a migration is news; an up-to-date schema is start-up detail
+              if (applied.length > 0) logger.log(`${config.DB_TYPE}: applied migrations ${applied.join(', ')}`);
+              else logger.debug(`${config.DB_TYPE}: schema up to date`);
             } catch (e) {
               await dataSource.destroy().catch(() => undefined);
               throw e;

@@ -1,4 +1,4 @@
-import type { AppConfig } from '@app/core';
+import { AppConfig, StartupError } from '@app/core';
 import { deriveFf1Key, fingerprintMatches, secretFingerprint } from '@app/fpe';
 import type { DataSource } from 'typeorm';
 
@@ -7,13 +7,7 @@ export const ID_SECRET_KEY = Symbol('ID_SECRET_KEY');
 
 const FINGERPRINT = 'id_secret_fingerprint';
 
-/** A start-up refusal whose message is the whole story (printed as one line). */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
+export { StartupError };
 
 /**
  * The database remembers a fingerprint of the ID_SECRET it was first used with; a different

@@ -6,3 +6,4 @@ export * from './mysql-pool';
 export * from './sqlite-handle';
 export * from './id-secret';
 export * from './sqlite-writer-thread';
+export * from './startup-check';

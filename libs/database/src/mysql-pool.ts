@@ -1,4 +1,4 @@
-import { IdError } from '@app/core';
+import { databaseUnavailable } from '@app/core';
 import type { DataSource } from 'typeorm';
 import { MYSQL_QUERY_TIMEOUT_MS } from './data-source-options';
 
@@ -31,7 +31,7 @@ export function isConnectionError(e: unknown): boolean {
 
 /** a connection error as DATABASE_UNAVAILABLE; any other error unchanged */
 function asUnavailable(err: Error): Error {
-  return isConnectionError(err) ? new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${err.message}`, { cause: err }) : err;
+  return isConnectionError(err) ? databaseUnavailable(err) : err;
 }
 
 /**
@@ -82,7 +82,7 @@ export class MysqlPool {
       let done = false;
       const deadline = setTimeout(() => {
         done = true;
-        reject(new IdError('DATABASE_UNAVAILABLE', `database unavailable: no connection within ${this.timeoutMs} ms`));
+        reject(databaseUnavailable(new Error(`no connection from the pool within ${this.timeoutMs} ms`)));
       }, this.timeoutMs + 250);
       deadline.unref();
       this.pool.getConnection((err, connection) => {

@@ -1,4 +1,4 @@
-import { IdError } from '@app/core';
+import { databaseUnavailable } from '@app/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 
@@ -14,6 +14,6 @@ export function sqliteHandle(dataSource: DataSource): BetterSqlite3.Database {
 export function sqliteUnavailable(e: unknown): unknown {
   const code = (e as { code?: string } | null)?.code ?? '';
   return /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)
-    ? new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${(e as Error).message}`, { cause: e })
+    ? databaseUnavailable(e)
     : e;
 }

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError, Observations } from '@app/core';
+import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError, Observations, StartupError } from '@app/core';
 import {
   MysqlPool,
   mysqlOptions,
@@ -10,7 +10,6 @@ import {
   partitionTableMigration,
   runMigrations,
   sqliteHandle,
-  StartupError,
 } from '@app/database';
 import { DataSource } from 'typeorm';
 import { ConfiguredLayout, describeLayout } from './partition-layout';
@@ -51,7 +50,7 @@ export class RemotePartitionStore implements PartitionStore {
         await runMigrations(ds);
       } catch (e) {
         await ds.destroy().catch(() => undefined);
-        throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} database unavailable: ${(e as Error).message}`, { cause: e });
+        throw databaseUnavailable(e, `the database of partition ${this.idx}`);
       }
       this.dataSource = ds;
       this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds), ds);

@@ -1,4 +1,4 @@
-import { Clock, IdError, isIdError, systemClock } from '@app/core';
+import { Clock, errorForLog, IdError, isIdError, publicError, systemClock } from '@app/core';
 import { FetchedRange, RangeSource } from './segment-buffer';
 import { PartitionPollAnswer, PartitionStore } from './partition-store';
 import { allocationAbove, describeLayout, PartitionLayout, rangeOf } from './partition-layout';
@@ -146,7 +146,7 @@ export class PartitionedSource implements RangeSource {
       partition.lastError = e;
       partition.retryAt = this.clock.now() + partition.retryDelay;
       partition.retryDelay = Math.min(partition.retryDelay * 2, MAX_RETRY_MS);
-      this.log.warn(`partition ${idx}: allocation failed: ${(e as Error).message ?? e}`);
+      this.log.warn(`partition ${idx}: allocation failed: ${errorForLog(e)}`);
       throw e;
     }
     partition.lastError = null;
@@ -262,7 +262,9 @@ export class PartitionedSource implements RangeSource {
     if (p.layout === undefined) return p.unchecked;
     if (p.superseded !== undefined) return p.superseded;
     if (p.halted) return `rolled back: its database went back to id ${p.halted.fetched}, below ${p.halted.watermark} already fetched or seen here; needs an admin skip (POST /admin/partitions/${p.store.idx}/skip)`;
-    if (p.lastError !== null) return (p.lastError as Error).message ?? String(p.lastError);
+    // readiness and 503 bodies are unauthenticated: the stable code and a generic message, the
+    // driver's text (addresses) only in the log
+    if (p.lastError !== null) return publicError(p.lastError).message;
     return null;
   }
 
@@ -274,6 +276,7 @@ export class PartitionedSource implements RangeSource {
         status: reason === null ? 'up' : 'down',
         ...(p.layout ? { layoutVersion: p.layout.version } : {}),
         ...(reason === null ? {} : { reason }),
+        ...(reason !== null && p.lastError !== null && p.halted === undefined ? { code: publicError(p.lastError).code } : {}),
       };
     }
     const layout = this.partitions.find((p) => p.layout)?.layout;

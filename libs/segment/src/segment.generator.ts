@@ -1,4 +1,4 @@
-import { Clock, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, systemClock } from '@app/core';
+import { Clock, errorForLog, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, publicError, systemClock } from '@app/core';
 import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
@@ -176,6 +176,11 @@ export class SegmentGenerator implements IdGenerator {
     return this.keys.entries();
   }
 
+  /** a public key (FF1 ids): its count, ids left and position are served only behind a token */
+  isPublic(key: string): boolean {
+    return this.keys.get(key)?.permutation !== undefined;
+  }
+
   /** the buffer of a key in use here, if any */
   buffer(key: string): SegmentBuffer | undefined {
     return this.keys.get(key)?.buffer;
@@ -235,14 +240,15 @@ export class SegmentGenerator implements IdGenerator {
     let withIds = 0;
     let failing = 0;
     let listed = 0;
-    for (const [key, { buffer }] of this.keys) {
+    for (const [key, { buffer, permutation }] of this.keys) {
       if (buffer.idsLeft > 0) withIds++;
       if (isDatabaseTrouble(buffer.lastFetchError)) failing++;
       if (listed++ >= MAX_KEYS_IN_DETAIL) continue;
       const state = buffer.state();
       keys[key] = {
         status: buffer.isHalted || buffer.failing ? 'down' : 'up',
-        idsLeft: state.idsLeft,
+        // readiness is unauthenticated: a public key's ids left would reveal its volume
+        ...(permutation === undefined ? { idsLeft: state.idsLeft } : {}),
         ...(state.reason ? { reason: state.reason } : {}),
       };
     }
@@ -255,7 +261,7 @@ export class SegmentGenerator implements IdGenerator {
       detail: {
         ...(ready ? {} : { reason: 'no id buffered for any key in use and the database is unavailable' }),
         database: databaseDown
-          ? { status: 'down', message: this.describeDatabaseError() }
+          ? { status: 'down', ...publicError(this.databaseError()) }
           : { status: 'up' },
         skips: poll.status === 'up' ? { status: 'up' } : { status: 'down', message: poll.message },
         keysInUse: this.keys.size,
@@ -264,13 +270,11 @@ export class SegmentGenerator implements IdGenerator {
     };
   }
 
-  private describeDatabaseError(): string {
+  private databaseError(): unknown {
     for (const { buffer } of this.keys.values()) {
-      const e = buffer.lastFetchError;
-      if (isDatabaseTrouble(e)) return e instanceof Error ? e.message : String(e);
+      if (isDatabaseTrouble(buffer.lastFetchError)) return buffer.lastFetchError;
     }
-    const e = this.lastDatabaseError;
-    return e instanceof Error ? e.message : String(e);
+    return this.lastDatabaseError;
   }
 
   private load(key: string): Promise<SegmentBuffer> {
@@ -379,7 +383,7 @@ export class SegmentGenerator implements IdGenerator {
             this.keys.delete(key);
             this.rememberMiss(key);
           } else {
-            log.warn(`segment fetch for key "${key}" failed: ${e instanceof Error ? e.message : String(e)}`);
+            log.warn(`segment fetch for key "${key}" failed: ${errorForLog(e)}`);
           }
         },
       },
@@ -425,7 +429,7 @@ export class SegmentGenerator implements IdGenerator {
       this.lastPollError = null;
     } catch (e) {
       if (this.lastPollError === null) {
-        this.options.log.warn(`segment poll failed: ${e instanceof Error ? e.message : String(e)}`);
+        this.options.log.warn(`segment poll failed: ${errorForLog(e)}`);
       }
       this.lastPollError = e;
     } finally {

@@ -4,6 +4,8 @@
  * sequence. Checked once at start; every figure here is a plain number (all below 2^53).
  */
 
+import { StartupError } from '@app/core';
+
 /** The widths a layout may have; outside them the service either dies young or wastes bits. */
 export const LAYOUT_LIMITS = {
   /** 2^35 ms is about 1.1 years: less is no service life at all */
@@ -18,7 +20,7 @@ export const MAX_ID = 2n ** 63n - 1n;
 const YEAR_MS = 365.25 * 24 * 3600 * 1000;
 
 /** A bad SNOWFLAKE_BITS / SNOWFLAKE_EPOCH, or a layout past its end of life: start refused. */
-export class SnowflakeLayoutError extends Error {
+export class SnowflakeLayoutError extends StartupError {
   constructor(message: string) {
     super(message);
     this.name = 'SnowflakeLayoutError';

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Logger, Module, OnApplicationBootstrap, OnMo
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig, GeneratorRegistry, systemClock } from '@app/core';
+import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, systemClock } from '@app/core';
 import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, StartupError } from '@app/database';
 import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
@@ -16,9 +16,10 @@ import { SqliteWorkerLeaseStore } from './worker-lease.sqlite';
 /** What ends the process when the clock stays behind a reservation; tests may replace it. */
 export const SNOWFLAKE_FATAL = Symbol('SNOWFLAKE_FATAL');
 
+/** a refusal to go on (the clock stayed behind the reservation): one line, exit 2 (EXIT.REFUSED) */
 const exitProcess = (message: string) => {
   process.stderr.write(`id-allocator: ${message}\n`);
-  process.exit(1);
+  process.exit(EXIT.REFUSED);
 };
 
 /**

@@ -1,4 +1,4 @@
-import { Clock } from '@app/core';
+import { Clock, errorForLog, publicError } from '@app/core';
 import { IssuePermit, PermitSource } from './snowflake-generator';
 
 /** Who takes a worker id: unique per process start, so a restart is a new holder. */
@@ -301,7 +301,7 @@ export class WorkerLease implements PermitSource {
     try {
       got = setting.mode === 'lease' ? await this.acquireFromPool(setting.from, setting.to) : await this.claimStatic(setting.workerId);
     } catch (e) {
-      this.wait('database', `cannot take a worker id: the database does not answer (${(e as Error).message})`);
+      this.wait('database', 'cannot take a worker id: the database does not answer', errorForLog(e));
       return;
     }
     if (got === null) {
@@ -312,12 +312,12 @@ export class WorkerLease implements PermitSource {
         );
       } else {
         const row = await this.store.inspect(setting.workerId).catch(() => null);
-        const who = row?.instanceId
-          ? `instance ${row.instanceId} (host ${row.host ?? '?'}, pid ${row.pid ?? '?'}), heartbeat ${row.heartbeatAgeMs ?? '?'} ms ago`
-          : 'another instance';
+        // readiness is unauthenticated: the holder's identity (host, pid) goes to the log only
+        const who = row?.instanceId ? `another instance (heartbeat ${row.heartbeatAgeMs ?? '?'} ms ago)` : 'another instance';
         this.wait(
           'holder',
           `${setting.mode} worker id ${setting.workerId} is held by ${who}; two instances with the same worker id would repeat ids, so this one waits until that lease lapses (${leaseMs} ms without a heartbeat) and its reservation${row ? ` (${new Date(row.reservedUntil).toISOString()})` : ''} passes`,
+          row?.instanceId ? `holder: instance ${row.instanceId}, host ${row.host ?? '?'}, pid ${row.pid ?? '?'}` : undefined,
         );
       }
       return;
@@ -365,11 +365,12 @@ export class WorkerLease implements PermitSource {
     return this.store.claim(workerId, this.options.claimant, this.options.leaseMs);
   }
 
-  private wait(kind: Waiting['kind'], reason: string): void {
+  /** `reason` is shown in readiness (unauthenticated); `logDetail` (addresses, identities) only logged */
+  private wait(kind: Waiting['kind'], reason: string, logDetail?: string): void {
     this.waiting = { kind, reason };
     if (reason !== this.lastLoggedWait) {
       this.lastLoggedWait = reason;
-      this.logger.warn(`not ready: ${reason}`);
+      this.logger.warn(`not ready: ${reason}${logDetail ? ` (${logDetail})` : ''}`);
     }
   }
 
@@ -386,10 +387,10 @@ export class WorkerLease implements PermitSource {
       ours = await this.store.renew(h.workerId, claimant.instanceId, proposed);
     } catch (e) {
       if (this.held !== h) return;
-      const message = (e as Error).message;
+      const message = publicError(e).message;
       if (h.renewError === undefined) {
         this.logger.warn(
-          `worker id ${h.workerId}: renewal failed (${message}); issuing stops at ${new Date(h.reservedUntil - this.marginMs).toISOString()} unless a renewal gets through`,
+          `worker id ${h.workerId}: renewal failed (${errorForLog(e)}); issuing stops at ${new Date(h.reservedUntil - this.marginMs).toISOString()} unless a renewal gets through`,
         );
       }
       h.renewError = message;

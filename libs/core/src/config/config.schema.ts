@@ -66,6 +66,9 @@ const baseSchema = z
       .regex(/^(mysql|mariadb):\/\/[^/]+\/[^/?]+/, { error: 'must look like mysql://user:pass@host:3306/db' })
       .optional(),
     ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    /** bearer token for the per-key series of public keys on /metrics; without it they are left out */
+    METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'must be pretty or json' }).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     MAX_COUNT: int(1, 1_000_000).default(10_000),
     /** `auto`: os.availableParallelism() capped by the cgroup CPU quota (see autoWorkers) */

@@ -3,6 +3,7 @@ import { AppConfig, CONFIG_KEYS, configSchema } from './config.schema';
 
 import { translateAllocJson } from './alloc-json';
 import { ConfigError } from './config-error';
+import { SECRET_SETTINGS } from './secrets';
 
 export { ConfigError };
 
@@ -112,9 +113,9 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     const name = String(issue.path[0] ?? 'config');
     const given = merged[name];
     const origin = sources.env[name] !== undefined && sources.env[name] !== '' ? 'environment' : path ? `config file ${path}` : 'default';
-    throw new ConfigError(
-      `${name}: ${issue.message}${given === undefined ? '' : ` (got ${describe(given)} from ${origin})`}`,
-    );
+    // a secret's value is never echoed, not even a wrong one (it may be the right one mistyped)
+    const got = SECRET_SETTINGS.has(name) ? 'value not shown,' : `got ${describe(given)}`;
+    throw new ConfigError(`${name}: ${issue.message}${given === undefined ? '' : ` (${got} from ${origin})`}`);
   }
   const parsed = result.data;
   const DB_TYPE = parsed.DB_TYPE ?? (parsed.DATABASE_URL ? 'mysql' : 'sqlite');

@@ -1,6 +1,29 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorForLog } from '../errors';
 import { renderError } from './error-body';
+
+/** at most one log line per interval, saying how many were left out */
+class ThrottledWarning {
+  private lastAt = 0;
+  private skipped = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  warn(message: string): void {
+    const now = Date.now();
+    if (now - this.lastAt < this.intervalMs) {
+      this.skipped++;
+      return;
+    }
+    this.logger.warn(this.skipped > 0 ? `${message} (and ${this.skipped} more since the last such line)` : message);
+    this.lastAt = now;
+    this.skipped = 0;
+  }
+}
 
 /** Routes that keep the shapes of the products they are compatible with. */
 const TERMINUS_PREFIX = '/health/';
@@ -29,6 +52,8 @@ function pathOf(url: string): string {
 @Catch()
 export class IdExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  /** callers get the stable code and generic words; the driver's text (addresses) is logged here */
+  private readonly databaseTrouble = new ThrottledWarning(this.logger);
 
   /** onError: told the code of every error answered (metrics) */
   constructor(private readonly onError?: (code: string) => void) {}
@@ -52,6 +77,7 @@ export class IdExceptionFilter implements ExceptionFilter {
         `${request.method} ${path}: ${exception instanceof Error ? exception.stack ?? exception.message : String(exception)}`,
       );
     }
+    if (body.code === 'DATABASE_UNAVAILABLE') this.databaseTrouble.warn(`${request.method} ${path}: ${errorForLog(exception)}`);
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     // a route that answers text/plain (Leaf's) still errs in JSON
     reply.header('content-type', 'application/json; charset=utf-8');

@@ -1,0 +1,179 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from './support/app';
+import { sqliteDatabase } from './support/dialects';
+import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable } from './support/mysql';
+import { freePort, ServerProcess, sleep } from './support/process';
+
+/*
+ * Issue 16, "Starting and stopping", with real processes: one line and exit 2 for each start-up
+ * failure, the start line, both log formats, exit codes of shutdowns (README, "Exit codes").
+ */
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'idalloc-start-'));
+
+/** starts a process that must refuse; its whole output and exit code */
+async function refusal(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
+  const server = ServerProcess.spawn({ LOG_LEVEL: 'info', ...env }, [], env.PORT ? Number(env.PORT) : await freePort());
+  // bounded: a process that starts after all is killed and fails the test
+  const exit = await Promise.race([server.exited, sleep(40_000).then(() => server.kill('SIGKILL'))]);
+  return { code: exit.code, lines: server.output.split('\n').filter((l) => l.trim() !== '') };
+}
+
+describe('a start-up failure is one line naming the setting and what to do, exit 2', () => {
+  it('nothing listens at the database port: refused at once, one attempt', async () => {
+    const port = await freePort();
+    const { code, lines } = await refusal({ DATABASE_URL: `mysql://app:pw-not-shown@127.0.0.1:${port}/ids` });
+    expect(code).toBe(2);
+    expect(lines).toEqual([
+      `id-allocator: cannot start: DATABASE_URL: cannot use mysql://app:***@127.0.0.1:${port}/ids: 127.0.0.1:${port} connection refused. To do: start the database, or correct the host and port in DATABASE_URL.`,
+    ]);
+  });
+
+  it('each host of a multi-host URL is tried once, and the line names them all', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const { code, lines } = await refusal({ DATABASE_URL: `mysql://app@127.0.0.1:${a},127.0.0.1:${b}/ids` });
+    expect(code).toBe(2);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`127.0.0.1:${a} connection refused; 127.0.0.1:${b} connection refused`);
+  });
+
+  it('a login refused, and a database that does not exist (MariaDB)', async () => {
+    if (!mysqlAvailable()) {
+      expect(process.env.CI).toBeFalsy();
+      return;
+    }
+    const login = await refusal({ DATABASE_URL: `mysql://no_such_user_x:pw-not-shown@${MYSQL_HOST}:${MYSQL_PORT}/ids` });
+    expect(login.code).toBe(2);
+    expect(login.lines).toHaveLength(1);
+    expect(login.lines[0]).toMatch(/^id-allocator: cannot start: DATABASE_URL: cannot use mysql:\/\/no_such_user_x:\*\*\*@.* login refused for user "no_such_user_x"\. To do: correct the user and password in DATABASE_URL, or create the user\.$/);
+    const db = await freshDatabase('startup');
+    await db.drop();
+    const missing = await refusal({ DATABASE_URL: db.url });
+    expect(missing.code).toBe(2);
+    expect(missing.lines).toEqual([
+      `id-allocator: cannot start: DATABASE_URL: cannot use ${db.url}: ${MYSQL_HOST}:${MYSQL_PORT} database "${db.name}" does not exist. To do: create it (CREATE DATABASE \`${db.name}\`), or correct the name in DATABASE_URL.`,
+    ]);
+  });
+
+  it('a SQLITE_PATH that cannot be a database file', async () => {
+    const dir = tmp();
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a database, not a folder');
+    const under = await refusal({ SQLITE_PATH: join(file, 'ids.sqlite') });
+    expect(under.code).toBe(2);
+    expect(under.lines).toEqual([
+      `id-allocator: cannot start: SQLITE_PATH: cannot use ${join(file, 'ids.sqlite')}: a part of the path is a file, not a folder. To do: set SQLITE_PATH to a writable file path (its folder is created).`,
+    ]);
+    const notDb = await refusal({ SQLITE_PATH: file });
+    expect(notDb.code).toBe(2);
+    expect(notDb.lines).toHaveLength(1);
+    expect(notDb.lines[0]).toMatch(/^id-allocator: cannot start: SQLITE_PATH: cannot use .*: the file is not a SQLite database\./);
+  });
+
+  it('a bad setting, a secret among them, without echoing the secret', async () => {
+    const { code, lines } = await refusal({ ID_SECRET: 'short-secret' });
+    expect(code).toBe(2);
+    expect(lines).toEqual(['id-allocator: invalid configuration: ID_SECRET: must be at least 16 characters (value not shown, from environment)']);
+  });
+
+  it('a port already in use', async () => {
+    const db = await sqliteDatabase();
+    const first = await ServerProcess.start({ ...db.env });
+    try {
+      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port), SNOWFLAKE_START_WAIT_MS: '0' });
+      expect(code).toBe(2);
+      expect(lines.filter((l) => l.startsWith('id-allocator: '))).toEqual([
+        `id-allocator: cannot start: PORT/HOST: cannot listen on 127.0.0.1:${first.port}: the port is in use. To do: stop what uses it or set another PORT (or HOST).`,
+      ]);
+    } finally {
+      await first.kill();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe('the start line and the log formats', () => {
+  it('LOG_FORMAT=json: every line JSON with an ISO time; the first info line names the URL, the docs and the database; no Nest boilerplate at info', async () => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    await server.kill();
+    const lines = server.output.split('\n').filter((l) => l !== '');
+    const entries = lines.map((l) => JSON.parse(l) as { level: number; time: string; msg: string; context?: string });
+    for (const e of entries) expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const start = entries.find((e) => e.msg.includes('listening on'));
+    expect(start?.level).toBe(30);
+    expect(start!.msg).toBe(
+      `id-allocator listening on ${server.url} (bound to 127.0.0.1:${server.port}); docs ${server.url}/docs; database sqlite ${db.env.SQLITE_PATH}`,
+    );
+    expect(entries.map((e) => e.context)).not.toContain('InstanceLoader');
+    expect(entries.map((e) => e.context)).not.toContain('RouterExplorer');
+    expect(lines.length).toBeLessThan(15);
+    await db.drop();
+  }, 60_000);
+
+  it('LOG_FORMAT=pretty: pino-pretty lines with readable local times; boilerplate at debug', async () => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' });
+    await server.kill();
+    const lines = server.output.split('\n').filter((l) => l !== '');
+    for (const l of lines) expect(l).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) \(\d+\): /);
+    expect(lines.some((l) => / INFO \(\d+\): id-allocator listening on http:\/\/127\.0\.0\.1:\d+ .*docs .*database sqlite /.test(l))).toBe(true);
+    expect(lines.some((l) => / DEBUG \(\d+\): \[RouterExplorer\] Mapped \{/.test(l))).toBe(true);
+    expect(lines.some((l) => / INFO .*\[(InstanceLoader|RouterExplorer|RoutesResolver)\]/.test(l))).toBe(false);
+    await db.drop();
+  }, 60_000);
+});
+
+describe('exit codes (README, "Exit codes")', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s after a clean shutdown: exit 0, the signal not re-raised', async (signal) => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env });
+    expect((await request(`${server.url}/ids/segment`)).status).toBe(200);
+    const exit = await server.kill(signal);
+    expect(exit).toEqual({ code: 0, signal: null });
+    await db.drop();
+  }, 60_000);
+
+  it('a shutdown past SHUTDOWN_GRACE_MS (a request still arriving): exit 1', async () => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env, SHUTDOWN_GRACE_MS: '500', LOG_LEVEL: 'info' });
+    // a request whose body never finishes keeps the close waiting
+    const socket = connect(server.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /admin/segments HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"key":');
+    await sleep(300);
+    const exit = await server.kill('SIGTERM');
+    socket.destroy();
+    expect(exit.code).toBe(1);
+    expect(server.output).toMatch(/shutdown took longer than SHUTDOWN_GRACE_MS=500 ms/);
+    await db.drop();
+  }, 60_000);
+
+  it('WORKERS=2: SIGINT ends the primary with 0 once both workers closed', async () => {
+    const db = await sqliteDatabase();
+    const server = await ServerProcess.start({ ...db.env, WORKERS: '2' });
+    expect((await request(`${server.url}/ids/segment`)).status).toBe(200);
+    expect(await server.kill('SIGINT')).toEqual({ code: 0, signal: null });
+    await db.drop();
+  }, 60_000);
+
+  it('WORKERS=2: a worker refusing to start (ID_SECRET mismatch) ends the whole process with 2 and its message, no restart loop', async () => {
+    const db = await sqliteDatabase();
+    const first = await ServerProcess.start({ ...db.env, ID_SECRET: 'the-first-secret-0123' });
+    await first.kill();
+    const server = ServerProcess.spawn({ ...db.env, WORKERS: '2', ID_SECRET: 'another-secret-0123456' }, [], await freePort());
+    const exit = await Promise.race([server.exited, sleep(45_000).then(() => undefined)]);
+    if (exit === undefined) await server.kill('SIGKILL');
+    expect(exit?.code).toBe(2);
+    const refusals = server.output.match(/id-allocator: cannot start: ID_SECRET is not the secret this database was first used with/g) ?? [];
+    // one per worker at most: nobody started a third
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(refusals.length).toBeLessThanOrEqual(2);
+    expect(server.output).toMatch(/refused to run \(exit 2; its message is above\): stopping every worker/);
+    expect(server.output).not.toMatch(/starting another/);
+    await db.drop();
+  }, 60_000);
+});
