@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
+import { MYSQL_POOL, MysqlPool } from '@app/database';
 import { ApiErrors } from '../common/error-response.dto';
 
 const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'ID_SECRET', 'DATABASE_URL', 'PARTITIONS']);
@@ -14,6 +15,7 @@ export class AdminInfoController {
   constructor(
     private readonly registry: GeneratorRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
   ) {}
 
   @Get('info')
@@ -24,6 +26,8 @@ export class AdminInfoController {
     for (const [name, value] of Object.entries(this.config)) {
       settings[name] = SECRET_SETTINGS.has(name) && value !== undefined ? '(set)' : value;
     }
-    return { strategies: this.registry.names(), pid: process.pid, settings };
+    // the database hosts of the URL and which is in use (addresses: admin only)
+    const database = this.pool === null ? undefined : this.pool.status();
+    return { strategies: this.registry.names(), pid: process.pid, settings, ...(database ? { database } : {}) };
   }
 }

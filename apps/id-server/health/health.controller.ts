@@ -1,7 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { GeneratorRegistry, ServiceState } from '@app/core';
+import { MYSQL_POOL, MysqlPool } from '@app/database';
 
 /**
  * Liveness never touches the database. Readiness is 503 only for what is wrong with this
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly registry: GeneratorRegistry,
     private readonly state: ServiceState,
+    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
   ) {}
 
   @Get('live')
@@ -34,6 +36,11 @@ export class HealthController {
       const session = this.indicator.check(generator.strategy);
       return ready ? session.up(detail) : session.down(detail);
     });
+    const pool = this.pool;
+    if (pool !== null) {
+      // which host of the URL is in use, as "2 of 3": addresses only in the log and the admin API
+      checks.unshift(() => this.indicator.check('database').up({ host: pool.status().inUse }));
+    }
     checks.unshift(() => {
       const session = this.indicator.check('instance');
       return this.state.shuttingDown ? session.down({ reason: 'shutting down' }) : session.up({ pid: process.pid });

@@ -21,6 +21,8 @@ export class MysqlSegmentStore implements SegmentStore {
       `UPDATE leaf_alloc SET max_id = LAST_INSERT_ID(max_id + ?)
         WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`,
       [step, key, step],
+      // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
+      { retryUnknown: true },
     );
     if (ok.affectedRows === 1) return BigInt(String(ok.insertId));
     throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);

@@ -33,7 +33,8 @@ export class MysqlPartitionStore implements PartitionStore {
 
   async allocate(): Promise<bigint> {
     // auto_increment starts at 1, so id n+1 is allocation n
-    const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`);
+    // sent again after an unknown outcome (failover): an allocation that did commit is a gap, never a repeat
+    const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`, [], { retryUnknown: true });
     return BigInt(String(ok.insertId)) - 1n;
   }
 

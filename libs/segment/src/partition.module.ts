@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, IdError, Observations } from '@app/core';
-import { MysqlPool, mysqlOptions, partitionPlacements, partitionTableMigration, runMigrations, sqliteHandle } from '@app/database';
+import { MYSQL_POOL, MysqlPool, mysqlOptions, partitionPlacements, partitionTableMigration, runMigrations, sqliteHandle } from '@app/database';
 import { DataSource } from 'typeorm';
 import { MysqlPartitionStore, PartitionStore, SqlitePartitionStore } from './partition-store';
 import { PartitionedSource } from './partitioned-source';
@@ -17,7 +17,7 @@ const log = { error: (m: string) => nestLogger.error(m), warn: (m: string) => ne
 class RemotePartitionStore implements PartitionStore {
   private store?: PartitionStore;
   private connecting?: Promise<PartitionStore>;
-  dataSource?: DataSource;
+  pool?: MysqlPool;
 
   constructor(
     readonly idx: number,
@@ -27,16 +27,22 @@ class RemotePartitionStore implements PartitionStore {
   private connect(): Promise<PartitionStore> {
     if (this.store) return Promise.resolve(this.store);
     this.connecting ??= (async () => {
-      const ds = new DataSource(mysqlOptions(this.url, [partitionTableMigration(this.idx)]));
+      const pool = new MysqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
       try {
-        await ds.initialize();
-        await runMigrations(ds);
+        // the table is migrated through TypeORM on the host the pool found usable
+        const ds = new DataSource(mysqlOptions(await pool.usableHostUrl(), [partitionTableMigration(this.idx)]));
+        try {
+          await ds.initialize();
+          await runMigrations(ds);
+        } finally {
+          await ds.destroy().catch(() => undefined);
+        }
       } catch (e) {
-        await ds.destroy().catch(() => undefined);
+        await pool.end();
         throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} database unavailable: ${(e as Error).message}`, { cause: e });
       }
-      this.dataSource = ds;
-      this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds));
+      this.pool = pool;
+      this.store = new MysqlPartitionStore(this.idx, pool);
       return this.store;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -58,13 +64,13 @@ class RemotePartitionStore implements PartitionStore {
   providers: [
     {
       provide: PartitionGenerator,
-      inject: [APP_CONFIG, DataSource, Observations],
-      useFactory: (config: AppConfig, main: DataSource, observations: Observations) => {
+      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations],
+      useFactory: (config: AppConfig, main: DataSource, mainPool: MysqlPool | null, observations: Observations) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
-          return config.DB_TYPE === 'mysql'
-            ? new MysqlPartitionStore(p.idx, new MysqlPool(main))
+          return mainPool !== null
+            ? new MysqlPartitionStore(p.idx, mainPool)
             : new SqlitePartitionStore(p.idx, sqliteHandle(main));
         });
         const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log);
@@ -99,7 +105,7 @@ export class PartitionModule implements OnModuleInit, BeforeApplicationShutdown,
 
   async onApplicationShutdown(): Promise<void> {
     for (const store of this.generator.stores) {
-      if (store instanceof RemotePartitionStore) await store.dataSource?.destroy().catch(() => undefined);
+      if (store instanceof RemotePartitionStore) await store.pool?.end();
     }
   }
 }

@@ -5,8 +5,8 @@ import { MysqlSegmentStore } from './mysql-segment-store';
 import { SqliteSegmentStore } from './sqlite-segment-store';
 import { SegmentStore } from './segment-store';
 
-export function segmentStoreFor(config: AppConfig, dataSource: DataSource): SegmentStore {
-  return config.DB_TYPE === 'mysql'
-    ? new MysqlSegmentStore(new MysqlPool(dataSource))
+export function segmentStoreFor(config: AppConfig, dataSource: DataSource, pool: MysqlPool | null): SegmentStore {
+  return pool !== null
+    ? new MysqlSegmentStore(pool)
     : new SqliteSegmentStore(sqliteHandle(dataSource));
 }

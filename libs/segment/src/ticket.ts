@@ -11,7 +11,8 @@ export class MysqlTicketStore implements TicketStore {
   constructor(private readonly db: MysqlPool) {}
 
   async next(): Promise<bigint> {
-    const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')");
+    // sent again after an unknown outcome (failover): a ticket that did commit is a gap, never a repeat
+    const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')", [], { retryUnknown: true });
     return BigInt(String(ok.insertId));
   }
 }
