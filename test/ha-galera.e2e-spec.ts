@@ -105,6 +105,8 @@ if (missing) {
         load.phase = 'during';
         await nodes[0].kill('SIGKILL');
         await sleep(10_000); // the survivors evict it; instance 1 moves on
+        // a statement on instance 1's main pool (its buffers need none yet): an unknown-key lookup
+        expect((await request(`${servers[0].url}/ids/segment?key=no-such-key`)).body.code).toBe('UNKNOWN_KEY');
         const readiness = await request(`${servers[0].url}/health/ready`);
         nodes[0].wipe(); // a full state transfer on rejoin
         await nodes[0].start();

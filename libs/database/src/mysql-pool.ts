@@ -116,8 +116,8 @@ const silent = { log: () => undefined, warn: () => undefined };
  * Host choice (README "High availability"): every new connection is checked before use; a host is
  * usable only when writable (@@global.read_only = 0) and, on Galera, wsrep_ready = ON and Synced.
  * The pool uses the first usable host and moves to the next (in URL order, wrapping) only when a
- * connection to the host in use cannot be made, fails the check or the server refuses a statement
- * as read-only/not ready. It never moves back because an earlier host answers again: a restarted
+ * connection to the host in use is lost or cannot be made, fails the check, or the server refuses
+ * a statement as read-only/not ready. It never moves back because an earlier host answers again: a restarted
  * old primary may be writable and behind.
  *
  * Retries: a statement that was never sent (no connection, host unusable) or that the server
@@ -132,6 +132,7 @@ export class MysqlPool {
   private readonly name: string;
   private readonly logger: { log(message: string): void; warn(message: string): void };
   private readonly pools: (Pool | undefined)[];
+  private readonly retired = new Set<Pool>();
   private active = 0;
   private lastMove?: string;
   private closed = false;
@@ -186,6 +187,7 @@ export class MysqlPool {
         lastError = e;
         if (isConnectionError(e)) {
           got.conn.destroy();
+          this.leave(got.index, `connection lost: ${(e as Error).message}`);
           if (!mayRepeat) throw outcomeUnknown(e);
         } else if (isNotWritable(e)) {
           got.conn.destroy();
@@ -206,7 +208,7 @@ export class MysqlPool {
    * Not retried: fn decides. A connection lost before COMMIT answered is an unknown outcome.
    */
   async transaction<T>(fn: (session: MysqlSession) => Promise<T>): Promise<T> {
-    const { conn } = await this.connection(Date.now() + this.budgetMs());
+    const { conn, index } = await this.connection(Date.now() + this.budgetMs());
     let broken = false;
     const session: MysqlSession = {
       query: async <R>(sql: string, values: unknown[] = []) => {
@@ -227,6 +229,7 @@ export class MysqlPool {
     } catch (e) {
       if (broken) {
         conn.destroy();
+        this.leave(index, `connection lost: ${(e as Error).message}`);
         throw outcomeUnknown(e);
       }
       await this.send(conn, 'ROLLBACK', []).then(
@@ -239,7 +242,9 @@ export class MysqlPool {
 
   async end(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.pools.map((p) => (p ? new Promise<void>((r) => p.end(() => r())) : undefined)));
+    const all = [...this.pools.filter((p): p is Pool => p !== undefined), ...this.retired];
+    this.retired.clear();
+    await Promise.all(all.map((p) => new Promise<void>((r) => p.end(() => r()))));
   }
 
   // ---- internals ----
@@ -337,8 +342,8 @@ export class MysqlPool {
     if (this.active !== index || this.closed) return;
     const n = this.target.hosts.length;
     const pool = this.pools[index];
-    this.pools[index] = undefined;
-    pool?.end(() => undefined);
+    this.pools[index] = undefined; // a return to this host starts with new, checked connections
+    if (pool) this.retire(pool);
     if (n === 1) return;
     this.active = (index + 1) % n;
     const from = this.target.hosts[index];
@@ -347,6 +352,15 @@ export class MysqlPool {
     this.logger.warn(
       `${this.name}: host ${index + 1} of ${n} (${from.host}:${from.port}) is not usable (${reason}); moving to host ${this.active + 1} of ${n} (${to.host}:${to.port})`,
     );
+  }
+
+  /** Ends a left host's pool once the statements still running on it had their time. */
+  private retire(pool: Pool): void {
+    this.retired.add(pool);
+    setTimeout(() => {
+      this.retired.delete(pool);
+      pool.end(() => undefined);
+    }, this.timeoutMs + 500).unref();
   }
 
   private take(index: number, deadline: number): Promise<Checked> {
