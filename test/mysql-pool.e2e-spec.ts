@@ -77,14 +77,14 @@ if (!mysqlAvailable()) {
 
     it('several statements on one connection: transaction() commits together or rolls back', async () => {
       const p = pool([proxies[1].port]);
-      await p.transaction(async (tx) => {
-        await tx.query('UPDATE t SET n = 100 WHERE id = 1');
-        await tx.query('INSERT INTO t VALUES (2, 0)');
+      await p.transaction(async (query) => {
+        await query('UPDATE t SET n = 100 WHERE id = 1');
+        await query('INSERT INTO t VALUES (2, 0)');
       });
       await expect(
-        p.transaction(async (tx) => {
-          await tx.query('UPDATE t SET n = 200 WHERE id = 1');
-          await tx.query('INSERT INTO t VALUES (2, 0)'); // duplicate: the whole transaction rolls back
+        p.transaction(async (query) => {
+          await query('UPDATE t SET n = 200 WHERE id = 1');
+          await query('INSERT INTO t VALUES (2, 0)'); // duplicate: the whole transaction rolls back
         }),
       ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
       expect(await p.query('SELECT id, n FROM t ORDER BY id')).toEqual([

@@ -161,8 +161,16 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
   it('rollback for real: refused and named down in readiness, resumes above everything issued after a skip', async () => {
     expect((await admin('POST', '/admin/segments', { key: 'rb', step: 100 })).status).toBe(201);
     const issued: string[] = [...(await ids('key=rb&count=150'))];
-    const [row] = await db.query("SELECT CAST(max_id AS CHAR) AS max_id FROM leaf_alloc WHERE biz_tag = 'rb'");
-    const watermark = BigInt(String(row.max_id));
+    // what the instance fetched, once its preload has landed (two readings apart agree)
+    const readMax = async () =>
+      BigInt(String((await db.query("SELECT CAST(max_id AS CHAR) AS max_id FROM leaf_alloc WHERE biz_tag = 'rb'"))[0].max_id));
+    let watermark = await readMax();
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await readMax();
+      if (again === watermark) break;
+      watermark = again;
+    }
     // a restore from a backup that lagged: max_id back below what this instance fetched
     await db.query("UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = 'rb'", [(watermark - 50n).toString()]);
     let refused;

@@ -5,7 +5,7 @@ import { MAX_ID, SegmentAdmin } from '@app/segment';
 import { ApiErrors } from '../common/error-response.dto';
 import { KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
-import { CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipSegmentDto, UpdateSegmentDto } from './segments.dto';
+import { CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, SkipSegmentDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
 
@@ -34,7 +34,7 @@ export class SegmentsController {
   @ApiOperation({ summary: "Every key with this instance's live buffer state" })
   @ApiOkResponse({ type: SegmentListDto })
   async list(): Promise<SegmentListDto> {
-    return { segments: await this.admin.list() };
+    return { segments: await this.admin.list(), skips: this.admin.skipStatus() };
   }
 
   @Post()
@@ -92,12 +92,15 @@ export class SegmentsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Move a key ahead (never back; cannot be undone)',
-    description: '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N.',
+    description:
+      '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N. Every instance drops ' +
+      'what it holds of the key within appliedByAllWithinMs. Refused (SKIP_BACKWARDS) below what a live instance halted by ' +
+      'the rollback guard requires (requiredSkipTarget in GET /admin/segments).',
   })
   @ApiBody({ type: SkipSegmentDto })
-  @ApiOkResponse({ type: SegmentKeyDto })
+  @ApiOkResponse({ type: SkipResultDto })
   @ApiErrors('INVALID_KEY', 'SKIP_BACKWARDS', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
-  skip(@Param('key') key: string, @Body() body: unknown): Promise<SegmentKeyDto> {
+  skip(@Param('key') key: string, @Body() body: unknown): Promise<SkipResultDto> {
     checkKey(key);
     const check = new BodyChecker(body, ['by', 'to']);
     const by = check.bigint('by', 1n, MAX_ID);

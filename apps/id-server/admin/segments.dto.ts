@@ -9,6 +9,23 @@ export class SegmentKeyDto {
   @ApiProperty({ type: String, nullable: true, example: 'order numbers' }) description: string | null;
   @ApiProperty({ example: '2026-11-21T17:00:00.000Z' }) updatedAt: string;
   @ApiProperty({ example: false }) public: boolean;
+  @ApiProperty({ example: '1001', description: 'the highest max_id the key was seen to reach; a key created again must start above it' })
+  highWater: string;
+}
+
+export class SkipResultDto extends SegmentKeyDto {
+  @ApiProperty({
+    example: 3000,
+    description: 'after this many ms no instance that can read the database issues an id the skip left behind (poll period + statement timeout)',
+  })
+  appliedByAllWithinMs: number;
+}
+
+export class SkipStatusDto {
+  @ApiProperty({ enum: ['up', 'down'], description: 'down: this instance has not read the table for longer than appliedByAllWithinMs' })
+  status: 'up' | 'down';
+  @ApiProperty({ example: 400 }) lastOkAgoMs: number;
+  @ApiPropertyOptional({ example: 'skip status unknown: ...' }) message?: string;
 }
 
 export class SegmentRangeDto {
@@ -30,10 +47,18 @@ export class SegmentBufferDto {
 export class SegmentListingDto extends SegmentKeyDto {
   @ApiProperty({ type: SegmentBufferDto, nullable: true, description: "this instance's buffer; null when not in use here" })
   buffer: SegmentBufferDto | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '25001',
+    description: 'for a key halted by the rollback guard: the smallest {"to": N} every live instance accepts',
+  })
+  requiredSkipTarget: string | null;
 }
 
 export class SegmentListDto {
   @ApiProperty({ type: [SegmentListingDto] }) segments: SegmentListingDto[];
+  @ApiProperty({ type: SkipStatusDto, description: "whether this instance's poll sees skips in time" }) skips: SkipStatusDto;
 }
 
 export class CreateSegmentDto {

@@ -79,10 +79,8 @@ export interface QueryOptions {
   retryUnknown?: boolean;
 }
 
-/** Statements on one connection, for transaction(). */
-export interface MysqlSession {
-  query<T = unknown>(sql: string, values?: unknown[]): Promise<T>;
-}
+/** a statement runner bound to one connection (inside a transaction) */
+export type MysqlQuery = <T = unknown>(sql: string, values?: unknown[]) => Promise<T>;
 
 export interface MysqlPoolOptions {
   /** per statement; also bounds the wait for a pooled connection */
@@ -204,26 +202,25 @@ export class MysqlPool {
   }
 
   /**
-   * Several statements on one connection between BEGIN and COMMIT (ROLLBACK when fn throws).
-   * Not retried: fn decides. A connection lost before COMMIT answered is an unknown outcome.
+   * Statements on one connection between START TRANSACTION and COMMIT: all take effect or none
+   * (a pooled query() may land each statement on another connection, even another host).
+   * Not retried: work decides. A connection lost before COMMIT answered is an unknown outcome.
    */
-  async transaction<T>(fn: (session: MysqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (query: MysqlQuery) => Promise<T>): Promise<T> {
     const { conn, index } = await this.connection(Date.now() + this.budgetMs());
     let broken = false;
-    const session: MysqlSession = {
-      query: async <R>(sql: string, values: unknown[] = []) => {
-        try {
-          return await this.send<R>(conn, sql, values);
-        } catch (e) {
-          if (isConnectionError(e)) broken = true;
-          throw e;
-        }
-      },
+    const query: MysqlQuery = async <R>(sql: string, values: unknown[] = []) => {
+      try {
+        return await this.send<R>(conn, sql, values);
+      } catch (e) {
+        if (isConnectionError(e)) broken = true;
+        throw e;
+      }
     };
     try {
-      await session.query('BEGIN');
-      const result = await fn(session);
-      await session.query('COMMIT');
+      await query('START TRANSACTION');
+      const result = await work(query);
+      await query('COMMIT');
       conn.release();
       return result;
     } catch (e) {

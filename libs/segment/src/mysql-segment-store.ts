@@ -1,26 +1,47 @@
-import { IdError } from '@app/core';
-import { MysqlPool } from '@app/database';
-import { MAX_ID, NewSegmentKey, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
-import { exhausted, KEY_COLUMNS, KEY_FROM, KeyRecord, skipBackwards, skipPastMax, toKeyRow, unknownKey } from './segment-sql';
+import { MysqlPool, MysqlQuery } from '@app/database';
+import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import {
+  belowMark,
+  exhausted,
+  KEY_COLUMNS,
+  KEY_FROM,
+  KeyRecord,
+  keyExists,
+  skipBackwards,
+  skipPastMax,
+  smallestStart,
+  toKeyRow,
+  unknownKey,
+} from './segment-sql';
 
 interface OkPacket {
   affectedRows: number;
   insertId: number | string;
 }
 
+/** the database's clock in ms: every instance's publications are judged by one clock */
+const NOW_MS = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
+/** publications older than this are deleted by whoever publishes */
+const TARGET_KEEP_MS = 3_600_000;
+
 /**
  * leaf_alloc on MySQL/MariaDB. The fetch is one statement: LAST_INSERT_ID(expr) makes the new
  * max_id the OK packet's insertId, so no second round trip (and no stale LAST_INSERT_ID from
  * another pooled connection).
+ *
+ * Every integer reaches SQL exact: bound as a BigInt, which mysql2 writes as bare digits. A
+ * decimal string in arithmetic or a comparison with a BIGINT makes MariaDB compute in floating
+ * point (2^53 + 1 + '1' = 2^53), and a JS number above 2^53 is already rounded.
  */
 export class MysqlSegmentStore implements SegmentStore {
   constructor(private readonly db: MysqlPool) {}
 
   async fetch(key: string, step: number): Promise<bigint> {
+    const s = BigInt(step);
     const ok = await this.db.query<OkPacket>(
       `UPDATE leaf_alloc SET max_id = LAST_INSERT_ID(max_id + ?)
         WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`,
-      [step, key, step],
+      [s, key, s],
       // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
       { retryUnknown: true },
     );
@@ -29,7 +50,11 @@ export class MysqlSegmentStore implements SegmentStore {
   }
 
   async find(key: string): Promise<SegmentKeyRow | null> {
-    const rows = await this.db.query<KeyRecord[]>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag = ?`, [key]);
+    return this.findWith((sql, values) => this.db.query(sql, values), key);
+  }
+
+  private async findWith(query: MysqlQuery, key: string): Promise<SegmentKeyRow | null> {
+    const rows = await query<KeyRecord[]>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag = ?`, [key]);
     return rows.length === 0 ? null : toKeyRow(rows[0]);
   }
 
@@ -44,25 +69,33 @@ export class MysqlSegmentStore implements SegmentStore {
     return rows.map(toKeyRow);
   }
 
-  async create(row: NewSegmentKey): Promise<SegmentKeyRow> {
-    try {
-      await this.db.query('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)', [
-        row.key,
-        row.startId.toString(),
-        row.step,
-        row.description,
-      ]);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ER_DUP_ENTRY') {
-        throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
+  create(row: NewSegmentKey): Promise<SegmentKeyRow> {
+    return this.db.transaction(async (query) => {
+      const marks = await query<{ high_water: string }[]>(
+        'SELECT CAST(high_water AS CHAR) AS high_water FROM id_segment_meta WHERE biz_tag = ? FOR UPDATE',
+        [row.key],
+      );
+      const smallest = smallestStart(BigInt(marks[0]?.high_water ?? '0'), row.markMargin);
+      if (row.startId < smallest) {
+        throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
       }
-      throw e;
-    }
-    await this.db.query(
-      'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
-      [row.key, row.public ? 1 : 0],
-    );
-    return (await this.find(row.key))!;
+      try {
+        await query('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)', [
+          row.key,
+          row.startId,
+          BigInt(row.step),
+          row.description,
+        ]);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ER_DUP_ENTRY') throw keyExists(row.key);
+        throw e;
+      }
+      await query(
+        'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
+        [row.key, row.public ? 1 : 0],
+      );
+      return (await this.findWith(query, row.key))!;
+    });
   }
 
   async update(
@@ -71,7 +104,7 @@ export class MysqlSegmentStore implements SegmentStore {
   ): Promise<SegmentKeyRow | null> {
     const sets: string[] = [];
     const values: unknown[] = [];
-    if (patch.step !== undefined) sets.push('step = ?') && values.push(patch.step);
+    if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
     if (patch.description !== undefined) sets.push('description = ?') && values.push(patch.description);
     if (sets.length > 0) {
       const ok = await this.db.query<OkPacket>(`UPDATE leaf_alloc SET ${sets.join(', ')} WHERE biz_tag = ?`, [...values, key]);
@@ -86,27 +119,63 @@ export class MysqlSegmentStore implements SegmentStore {
     return this.find(key);
   }
 
-  async skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
-    const ok =
-      'by' in target
-        ? await this.db.query<OkPacket>(
-            `UPDATE leaf_alloc SET max_id = max_id + ? WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`,
-            [target.by.toString(), key, target.by.toString()],
-          )
-        : await this.db.query<OkPacket>('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ? AND max_id < ?', [
-            target.to.toString(),
-            key,
-            target.to.toString(),
-          ]);
-    if (ok.affectedRows === 0) {
-      const row = await this.find(key);
-      if (row === null) return null;
-      throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
-    }
+  skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
+    return this.db.transaction(async (query) => {
+      const ok =
+        'by' in target
+          ? await query<OkPacket>(`UPDATE leaf_alloc SET max_id = max_id + ? WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ?`, [
+              target.by,
+              key,
+              target.by,
+            ])
+          : await query<OkPacket>('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ? AND max_id < ?', [target.to, key, target.to]);
+      if (ok.affectedRows === 0) {
+        const row = await this.findWith(query, key);
+        if (row === null) return null;
+        throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
+      }
+      // in the same transaction: a moved max_id whose skip counter did not move would never make
+      // the other instances drop what they hold
+      await query(
+        `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM leaf_alloc WHERE biz_tag = ?
+           ON DUPLICATE KEY UPDATE skip_seq = id_segment_meta.skip_seq + 1,
+             high_water = GREATEST(id_segment_meta.high_water, VALUES(high_water))`,
+        [key],
+      );
+      return this.findWith(query, key);
+    });
+  }
+
+  async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    if (marks.length === 0) return;
     await this.db.query(
-      'INSERT INTO id_segment_meta (biz_tag, skip_seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE skip_seq = skip_seq + 1',
-      [key],
+      `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ?
+         ON DUPLICATE KEY UPDATE high_water = GREATEST(high_water, VALUES(high_water))`,
+      [marks.map((m) => [m.key, m.highWater])],
+      { retryUnknown: true }, // only ever raises: a repeat changes nothing
     );
-    return this.find(key);
+  }
+
+  async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    if (targets.length === 0) return;
+    await this.db.query(
+      `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${targets.map(() => `(?, ?, ?, ${NOW_MS})`).join(', ')}
+         ON DUPLICATE KEY UPDATE min_target = VALUES(min_target), seen_at = VALUES(seen_at)`,
+      targets.flatMap((t) => [instanceId, t.key, t.target]),
+      { retryUnknown: true }, // an upsert of this instance's own rows: a repeat changes nothing
+    );
+    await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, [BigInt(TARGET_KEEP_MS)], { retryUnknown: true });
+  }
+
+  async requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
+    const found = new Map<string, bigint>();
+    if (keys.length === 0) return found;
+    const rows = await this.db.query<{ biz_tag: string; target: string }[]>(
+      `SELECT biz_tag, CAST(MAX(min_target) AS CHAR) AS target FROM id_segment_halt
+        WHERE biz_tag IN (?) AND seen_at >= ${NOW_MS} - ? GROUP BY biz_tag`,
+      [keys, BigInt(withinMs)],
+    );
+    for (const r of rows) found.set(r.biz_tag, BigInt(r.target));
+    return found;
   }
 }

@@ -9,6 +9,20 @@ export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq'>;
 export interface SegmentListing extends SegmentKeyView {
   /** this instance's buffer for the key; null when the key is not in use here */
   buffer: SegmentBufferState | null;
+  /** for a key halted anywhere: the smallest `{"to": N}` every live instance accepts */
+  requiredSkipTarget: string | null;
+}
+
+export interface SkipResult extends SegmentKeyView {
+  /** after this long, no instance that can read the database issues an id the skip left behind */
+  appliedByAllWithinMs: number;
+}
+
+export interface SegmentAdminOptions {
+  /** ID_SECRET is configured */
+  publicAvailable: boolean;
+  /** SEGMENT_STEP_MAX: how far above its high-water mark a re-created key must start */
+  stepMax: number;
 }
 
 export interface CreateSegmentKey {
@@ -26,24 +40,33 @@ export function viewOf(row: SegmentKeyRow): SegmentKeyView {
 
 /**
  * The admin operations on keys: each logged at info with before and after, and told to this
- * instance's buffers at once (other instances learn of skips by polling, of steps within a minute).
+ * instance's buffers at once (other instances see skips and steps on their next poll).
  */
 export class SegmentAdmin {
   constructor(
     private readonly store: SegmentStore,
     private readonly generator: SegmentGenerator,
     private readonly log: SegmentLog,
-    /** ID_SECRET is configured */
-    private readonly publicAvailable = false,
+    private readonly options: SegmentAdminOptions = { publicAvailable: false, stepMax: 1_000_000 },
   ) {}
 
   async list(): Promise<SegmentListing[]> {
     const rows = await this.store.list();
-    return rows.map((row) => ({ ...viewOf(row), buffer: this.generator.buffer(row.key)?.state() ?? null }));
+    const required = await this.generator.requiredTargets(rows.map((r) => r.key));
+    return rows.map((row) => ({
+      ...viewOf(row),
+      buffer: this.generator.buffer(row.key)?.state() ?? null,
+      requiredSkipTarget: required.get(row.key)?.toString() ?? null,
+    }));
+  }
+
+  /** whether this instance's poll sees skips in time */
+  skipStatus() {
+    return this.generator.pollStatus();
   }
 
   async create(input: CreateSegmentKey): Promise<SegmentKeyView> {
-    if (input.public && !this.publicAvailable) {
+    if (input.public && !this.options.publicAvailable) {
       throw new IdError('VALIDATION_FAILED', 'public keys need ID_SECRET (16+ random characters, the same on every instance)', {
         details: [{ field: 'public', problem: 'ID_SECRET is not set' }],
       });
@@ -51,7 +74,7 @@ export class SegmentAdmin {
     if (input.startId + BigInt(input.step) > MAX_ID) {
       throw new IdError('INVALID_START', `startId ${input.startId} leaves no room for one step of ${input.step} below 2^63-1`);
     }
-    const row = await this.store.create(input);
+    const row = await this.store.create({ ...input, markMargin: BigInt(this.options.stepMax) });
     this.log.info(`admin: created key "${row.key}": ${JSON.stringify(viewOf(row))}`);
     return viewOf(row);
   }
@@ -66,10 +89,25 @@ export class SegmentAdmin {
     return viewOf(after);
   }
 
-  /** max_id moves ahead, never back; cannot be undone */
-  async skip(key: string, target: SkipTarget): Promise<SegmentKeyView> {
+  /**
+   * max_id moves ahead, never back; cannot be undone. Refused when the first id it would let out
+   * is not above what some live instance requires (published by halted instances).
+   */
+  async skip(key: string, target: SkipTarget): Promise<SkipResult> {
     const before = await this.store.find(key);
     if (before === null) throw this.unknown(key);
+    const required = (await this.generator.requiredTargets([key])).get(key);
+    if (required !== undefined) {
+      // the store's max_id after the skip is the first id issued; `{"to": N}` asks for max_id N + 1
+      const firstId = 'by' in target ? BigInt(before.maxId) + target.by : target.to;
+      if (firstId - 1n < required) {
+        throw new IdError(
+          'SKIP_BACKWARDS',
+          `key "${key}": a live instance requires a skip to at least ${required} (1 + the highest id it issued or saw ` +
+            `another instance reach); this skip would let out ids from ${firstId}: use {"to": ${required}}`,
+        );
+      }
+    }
     const after = await this.store.skip(key, target);
     if (after === null) throw this.unknown(key);
     this.generator.skipped(after);
@@ -77,7 +115,7 @@ export class SegmentAdmin {
       `admin: skipped key "${key}" ${'by' in target ? `by ${target.by}` : `to above ${target.to - 1n}`}: ` +
         `max_id ${before.maxId} -> ${after.maxId} (cannot be undone)`,
     );
-    return viewOf(after);
+    return { ...viewOf(after), appliedByAllWithinMs: this.generator.appliedByAllWithinMs };
   }
 
   /** the underlying id behind a public id of a key */

@@ -252,4 +252,80 @@ describe('SegmentBuffer', () => {
     const t = buffer(top, { step: 7 });
     expect((await t.take(7)).at(-1)).toBe('9223372036854775806');
   });
+
+  it('a skip observed while a fetch is in flight discards its result and drops every range held', async () => {
+    const store = new FakeLeafStore(1n);
+    const b = buffer(store);
+    await b.take(1); // [1, 101)
+    b.take(20); // preload [101, 201) starts
+    store.hold = true;
+    await settle();
+    // the preload fetch was already sent before hold; take the rest and start another under hold
+    b.take(b.idsLeft - 1);
+    await settle();
+    expect(store.pending).toBe(1);
+    store.maxId = 10_001n; // the admin skip moved max_id
+    b.skipObserved();
+    expect(b.idsLeft).toBe(0);
+    store.release(); // the held fetch lands at [10001, 10101) but was in flight at the skip
+    await settle();
+    await settle();
+    const ids = (await b.take(2)) as string[];
+    expect(ids.map(Number).every((id) => id > 10_100)).toBe(true);
+  });
+
+  it('the smallest skip target leaves out ranges fetched but never issued', async () => {
+    const store = new FakeLeafStore(1n);
+    const b = buffer(store);
+    await b.take(5); // issued 1..5 of [1, 101)
+    await settle(); // no preload yet (5% used)
+    b.observe('', 101n); // our own fetch's end, read by a poll: not another instance's draw
+    expect(b.smallestTarget()).toBe(6n);
+    b.observe('', 700n); // another instance drew up to 700
+    expect(b.smallestTarget()).toBe(701n);
+  });
+
+  it('a PATCHed step is not undone by a fetch that was in flight', async () => {
+    const store = new FakeLeafStore(1n);
+    const b = buffer(store, { step: 100 });
+    store.hold = true;
+    const first = b.take(1);
+    b.setStoredStep(500);
+    store.release();
+    await first;
+    expect(b.state().stepInUse).toBe(500);
+  });
+
+  it('serves waiters in arrival order at O(1) each, bounded', async () => {
+    const store = new FakeLeafStore(1n);
+    store.hold = true;
+    const b = buffer(store, { maxWaiters: 3, step: 10 });
+    const big = b.take(15) as Promise<string[]>;
+    const small = b.take(1) as Promise<string[]>;
+    const third = b.take(1) as Promise<string[]>;
+    expect(() => b.take(1)).toThrow(expect.objectContaining({ code: 'SEGMENT_UNAVAILABLE', message: expect.stringMatching(/too many/) }));
+    store.release();
+    const [a, c, d] = await Promise.all([big, small, third]);
+    expect(a.map(Number)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(c).toEqual(['16']);
+    expect(d).toEqual(['17']);
+  });
+
+  it('a timed-out big batch leaves its set-aside ids to those behind it, unissued', async () => {
+    jest.useFakeTimers();
+    try {
+      const store = new FakeLeafStore(1n);
+      const b = buffer(store, { step: 10, waitMs: 100 });
+      await b.take(1);
+      store.failWith = new IdError('DATABASE_UNAVAILABLE', 'down');
+      const big = b.take(5000) as Promise<string[]>;
+      const small = b.take(1) as Promise<string[]>;
+      const bigFailed = expect(big).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+      jest.advanceTimersByTime(150);
+      await bigFailed;
+      expect(await small).toEqual(['2']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

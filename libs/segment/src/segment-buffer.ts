@@ -29,14 +29,18 @@ export interface SegmentBufferOptions {
   /** told of fetch failures (logging); the buffer retries by itself */
   onFetchError?: (error: unknown) => void;
   onFetched?: (range: FetchedRange, ms: number) => void;
+  /** requests allowed to wait at once; one more is refused at once (SEGMENT_UNAVAILABLE) */
+  maxWaiters?: number;
 }
 
 export interface Rollback {
   lane: string;
-  /** highest end this process fetched in the lane */
+  /** what the database had already handed out, as this process knew it (fetched or observed) */
   watermark: bigint;
-  /** start of the refused range */
+  /** start of the refused range, or the max_id a poll read */
   fetchedStart: bigint;
+  /** seen by the poll (the table's max_id went back), not by a fetch */
+  observed?: boolean;
 }
 
 export interface SegmentBufferState {
@@ -54,6 +58,8 @@ interface Waiter {
   resolve: (ids: string[]) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
+  /** served, timed out or rejected: skipped when it reaches the head */
+  done: boolean;
 }
 
 /** a failure that may pass by itself (the database away), as opposed to an exhausted or deleted key */
@@ -66,23 +72,59 @@ const TARGET_LIFE_MS = 15 * 60_000;
 const MIN_RETRY_MS = 50;
 const MAX_RETRY_MS = 1000;
 const DEFAULT_LANE = '';
+const DEFAULT_MAX_WAITERS = 10_000;
+/** own fetch ends remembered per lane, to tell a poll's reading of our own fetch from another's */
+const OWN_ENDS_KEPT = 32;
+
+function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
 
 /**
  * The double buffer: ids from the current segment, the next fetched in the background once a
  * share of the current is used; at most one fetch in flight. `take` is synchronous while ids are
- * buffered. A batch may span segments and is all or nothing. The rollback guard refuses any
- * range that starts below what this process already fetched in its lane.
+ * buffered. A batch may span segments and is all or nothing. Waiters are served in arrival
+ * order; each costs O(1) (a running sum of what they need) and their number is bounded.
+ *
+ * The rollback guard: per lane a watermark, the highest of what this process fetched and what
+ * its poll observed the table to hold (an observation counts only against fetches sent after it
+ * arrived, so a process never halts on its own fetch). A fetched range that starts below it, or
+ * a poll that reads the table below what this process had fetched, means the database lost
+ * writes: the buffer halts, drops what it holds and waits for an admin skip. A skip, observed
+ * through the poll or made here, drops every range of the lane and any fetch in flight.
  */
 export class SegmentBuffer {
   private readonly segments: Segment[] = [];
   private available = 0;
   private readonly waiters: Waiter[] = [];
+  /** index of the oldest waiter that may still be live */
+  private waiterHead = 0;
+  private waiting = 0;
+  private waitingNeed = 0;
   private inFlight = false;
+  /** numbers each fetch; fetches numbered up to discardUpTo were in flight at a skip */
+  private fetchSeq = 0;
+  private discardUpTo = 0;
+  /** the observed floor per lane when the fetch in flight was sent */
+  private floorAtSend: Map<string, bigint> | null = null;
+  private stepVersion = 0;
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = MIN_RETRY_MS;
   private fetchBlockedUntil = 0;
-  private readonly watermarks = new Map<string, bigint>();
+  /** highest end fetched (and kept) per lane */
+  private readonly fetchedEnds = new Map<string, bigint>();
+  private readonly ownEnds = new Map<string, bigint[]>();
+  /** highest max_id a poll read per lane */
+  private readonly observed = new Map<string, bigint>();
+  /** the same, leaving out readings equal to one of our own fetches */
+  private readonly observedOthers = new Map<string, bigint>();
+  /** end of the ids handed out per lane from ranges no longer held */
+  private readonly issuedEnds = new Map<string, bigint>();
   private halted: Rollback | null = null;
+  /** the smallest skip target any instance requires (published through the database) */
+  private clusterTarget: bigint | null = null;
   private stepInUse: number;
   private lastFetchAt: number | null = null;
   private lastFetchMs: number | null = null;
@@ -102,7 +144,7 @@ export class SegmentBuffer {
   /** count ids, in order; synchronous while buffered, else a Promise that waits up to waitMs */
   take(count: number): string[] | Promise<string[]> {
     if (this.halted !== null) throw this.haltedError();
-    if (this.waiters.length === 0 && this.available >= count) {
+    if (this.waiting === 0 && this.available >= count) {
       const ids = this.drain(count);
       this.maybeFetch();
       return ids;
@@ -116,11 +158,11 @@ export class SegmentBuffer {
    */
   takeNumberSync(): number | undefined {
     if (this.halted !== null) throw this.haltedError();
-    if (this.waiters.length > 0 || this.available === 0) return undefined;
+    if (this.waiting > 0 || this.available === 0) return undefined;
     const segment = this.segments[0];
     const id = segment.takeNumber();
     this.available--;
-    if (segment.remaining === 0) this.segments.shift();
+    if (segment.remaining === 0) this.retire();
     this.maybeFetch();
     return id;
   }
@@ -128,8 +170,78 @@ export class SegmentBuffer {
   /** the highest id end this buffer has fetched (the space it has reached) */
   get highestEnd(): bigint {
     let max = 0n;
-    for (const end of this.watermarks.values()) if (end > max) max = end;
+    for (const end of this.fetchedEnds.values()) if (end > max) max = end;
     return max;
+  }
+
+  /** the highest end fetched in a lane (read when a poll is sent, passed back to observe) */
+  fetchedEnd(lane = DEFAULT_LANE): bigint | undefined {
+    return this.fetchedEnds.get(lane);
+  }
+
+  /** one past the highest id handed out in a lane; 0 when none */
+  issuedEnd(lane = DEFAULT_LANE): bigint {
+    let end = this.issuedEnds.get(lane) ?? 0n;
+    for (const s of this.segments) if (s.lane === lane && s.issuedCount > 0 && s.nextId > end) end = s.nextId;
+    return end;
+  }
+
+  /**
+   * The smallest skip target (`{"to": N}`) this instance accepts for a lane: 1 + the larger of the
+   * highest id it issued and the highest max_id it observed another instance produce. Its own
+   * fetched-but-never-issued ranges are left out, so a halted key can always be resumed.
+   */
+  smallestTarget(lane = DEFAULT_LANE): bigint {
+    const issued = this.issuedEnd(lane) - 1n;
+    const others = this.observedOthers.get(lane) ?? 0n;
+    return 1n + (issued > others ? issued : others);
+  }
+
+  /** the largest smallest-target published by any live instance, shown when halted */
+  setClusterTarget(target: bigint | null): void {
+    this.clusterTarget = target;
+  }
+
+  /**
+   * A poll's answer: the table holds maxId for the lane. It counts into the watermark of fetches
+   * sent from now on. `fetchedEndAtSend` is fetchedEnd(lane) when the poll was sent: a reading
+   * below it means the table went back, and the buffer halts.
+   */
+  observe(lane: string, maxId: bigint, fetchedEndAtSend?: bigint): void {
+    if (this.closed) return;
+    if (this.halted === null && fetchedEndAtSend !== undefined && maxId < fetchedEndAtSend) {
+      this.halt({ lane, watermark: fetchedEndAtSend, fetchedStart: maxId, observed: true });
+    }
+    const seen = this.observed.get(lane);
+    if (seen === undefined || maxId > seen) this.observed.set(lane, maxId);
+    if (!(this.ownEnds.get(lane) ?? []).includes(maxId)) {
+      const others = this.observedOthers.get(lane);
+      if (others === undefined || maxId > others) this.observedOthers.set(lane, maxId);
+    }
+  }
+
+  /**
+   * The lane's skip counter changed (an admin skip, seen here or on another instance): every
+   * range held for the lane, and any fetch in flight, may lie below the target, so all are
+   * dropped; the guard restarts from what was issued and what others were seen to reach. A
+   * halted buffer resumes.
+   */
+  skipObserved(lane = DEFAULT_LANE): void {
+    if (this.closed) return;
+    this.discardUpTo = this.fetchSeq;
+    this.dropHeld((s) => s.lane === lane);
+    const issued = this.issuedEnds.get(lane);
+    if (issued === undefined) this.fetchedEnds.delete(lane);
+    else this.fetchedEnds.set(lane, issued);
+    const others = this.observedOthers.get(lane);
+    if (others === undefined) this.observed.delete(lane);
+    else this.observed.set(lane, others);
+    if (this.halted !== null) {
+      this.halted = null;
+      this.lastError = null;
+      this.fetchBlockedUntil = 0;
+    }
+    this.maybeFetch();
   }
 
   /** ids this buffer can issue without the database */
@@ -156,20 +268,18 @@ export class SegmentBuffer {
 
   /** the stored step changed (an admin PATCH, here or on another instance) */
   setStoredStep(step: number): void {
+    if (step === this.options.step) return;
     this.options.step = step;
+    // the last write wins: a fetch in flight, sized before this, must not restore the old step
+    this.stepVersion++;
     if (!this.options.dynamicStep || this.stepInUse < step) this.stepInUse = step;
   }
 
-  /**
-   * After an admin skip: held segments may overlap ids another instance issued from the
-   * rolled-back database, so they are dropped; the next fetch starts fresh.
-   */
+  /** an admin skip seen for every lane at once */
   resume(): void {
-    this.halted = null;
-    this.segments.length = 0;
-    this.available = 0;
-    this.lastError = null;
-    this.fetchBlockedUntil = 0;
+    for (const lane of new Set([DEFAULT_LANE, ...this.fetchedEnds.keys(), ...this.segments.map((s) => s.lane)])) {
+      this.skipObserved(lane);
+    }
   }
 
   close(): void {
@@ -200,13 +310,22 @@ export class SegmentBuffer {
     return null;
   }
 
+  /** the smallest target to name when halted: ours, or the largest any live instance published */
+  requiredTarget(lane = DEFAULT_LANE): bigint {
+    const own = this.smallestTarget(lane);
+    return this.clusterTarget !== null && this.clusterTarget > own ? this.clusterTarget : own;
+  }
+
   private haltedError(): IdError {
     const h = this.halted!;
+    const seen = h.observed
+      ? `a poll read max_id ${h.fetchedStart}, below ${h.watermark} that this instance had fetched`
+      : `fetched a range starting at ${h.fetchedStart}, below ${h.watermark}`;
     return new IdError(
       'SEGMENT_UNAVAILABLE',
-      `key "${this.key}" halted: the database rolled back below ids this instance issued ` +
-        `(fetched a range starting at ${h.fetchedStart}, below ${h.watermark}${h.lane ? ` in partition ${h.lane}` : ''}); ` +
-        'an admin must skip it past every id issued',
+      `key "${this.key}" halted: the database rolled back below ids already handed out ` +
+        `(${seen}${h.lane ? ` in partition ${h.lane}` : ''}); an admin must skip it past every id issued: ` +
+        `POST /admin/segments/${this.key}/skip {"to": N} with N >= ${this.requiredTarget(h.lane)}`,
       { retryAfter: 5 },
     );
   }
@@ -218,28 +337,93 @@ export class SegmentBuffer {
       const segment = this.segments[0];
       let n = Math.min(segment.remaining, count - i);
       while (n-- > 0) ids[i++] = segment.takeString();
-      if (segment.remaining === 0) this.segments.shift();
+      if (segment.remaining === 0) this.retire();
     }
     this.available -= count;
     return ids;
   }
 
+  /** what the table reads after our own fetch, kept or not: a poll reading it is not another's draw */
+  private rememberOwnEnd(range: FetchedRange): void {
+    const lane = range.lane ?? DEFAULT_LANE;
+    const ends = this.ownEnds.get(lane) ?? [];
+    ends.push(range.end);
+    if (ends.length > OWN_ENDS_KEPT) ends.shift();
+    this.ownEnds.set(lane, ends);
+  }
+
+  /** the head segment is used up */
+  private retire(): void {
+    const segment = this.segments.shift()!;
+    this.noteIssued(segment);
+  }
+
+  private noteIssued(segment: Segment): void {
+    if (segment.issuedCount === 0) return;
+    const end = segment.nextId;
+    const known = this.issuedEnds.get(segment.lane);
+    if (known === undefined || end > known) this.issuedEnds.set(segment.lane, end);
+  }
+
+  /** drops held ranges (remembering what was issued from them) */
+  private dropHeld(which: (s: Segment) => boolean): void {
+    let kept = 0;
+    for (const s of this.segments) {
+      if (which(s)) {
+        this.noteIssued(s);
+        this.available -= s.remaining;
+      } else {
+        this.segments[kept++] = s;
+      }
+    }
+    this.segments.length = kept;
+  }
+
   private enqueue(count: number): Promise<string[]> {
+    if (this.waiting >= (this.options.maxWaiters ?? DEFAULT_MAX_WAITERS)) {
+      throw new IdError('SEGMENT_UNAVAILABLE', `too many requests waiting for ids of key "${this.key}"; try again`);
+    }
     return new Promise<string[]>((resolve, reject) => {
       const waiter: Waiter = {
         count,
         resolve,
         reject,
+        done: false,
         timer: setTimeout(() => {
-          const at = this.waiters.indexOf(waiter);
-          if (at !== -1) this.waiters.splice(at, 1);
+          this.settle(waiter);
           reject(this.unavailable());
           this.serveWaiters(); // a big batch timing out may unblock smaller ones behind it
         }, this.options.waitMs),
       };
       this.waiters.push(waiter);
+      this.waiting++;
+      this.waitingNeed += count;
       this.maybeFetch();
     });
+  }
+
+  /** takes a waiter out of the running sums; the queue drops it once it reaches the head */
+  private settle(waiter: Waiter): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    this.waiting--;
+    this.waitingNeed -= waiter.count;
+  }
+
+  /** the oldest live waiter, dropping settled ones off the head */
+  private headWaiter(): Waiter | undefined {
+    while (this.waiterHead < this.waiters.length && this.waiters[this.waiterHead].done) this.waiterHead++;
+    if (this.waiterHead === this.waiters.length) {
+      this.waiters.length = 0;
+      this.waiterHead = 0;
+      return undefined;
+    }
+    if (this.waiterHead > 1024 && this.waiterHead * 2 > this.waiters.length) {
+      this.waiters.splice(0, this.waiterHead);
+      this.waiterHead = 0;
+    }
+    return this.waiters[this.waiterHead];
   }
 
   private unavailable(): IdError {
@@ -249,17 +433,23 @@ export class SegmentBuffer {
     return new IdError('SEGMENT_UNAVAILABLE', `no ids buffered for key "${this.key}" within ${this.options.waitMs} ms: ${why}`);
   }
 
+  /**
+   * In arrival order: the head waiter has every buffered id set aside for it until its count is
+   * met (they stay in the buffer, unissued, and go to those behind it if it times out).
+   */
   private serveWaiters(): void {
-    while (this.waiters.length > 0 && this.available >= this.waiters[0].count) {
-      const waiter = this.waiters.shift()!;
-      clearTimeout(waiter.timer);
-      waiter.resolve(this.drain(waiter.count));
+    for (let w = this.headWaiter(); w !== undefined && this.available >= w.count; w = this.headWaiter()) {
+      this.settle(w);
+      w.resolve(this.drain(w.count));
     }
   }
 
   private rejectAll(error: unknown): void {
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
+    const waiters = this.waiters.splice(0);
+    this.waiterHead = 0;
+    for (const waiter of waiters) {
+      if (waiter.done) continue;
+      this.settle(waiter);
       waiter.reject(error);
     }
   }
@@ -267,7 +457,7 @@ export class SegmentBuffer {
   /** the preload rule; also keeps fetching while waiters need more than is buffered */
   private maybeFetch(): void {
     if (this.inFlight || this.halted !== null || this.closed) return;
-    const needed = this.waiters.reduce((sum, w) => sum + w.count, 0);
+    const needed = this.waitingNeed;
     const current = this.segments[0];
     const wanted =
       needed > this.available ||
@@ -301,6 +491,9 @@ export class SegmentBuffer {
 
   private startFetch(): void {
     this.inFlight = true;
+    const seq = ++this.fetchSeq;
+    const stepVersion = this.stepVersion;
+    this.floorAtSend = this.observed.size === 0 ? null : new Map(this.observed);
     const started = this.clock.now();
     const step = this.nextStep(started);
     let promise: Promise<FetchedRange>;
@@ -310,30 +503,38 @@ export class SegmentBuffer {
       promise = Promise.reject(e);
     }
     promise.then(
-      (range) => this.fetched(range, step, started),
+      (range) => this.fetched(range, step, started, seq, stepVersion),
       (error) => this.fetchFailed(error),
     );
   }
 
-  private fetched(range: FetchedRange, step: number, started: number): void {
+  private fetched(range: FetchedRange, step: number, started: number, seq: number, stepVersion: number): void {
     this.inFlight = false;
     if (this.closed) return;
+    this.rememberOwnEnd(range);
+    if (seq <= this.discardUpTo) {
+      // in flight when a skip was observed: it may have committed before the skip, below its
+      // target. Dropped unissued (a gap, never a repeat).
+      this.maybeFetch();
+      return;
+    }
+    if (this.halted !== null) return; // halted by a poll while this was in flight: never issued
     const now = this.clock.now();
     const lane = range.lane ?? DEFAULT_LANE;
-    const watermark = this.watermarks.get(lane);
+    const watermark = maxOf(this.fetchedEnds.get(lane), this.floorAtSend?.get(lane));
     if (watermark !== undefined && range.start < watermark) {
       this.halt({ lane, watermark, fetchedStart: range.start });
       return;
     }
-    this.watermarks.set(lane, range.end);
+    this.fetchedEnds.set(lane, range.end);
     this.lastError = null;
     this.retryDelayMs = MIN_RETRY_MS;
     this.fetchBlockedUntil = 0;
     this.lastFetchAt = now;
     this.lastFetchMs = now - started;
-    this.stepInUse = step;
+    if (stepVersion === this.stepVersion) this.stepInUse = step;
     if (range.end > range.start) {
-      this.segments.push(new Segment(range.start, range.end));
+      this.segments.push(new Segment(range.start, range.end, lane));
       this.available += Number(range.end - range.start);
     }
     this.options.onFetched?.(range, this.lastFetchMs);
@@ -358,8 +559,7 @@ export class SegmentBuffer {
   private halt(rollback: Rollback): void {
     this.halted = rollback;
     // Held ranges may overlap what other instances now issue from the rolled-back database.
-    this.segments.length = 0;
-    this.available = 0;
+    this.dropHeld(() => true);
     this.options.onRollback?.(rollback);
     this.rejectAll(this.haltedError());
   }

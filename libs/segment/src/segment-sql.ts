@@ -4,7 +4,8 @@ import { MAX_ID, SegmentKeyRow } from './segment-store';
 /** Columns every dialect selects for a key: leaf_alloc joined with our meta table. */
 export const KEY_COLUMNS = `a.biz_tag AS biz_tag, CAST(a.max_id AS CHAR) AS max_id, a.step AS step,
   a.description AS description, a.update_time AS update_time,
-  COALESCE(m.public, 0) AS public, COALESCE(m.skip_seq, 0) AS skip_seq`;
+  COALESCE(m.public, 0) AS public, COALESCE(m.skip_seq, 0) AS skip_seq,
+  CAST(COALESCE(m.high_water, 0) AS CHAR) AS high_water`;
 export const KEY_FROM = 'leaf_alloc a LEFT JOIN id_segment_meta m ON m.biz_tag = a.biz_tag';
 
 export interface KeyRecord {
@@ -15,6 +16,7 @@ export interface KeyRecord {
   update_time: Date | string;
   public: number | string | bigint;
   skip_seq: number | string | bigint;
+  high_water: string | bigint;
 }
 
 export function toKeyRow(r: KeyRecord): SegmentKeyRow {
@@ -29,6 +31,7 @@ export function toKeyRow(r: KeyRecord): SegmentKeyRow {
     updatedAt,
     public: Number(r.public) === 1,
     skipSeq: Number(r.skip_seq),
+    highWater: String(r.high_water),
   };
 }
 
@@ -49,6 +52,25 @@ export function skipBackwards(key: string, maxId: string, to: bigint): IdError {
     `key "${key}" already issues from ${maxId}; a skip to ${to} would move it back (skips only move ahead)`,
   );
 }
+
+export function keyExists(key: string): IdError {
+  return new IdError('KEY_EXISTS', `key "${key}" already exists`);
+}
+
+export function belowMark(key: string, smallest: bigint): IdError {
+  return new IdError(
+    'INVALID_START',
+    `key "${key}" existed before and reached ids near ${smallest}; a key created again must start at ${smallest} or above`,
+  );
+}
+
+/** the smallest start a re-created key may take: high-water mark + margin (0 when never seen) */
+export function smallestStart(highWater: bigint, margin: bigint): bigint {
+  return highWater === 0n ? 1n : highWater + margin;
+}
+
+/** how long a published skip target counts: three poll periods */
+export const TARGET_FRESH_POLLS = 3;
 
 export function skipPastMax(key: string): IdError {
   return new IdError('VALIDATION_FAILED', `a skip of key "${key}" that far would pass ${MAX_ID} (2^63-1)`, {

@@ -11,8 +11,10 @@ export interface SegmentKeyRow {
   description: string | null;
   updatedAt: string;
   public: boolean;
-  /** bumped by every admin skip; a key halted by the rollback guard resumes when it changes */
+  /** bumped by every admin skip; every instance drops what it holds of the key when it changes */
   skipSeq: number;
+  /** the highest max_id the key was seen to reach, never lowered (exact decimal) */
+  highWater: string;
 }
 
 /** What the double buffer needs: one atomic fetch. */
@@ -32,6 +34,14 @@ export interface NewSegmentKey {
   step: number;
   description: string | null;
   public: boolean;
+  /** a key created again must start at or above its high-water mark plus this (SEGMENT_STEP_MAX) */
+  markMargin: bigint;
+}
+
+/** One instance's smallest acceptable skip target for a key it holds halted. */
+export interface PublishedTarget {
+  key: string;
+  target: bigint;
 }
 
 export type SkipTarget = { by: bigint } | { to: bigint };
@@ -39,13 +49,23 @@ export type SkipTarget = { by: bigint } | { to: bigint };
 /** Every statement on leaf_alloc, one implementation per dialect. */
 export interface SegmentStore extends SegmentFetcher {
   find(key: string): Promise<SegmentKeyRow | null>;
+  /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
   list(): Promise<SegmentKeyRow[]>;
-  /** throws IdError KEY_EXISTS */
+  /**
+   * One transaction: the row and its meta (public flag) together. Throws IdError KEY_EXISTS, or
+   * INVALID_START below the key's high-water mark + markMargin.
+   */
   create(row: NewSegmentKey): Promise<SegmentKeyRow>;
+  /** raises high-water marks (never lowers them) */
+  raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void>;
+  /** this instance's smallest acceptable skip targets for its halted keys, stamped with the database clock */
+  publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void>;
+  /** the largest target per key published within the last withinMs (database clock) */
+  requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>>;
   update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null>;
   /**
-   * Moves max_id ahead atomically (never back) and bumps skipSeq. Returns null for an unknown key;
+   * Moves max_id ahead and bumps skipSeq in one transaction (never back; exact). Returns null for an unknown key;
    * throws IdError SKIP_BACKWARDS when `to` is not ahead, VALIDATION_FAILED past 2^63-1.
    */
   skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null>;

@@ -1,15 +1,16 @@
 import { FakeClock, IdError } from '@app/core';
 import { SegmentGenerator } from './segment.generator';
-import { NewSegmentKey, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 
 /** leaf_alloc in memory, counting queries. */
 class MemoryStore implements SegmentStore {
   rows = new Map<string, SegmentKeyRow>();
   finds = 0;
   down = false;
+  published = new Map<string, bigint>();
 
   add(key: string, maxId: bigint, step: number): void {
-    this.rows.set(key, { key, maxId: maxId.toString(), step, description: null, updatedAt: '', public: false, skipSeq: 0 });
+    this.rows.set(key, { key, maxId: maxId.toString(), step, description: null, updatedAt: '', public: false, skipSeq: 0, highWater: '0' });
   }
   private check(): void {
     if (this.down) throw new IdError('DATABASE_UNAVAILABLE', 'down');
@@ -28,6 +29,7 @@ class MemoryStore implements SegmentStore {
     return row ? { ...row } : null;
   }
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
+    this.finds++;
     this.check();
     return keys.flatMap((k) => (this.rows.has(k) ? [{ ...this.rows.get(k)! }] : []));
   }
@@ -47,13 +49,40 @@ class MemoryStore implements SegmentStore {
     row.skipSeq++;
     return { ...row };
   }
+  async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    for (const m of marks) {
+      const row = this.rows.get(m.key);
+      if (row && m.highWater > BigInt(row.highWater)) row.highWater = m.highWater.toString();
+    }
+  }
+  async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    for (const t of targets) this.published.set(`${instanceId}/${t.key}`, t.target);
+  }
+  async requiredTargets(keys: string[]): Promise<Map<string, bigint>> {
+    const found = new Map<string, bigint>();
+    for (const [id, target] of this.published) {
+      const key = id.slice(id.indexOf('/') + 1);
+      if (keys.includes(key) && target > (found.get(key) ?? 0n)) found.set(key, target);
+    }
+    return found;
+  }
 }
 
 const log = { error: jest.fn(), warn: jest.fn(), info: jest.fn() };
 const settle = () => new Promise((r) => setImmediate(r));
 
-function generator(store: SegmentStore, clock = new FakeClock(), haltPollMs = 20) {
-  return new SegmentGenerator(store, { preload: 0.1, waitMs: 500, stepMax: 1000, dynamicStep: false, clock, log, haltPollMs });
+function generator(store: SegmentStore, clock = new FakeClock(), instanceId = 'A') {
+  return new SegmentGenerator(store, {
+    preload: 0.1,
+    waitMs: 500,
+    stepMax: 1000,
+    dynamicStep: false,
+    clock,
+    log,
+    pollMs: 1000,
+    statementTimeoutMs: 2000,
+    instanceId,
+  });
 }
 
 describe('SegmentGenerator', () => {
@@ -64,6 +93,14 @@ describe('SegmentGenerator', () => {
     const all = await Promise.all(Array.from({ length: 50 }, () => g.next('orders', 2)));
     expect(store.finds).toBe(1);
     expect(new Set(all.flat()).size).toBe(100);
+  });
+
+  it('looks up a flood of distinct unknown keys in batched statements, one at a time', async () => {
+    const store = new MemoryStore();
+    const g = generator(store);
+    const results = await Promise.allSettled(Array.from({ length: 2000 }, (_, i) => g.next(`k${i}`, 1)));
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as IdError).code === 'UNKNOWN_KEY')).toBe(true);
+    expect(store.finds).toBe(4); // 500 keys per statement
   });
 
   it('remembers a missing key for a while: a flood costs one query per key per TTL', async () => {
@@ -88,7 +125,7 @@ describe('SegmentGenerator', () => {
     expect(g.health().detail.database).toMatchObject({ status: 'down' });
   });
 
-  it('a halted key resumes when another instance records an admin skip', async () => {
+  it('a halted key resumes when the poll sees an admin skip made through another instance', async () => {
     const store = new MemoryStore();
     store.add('k', 9000n, 1000);
     const g = generator(store);
@@ -100,11 +137,96 @@ describe('SegmentGenerator', () => {
     expect(() => g.next('k', 1)).toThrow(/rolled back/);
     expect(g.health()).toMatchObject({ ready: true, detail: { keys: { k: { status: 'down' } } } });
     expect(log.error).toHaveBeenCalledWith(expect.stringContaining('ROLLBACK on key "k"'));
-    await new Promise((r) => setTimeout(r, 60));
-    expect(() => g.next('k', 1)).toThrow(/rolled back/); // no skip yet: still halted
+    await g.poll();
+    expect(() => g.next('k', 1)).toThrow(/N >= 9101/); // no skip yet: halted, naming 1 + the highest id issued
+    expect(store.published.get('A/k')).toBe(9101n);
     await store.skip('k', { to: 50_000n }); // another instance's admin skip
-    await new Promise((r) => setTimeout(r, 80));
+    await g.poll();
+    await settle();
     expect(await g.next('k', 1)).toEqual(['50000']);
+    g.close();
+  });
+
+  it('a skip seen by the poll drops every range held, and a fetch in flight', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 1000);
+    const a = generator(store);
+    expect(await a.next('k', 1)).toEqual(['1']);
+    a.next('k', 200); // preload: [1001, 2001) fetched too
+    await settle();
+    await store.skip('k', { to: 5001n }); // through instance B: every id from now on > 5000
+    await a.poll();
+    await settle();
+    const ids = (await a.next('k', 3)) as string[];
+    expect(ids.map(Number).every((id) => id > 5000)).toBe(true);
+    a.close();
+  });
+
+  it('a max_id another instance reached guards fetches sent after the poll: a failover behind it halts', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 100);
+    const b = generator(store, new FakeClock(), 'B');
+    await b.next('k', 1); // B holds [1, 101)
+    await settle(); // and preloads [101, 201)
+    const before = store.rows.get('k')!.maxId; // 201
+    store.rows.get('k')!.maxId = '701'; // instance A draws five segments
+    await b.poll(); // B observes 701
+    store.rows.get('k')!.maxId = before; // failover to a copy taken before A's draws
+    const taken: string[] = [];
+    for (;;) {
+      try {
+        const ids = await b.next('k', 50);
+        taken.push(...ids);
+      } catch (e) {
+        expect((e as IdError).message).toMatch(/rolled back/);
+        break;
+      }
+    }
+    expect(taken.every((id) => Number(id) < 201)).toBe(true); // only what B held before
+    b.close();
+  });
+
+  it('a poll reading max_id below what this instance fetched halts the key at once', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 100);
+    const g = generator(store);
+    await g.next('k', 1);
+    await settle();
+    store.rows.get('k')!.maxId = '50';
+    await g.poll();
+    expect(() => g.next('k', 1)).toThrow(/a poll read max_id 50/);
+    g.close();
+  });
+
+  it('a public flag changed in the table stops the key; a PATCHed step takes effect; marks follow max_id', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 100);
+    const g = generator(store);
+    await g.next('k', 1);
+    await settle();
+    store.rows.get('k')!.step = 300;
+    await g.poll();
+    expect(g.buffer('k')!.state().stepInUse).toBe(300);
+    expect(store.rows.get('k')!.highWater).toBe('101');
+    store.rows.get('k')!.public = true;
+    await g.poll();
+    expect(() => g.next('k', 1)).toThrow(/changed its public flag/);
+    g.close();
+  });
+
+  it('shows the skip status unknown once the poll has failed for longer than the stated time', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 100);
+    const clock = new FakeClock();
+    const g = generator(store, clock);
+    await g.next('k', 1);
+    store.down = true;
+    clock.advance(3500);
+    await g.poll();
+    expect(g.health().detail.skips).toMatchObject({ status: 'down', message: expect.stringContaining('skip status unknown') });
+    store.down = false;
+    await g.poll();
+    expect(g.health().detail.skips).toEqual({ status: 'up' });
     g.close();
   });
 });

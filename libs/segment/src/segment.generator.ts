@@ -1,7 +1,8 @@
-import { Clock, GeneratorHealth, IdGenerator, isIdError, systemClock } from '@app/core';
+import { Clock, GeneratorHealth, IdError, IdGenerator, isIdError, systemClock } from '@app/core';
+import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
 import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
-import { unknownKey } from './segment-sql';
+import { TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
 import { SegmentKeyRow, SegmentStore } from './segment-store';
 
 /** FF1 over the ids of a public key; big batches in chunks so the event loop keeps turning */
@@ -33,10 +34,14 @@ export interface SegmentGeneratorOptions {
   log: SegmentLog;
   /** how long a missing key is remembered as missing */
   missTtlMs?: number;
-  /** how often stored steps are re-read (another instance's PATCH) */
-  refreshMs?: number;
-  /** how often a halted key looks for the admin skip that resumes it */
-  haltPollMs?: number;
+  /** the poll period (SEGMENT_POLL_MS): skips, steps, public flags and max_id of the keys in use */
+  pollMs: number;
+  /** the longest a statement may take (the driver's timeout): with pollMs, how late a skip is seen */
+  statementTimeoutMs: number;
+  /** requests that may wait per key (SEGMENT_MAX_WAITERS) */
+  maxWaiters?: number;
+  /** names this process in the published skip targets; random by default */
+  instanceId?: string;
   /** told of every successful fetch (metrics) */
   onFetched?: (key: string, ms: number) => void;
   /** FF1 key from ID_SECRET: public keys issue FF1(underlying id) with the key name as tweak */
@@ -47,11 +52,20 @@ interface KeyInfo {
   buffer: SegmentBuffer;
   /** set for a public key */
   permutation?: IdPermutation;
-  /** skip_seq read right after the halt; the key resumes once the table shows a later skip */
-  haltSkipSeq?: number;
+  /** the skip counter last seen; a change means an admin skip: drop everything held */
+  skipSeq: number;
+  /** the high-water mark last read */
+  highWater: bigint;
+  /** set when the table's public flag no longer matches what this instance issues */
+  refused?: IdError;
 }
 
 const MAX_MISSES = 10_000;
+/** keys read per poll statement */
+const POLL_CHUNK = 1000;
+/** unknown keys looked up per statement, and the most waiting for a lookup at once */
+const LOOKUP_BATCH = 500;
+const MAX_LOOKUPS_WAITING = 10_000;
 /** public ids encrypted per turn of the event loop (~10 ms at 2M/s) */
 const HIDE_CHUNK = 20_000;
 /** readiness lists at most this many keys by name */
@@ -59,29 +73,65 @@ const MAX_KEYS_IN_DETAIL = 100;
 
 /**
  * `segment`: one SegmentBuffer per business key of leaf_alloc. Unknown keys are looked up on
- * first use (one query per key at a time); a missing key is remembered for a few seconds so a
- * flood of bad keys costs the database at most one query per key per missTtlMs.
+ * first use, batched (one statement for all keys asked for meanwhile, one statement in flight,
+ * a bounded queue), and a missing key is remembered for a few seconds: a flood of bad keys
+ * cannot crowd the pool.
+ *
+ * One poll every pollMs reads the keys in use (one statement per 1,000 keys): an admin skip made
+ * through any instance drops everything this instance holds of the key; a step changed by PATCH
+ * takes effect; a public flag that changed stops the key; the max_id read counts into the
+ * rollback guard; high-water marks follow; halted keys publish the smallest skip target this
+ * instance accepts and learn the largest any instance requires.
  */
 export class SegmentGenerator implements IdGenerator {
   readonly strategy = 'segment';
   private readonly keys = new Map<string, KeyInfo>();
   private readonly loading = new Map<string, Promise<SegmentBuffer>>();
+  private readonly lookups = new Map<string, { resolve: (row: SegmentKeyRow | null) => void; reject: (e: unknown) => void }[]>();
+  private lookupInFlight = false;
   private readonly misses = new Map<string, number>();
   private readonly clock: Clock;
-  private refreshTimer?: NodeJS.Timeout;
-  private haltTimer?: NodeJS.Timeout;
+  private pollTimer?: NodeJS.Timeout;
+  private polling = false;
+  private lastPollOkAt: number;
+  private lastPollError: unknown = null;
   private lastDatabaseError: unknown = null;
+  readonly instanceId: string;
 
   constructor(
     private readonly store: SegmentStore,
     private readonly options: SegmentGeneratorOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.lastPollOkAt = this.clock.now();
+    this.instanceId = options.instanceId ?? randomUUID();
+  }
+
+  /** after this long every instance that can read the database has seen a skip */
+  get appliedByAllWithinMs(): number {
+    return this.options.pollMs + this.options.statementTimeoutMs;
+  }
+
+  /** the poll has failed for longer than appliedByAllWithinMs: skips made meanwhile may be unseen */
+  get skipStatusUnknown(): boolean {
+    return this.keys.size > 0 && this.clock.now() - this.lastPollOkAt > this.appliedByAllWithinMs;
+  }
+
+  /** what readiness detail and the admin API show of the poll */
+  pollStatus(): { status: 'up' | 'down'; lastOkAgoMs: number; message?: string } {
+    const ago = this.clock.now() - this.lastPollOkAt;
+    if (!this.skipStatusUnknown) return { status: 'up', lastOkAgoMs: ago };
+    return {
+      status: 'down',
+      lastOkAgoMs: ago,
+      message: `skip status unknown: the poll has not reached the database for ${ago} ms; skips made meanwhile may not be honoured here`,
+    };
   }
 
   next(key: string, count: number): string[] | Promise<string[]> {
     const info = this.keys.get(key);
     if (info !== undefined) {
+      if (info.refused !== undefined) throw info.refused;
       const ids = info.buffer.take(count);
       return info.permutation === undefined ? ids : hide(info.permutation, ids);
     }
@@ -106,28 +156,47 @@ export class SegmentGenerator implements IdGenerator {
     return this.keys.get(key)?.buffer;
   }
 
-  /** starts the background refresh of stored steps */
+  /** starts the poll */
   start(): void {
-    this.refreshTimer = setInterval(() => void this.refresh(), this.options.refreshMs ?? 60_000);
-    this.refreshTimer.unref();
+    this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs);
+    this.pollTimer.unref();
   }
 
   close(): void {
-    clearInterval(this.refreshTimer);
-    clearInterval(this.haltTimer);
+    clearInterval(this.pollTimer);
     for (const { buffer } of this.keys.values()) buffer.close();
+    this.rejectLookups(new IdError('SEGMENT_UNAVAILABLE', 'shutting down'));
   }
 
-  /** after an admin skip through this instance: the key may resume at once */
+  /** an admin skip, made here or seen by the poll: drop everything held of the key */
   skipped(row: SegmentKeyRow): void {
     const info = this.keys.get(row.key);
-    if (info === undefined) return;
+    if (info === undefined || row.skipSeq === info.skipSeq) return;
+    info.skipSeq = row.skipSeq;
+    const wasHalted = info.buffer.isHalted;
     info.buffer.setStoredStep(row.step);
-    if (info.buffer.isHalted) {
-      info.buffer.resume();
-      info.haltSkipSeq = undefined;
-      this.options.log.info(`key "${row.key}" resumed after an admin skip (max_id now ${row.maxId})`);
+    info.buffer.resume();
+    info.buffer.observe('', BigInt(row.maxId));
+    this.options.log.info(
+      `key "${row.key}" skipped to max_id ${row.maxId}: dropped every range held below it${wasHalted ? '; resumed' : ''}`,
+    );
+  }
+
+  /** per key halted anywhere: the largest smallest-target fresh in the database, with this instance's own */
+  async requiredTargets(keys: string[]): Promise<Map<string, bigint>> {
+    const required = await this.store.requiredTargets(keys, this.targetFreshMs);
+    for (const key of keys) {
+      const buffer = this.keys.get(key)?.buffer;
+      if (!buffer?.isHalted) continue;
+      const own = buffer.smallestTarget();
+      const published = required.get(key);
+      if (published === undefined || own > published) required.set(key, own);
     }
+    return required;
+  }
+
+  private get targetFreshMs(): number {
+    return TARGET_FRESH_POLLS * this.options.pollMs + this.options.statementTimeoutMs;
   }
 
   /** after an admin PATCH through this instance */
@@ -154,6 +223,7 @@ export class SegmentGenerator implements IdGenerator {
     const databaseDown = failing > 0 || this.lastDatabaseError !== null;
     // Local trouble only: keys in use, not one id buffered, and the database failing us.
     const ready = !(this.keys.size > 0 && withIds === 0 && databaseDown);
+    const poll = this.pollStatus();
     return {
       ready,
       detail: {
@@ -161,6 +231,7 @@ export class SegmentGenerator implements IdGenerator {
         database: databaseDown
           ? { status: 'down', message: this.describeDatabaseError() }
           : { status: 'up' },
+        skips: poll.status === 'up' ? { status: 'up' } : { status: 'down', message: poll.message },
         keysInUse: this.keys.size,
         keys,
       },
@@ -184,8 +255,7 @@ export class SegmentGenerator implements IdGenerator {
     }
     let loading = this.loading.get(key);
     if (loading === undefined) {
-      loading = this.store
-        .find(key)
+      loading = this.lookup(key)
         .then(
           (row) => {
             this.lastDatabaseError = null;
@@ -204,6 +274,45 @@ export class SegmentGenerator implements IdGenerator {
       this.loading.set(key, loading);
     }
     return loading;
+  }
+
+  /** one key's row, looked up together with every key asked for meanwhile */
+  private lookup(key: string): Promise<SegmentKeyRow | null> {
+    if (this.lookups.size >= MAX_LOOKUPS_WAITING && !this.lookups.has(key)) {
+      return Promise.reject(new IdError('SEGMENT_UNAVAILABLE', 'too many unknown keys being looked up at once; try again'));
+    }
+    return new Promise((resolve, reject) => {
+      const waiting = this.lookups.get(key);
+      if (waiting === undefined) this.lookups.set(key, [{ resolve, reject }]);
+      else waiting.push({ resolve, reject });
+      if (!this.lookupInFlight) {
+        this.lookupInFlight = true;
+        setImmediate(() => void this.runLookups());
+      }
+    });
+  }
+
+  private async runLookups(): Promise<void> {
+    while (this.lookups.size > 0) {
+      const batch = [...this.lookups.keys()].slice(0, LOOKUP_BATCH);
+      const callers = batch.map((key) => {
+        const waiting = this.lookups.get(key)!;
+        this.lookups.delete(key);
+        return waiting;
+      });
+      try {
+        const rows = new Map((await this.store.findMany(batch)).map((r) => [r.key, r]));
+        batch.forEach((key, i) => callers[i].forEach((c) => c.resolve(rows.get(key) ?? null)));
+      } catch (e) {
+        callers.forEach((waiting) => waiting.forEach((c) => c.reject(e)));
+      }
+    }
+    this.lookupInFlight = false;
+  }
+
+  private rejectLookups(error: unknown): void {
+    for (const waiting of this.lookups.values()) waiting.forEach((c) => c.reject(error));
+    this.lookups.clear();
   }
 
   private rememberMiss(key: string): void {
@@ -232,12 +341,14 @@ export class SegmentGenerator implements IdGenerator {
         step: row.step,
         stepMax: this.options.stepMax,
         dynamicStep: this.options.dynamicStep,
+        maxWaiters: this.options.maxWaiters,
         clock: this.clock,
         onRollback: (rollback) => this.halted(key, rollback),
         onFetched: (_range, ms) => this.options.onFetched?.(key, ms),
         onFetchError: (e) => {
           if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
-            // deleted from the table: forget it, like any missing key
+            // deleted from the table: forget it, like any missing key, leaving its mark at what we reached
+            void this.store.raiseMarks([{ key, highWater: this.keys.get(key)?.buffer.highestEnd ?? 0n }]).catch(() => undefined);
             this.keys.get(key)?.buffer.close();
             this.keys.delete(key);
             this.rememberMiss(key);
@@ -247,64 +358,93 @@ export class SegmentGenerator implements IdGenerator {
         },
       },
     );
-    this.keys.set(key, { buffer, permutation: row.public ? this.permutationFor(row) : undefined });
+    this.keys.set(key, {
+      buffer,
+      permutation: row.public ? this.permutationFor(row) : undefined,
+      skipSeq: row.skipSeq,
+      highWater: BigInt(row.highWater),
+    });
     return buffer;
   }
 
   private halted(key: string, rollback: Rollback): void {
+    const how = rollback.observed
+      ? `the poll read max_id ${rollback.fetchedStart}, below ${rollback.watermark} that this instance had already fetched`
+      : `the database handed out a range starting at ${rollback.fetchedStart}, below ${rollback.watermark}, ` +
+        'what this instance had fetched or seen the table reach';
+    const target = this.keys.get(key)?.buffer.smallestTarget() ?? 1n;
     this.options.log.error(
-      `ROLLBACK on key "${key}": the database handed out a range starting at ${rollback.fetchedStart}, below ` +
-        `${rollback.watermark}, the end of what this instance already fetched; the database lost writes ` +
-        `(failover to a lagging replica or a restore). The key is halted until an admin skips it past ` +
-        `every id issued: POST /admin/segments/${key}/skip`,
+      `ROLLBACK on key "${key}": ${how}; the database lost writes (failover to a lagging replica or a restore). ` +
+        `The key is halted until an admin skips it past every id issued: POST /admin/segments/${key}/skip ` +
+        `{"to": N} with N >= ${target} here (GET /admin/segments shows what every instance requires)`,
     );
-    const info = this.keys.get(key);
-    if (info === undefined) return;
-    info.haltSkipSeq = undefined;
-    void this.store.find(key).then(
-      (row) => {
-        if (row !== null && info.haltSkipSeq === undefined) info.haltSkipSeq = row.skipSeq;
-      },
-      () => undefined,
-    );
-    if (this.haltTimer === undefined) {
-      this.haltTimer = setInterval(() => void this.pollHalted(), this.options.haltPollMs ?? 2000);
-      this.haltTimer.unref();
-    }
   }
 
-  /** a halted key resumes when the table shows an admin skip made after the halt (by any instance) */
-  private async pollHalted(): Promise<void> {
-    const halted = [...this.keys].filter(([, info]) => info.buffer.isHalted);
-    if (halted.length === 0) {
-      clearInterval(this.haltTimer);
-      this.haltTimer = undefined;
+  /**
+   * The poll. What was fetched is read before the statement is sent: a max_id read below it means
+   * the table went back; a max_id above it guards only fetches sent after the answer arrived.
+   */
+  async poll(): Promise<void> {
+    if (this.polling || this.keys.size === 0) {
+      if (this.keys.size === 0) this.lastPollOkAt = this.clock.now();
       return;
     }
-    let rows: SegmentKeyRow[];
+    this.polling = true;
     try {
-      rows = await this.store.findMany(halted.map(([key]) => key));
-    } catch {
-      return;
-    }
-    for (const row of rows) {
-      const info = this.keys.get(row.key);
-      if (info === undefined || !info.buffer.isHalted) continue;
-      if (info.haltSkipSeq === undefined) {
-        info.haltSkipSeq = row.skipSeq;
-      } else if (row.skipSeq > info.haltSkipSeq) {
-        this.skipped(row);
+      const entries = [...this.keys];
+      for (let from = 0; from < entries.length; from += POLL_CHUNK) {
+        await this.pollChunk(entries.slice(from, from + POLL_CHUNK));
       }
+      this.lastPollOkAt = this.clock.now();
+      this.lastPollError = null;
+    } catch (e) {
+      if (this.lastPollError === null) {
+        this.options.log.warn(`segment poll failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      this.lastPollError = e;
+    } finally {
+      this.polling = false;
     }
   }
 
-  private async refresh(): Promise<void> {
-    if (this.keys.size === 0) return;
-    try {
-      for (const row of await this.store.findMany([...this.keys.keys()])) this.updated(row);
-    } catch {
-      /* the fetch path reports database trouble */
+  private async pollChunk(entries: [string, KeyInfo][]): Promise<void> {
+    const fetchedAtSend = entries.map(([, info]) => info.buffer.fetchedEnd());
+    const rows = new Map((await this.store.findMany(entries.map(([key]) => key))).map((r) => [r.key, r]));
+    const marks: { key: string; highWater: bigint }[] = [];
+    const halted: string[] = [];
+    entries.forEach(([key, info], i) => {
+      if (this.keys.get(key) !== info) return; // forgotten or re-added meanwhile
+      const row = rows.get(key);
+      if (row === undefined) return; // deleted: the next fetch says UNKNOWN_KEY and forgets it
+      // a skip restarts the guard: what was fetched before it no longer counts against the table
+      const skippedNow = row.skipSeq !== info.skipSeq;
+      this.skipped(row);
+      const maxId = BigInt(row.maxId);
+      info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
+      info.buffer.setStoredStep(row.step);
+      if (row.public !== (info.permutation !== undefined) && info.refused === undefined) {
+        info.refused = new IdError(
+          'SEGMENT_UNAVAILABLE',
+          `key "${key}" changed its public flag in the table; this instance will not issue for it until restarted`,
+        );
+        this.options.log.error(`key "${key}": the public flag changed under a running instance; refusing to issue for it`);
+      }
+      const highWater = BigInt(row.highWater);
+      const reached = maxId > highWater ? maxId : highWater;
+      if (reached > info.highWater) {
+        info.highWater = reached;
+        if (maxId > highWater) marks.push({ key, highWater: maxId });
+      }
+      if (info.buffer.isHalted) halted.push(key);
+    });
+    await this.store.raiseMarks(marks);
+    if (halted.length > 0) {
+      await this.store.publishTargets(
+        this.instanceId,
+        halted.map((key) => ({ key, target: this.keys.get(key)!.buffer.smallestTarget() })),
+      );
+      const required = await this.store.requiredTargets(halted, this.targetFreshMs);
+      for (const key of halted) this.keys.get(key)?.buffer.setClusterTarget(required.get(key) ?? null);
     }
   }
 }
-

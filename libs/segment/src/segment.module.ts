@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_POOL } from '@app/database';
+import { ID_SECRET_KEY, MYSQL_POOL, MYSQL_QUERY_TIMEOUT_MS } from '@app/database';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -27,6 +27,9 @@ const logger = {
           waitMs: config.SEGMENT_WAIT_MS,
           stepMax: config.SEGMENT_STEP_MAX,
           dynamicStep: config.SEGMENT_DYNAMIC_STEP,
+          pollMs: config.SEGMENT_POLL_MS,
+          maxWaiters: config.SEGMENT_MAX_WAITERS,
+          statementTimeoutMs: MYSQL_QUERY_TIMEOUT_MS,
           log: logger,
           onFetched: (key, ms) => observations.fetched('segment', key, ms),
           secretKey,
@@ -34,8 +37,9 @@ const logger = {
     },
     {
       provide: SegmentAdmin,
-      inject: [SEGMENT_STORE, SegmentGenerator, ID_SECRET_KEY],
-      useFactory: (store, generator, secretKey: Buffer | null) => new SegmentAdmin(store, generator, logger, secretKey !== null),
+      inject: [SEGMENT_STORE, SegmentGenerator, ID_SECRET_KEY, APP_CONFIG],
+      useFactory: (store, generator, secretKey: Buffer | null, config: AppConfig) =>
+        new SegmentAdmin(store, generator, logger, { publicAvailable: secretKey !== null, stepMax: config.SEGMENT_STEP_MAX }),
     },
   ],
   exports: [SegmentAdmin, SegmentGenerator, SEGMENT_STORE],

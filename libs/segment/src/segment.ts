@@ -13,7 +13,12 @@ export class Segment {
   private nextBig: bigint;
   private issued = 0;
 
-  constructor(start: bigint, end: bigint) {
+  constructor(
+    start: bigint,
+    end: bigint,
+    /** the independent sequence the range belongs to (a partition); '' for a key's own */
+    readonly lane = '',
+  ) {
     this.start = start;
     this.end = end;
     this.size = Number(end - start);
@@ -29,6 +34,16 @@ export class Segment {
   /** share of the range already issued, 0..1 */
   get used(): number {
     return this.issued / this.size;
+  }
+
+  /** ids handed out from this range so far */
+  get issuedCount(): number {
+    return this.issued;
+  }
+
+  /** the next id to issue, exact */
+  get nextId(): bigint {
+    return this.start + BigInt(this.issued);
   }
 
   /** the next id to issue, exact, as a decimal string */

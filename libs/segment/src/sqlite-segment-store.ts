@@ -1,8 +1,24 @@
-import { IdError } from '@app/core';
 import { sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
-import { MAX_ID, NewSegmentKey, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
-import { exhausted, KEY_COLUMNS, KEY_FROM, KeyRecord, skipBackwards, skipPastMax, toKeyRow, unknownKey } from './segment-sql';
+import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import {
+  belowMark,
+  exhausted,
+  KEY_COLUMNS,
+  KEY_FROM,
+  KeyRecord,
+  keyExists,
+  skipBackwards,
+  skipPastMax,
+  smallestStart,
+  toKeyRow,
+  unknownKey,
+} from './segment-sql';
+
+/** the database's clock in ms (one host, so the same clock every process on it reads) */
+const NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+const TARGET_KEEP_MS = 3_600_000n;
+const SELECT_KEY = `SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM}`;
 
 function wrap<T>(fn: () => T): Promise<T> {
   try {
@@ -28,7 +44,7 @@ export class SqliteSegmentStore implements SegmentStore {
           WHERE biz_tag = ? AND max_id <= ${MAX_ID} - ? RETURNING max_id`,
       )
       .safeIntegers(true);
-    this.findStmt = db.prepare(`SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM} WHERE a.biz_tag = ?`);
+    this.findStmt = db.prepare(`${SELECT_KEY} WHERE a.biz_tag = ?`);
   }
 
   fetch(key: string, step: number): Promise<bigint> {
@@ -56,7 +72,7 @@ export class SqliteSegmentStore implements SegmentStore {
 
   list(): Promise<SegmentKeyRow[]> {
     return wrap(() =>
-      (this.db.prepare(`SELECT ${KEY_COLUMNS.replace(/AS CHAR/g, 'AS TEXT')} FROM ${KEY_FROM} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
+      (this.db.prepare(`${SELECT_KEY} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
         toKeyRow,
       ),
     );
@@ -65,6 +81,11 @@ export class SqliteSegmentStore implements SegmentStore {
   create(row: NewSegmentKey): Promise<SegmentKeyRow> {
     return wrap(() => {
       const insert = this.db.transaction(() => {
+        const mark = this.db.prepare('SELECT high_water FROM id_segment_meta WHERE biz_tag = ?').safeIntegers(true).get(row.key) as
+          | { high_water: bigint }
+          | undefined;
+        const smallest = smallestStart(mark?.high_water ?? 0n, row.markMargin);
+        if (row.startId < smallest) throw this.findSync(row.key) === null ? belowMark(row.key, smallest) : keyExists(row.key);
         this.db
           .prepare('INSERT INTO leaf_alloc (biz_tag, max_id, step, description) VALUES (?, ?, ?, ?)')
           .run(row.key, row.startId, BigInt(row.step), row.description);
@@ -75,9 +96,7 @@ export class SqliteSegmentStore implements SegmentStore {
       try {
         insert.immediate();
       } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new IdError('KEY_EXISTS', `key "${row.key}" already exists`);
-        }
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw keyExists(row.key);
         throw e;
       }
       return this.findSync(row.key)!;
@@ -118,11 +137,53 @@ export class SqliteSegmentStore implements SegmentStore {
           throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
         }
         this.db
-          .prepare('INSERT INTO id_segment_meta (biz_tag, skip_seq) VALUES (?, 1) ON CONFLICT(biz_tag) DO UPDATE SET skip_seq = skip_seq + 1')
+          .prepare(
+            `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM leaf_alloc WHERE biz_tag = ?
+               ON CONFLICT(biz_tag) DO UPDATE SET skip_seq = skip_seq + 1, high_water = MAX(high_water, excluded.high_water)`,
+          )
           .run(key);
         return this.findSync(key);
       });
       return run.immediate();
+    });
+  }
+
+  raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    return wrap(() => {
+      const raise = this.db.prepare(
+        `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES (?, ?)
+           ON CONFLICT(biz_tag) DO UPDATE SET high_water = MAX(high_water, excluded.high_water)`,
+      );
+      this.db.transaction(() => {
+        for (const m of marks) raise.run(m.key, m.highWater);
+      }).immediate();
+    });
+  }
+
+  publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    return wrap(() => {
+      const publish = this.db.prepare(
+        `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES (?, ?, ?, ${NOW_MS})
+           ON CONFLICT(instance_id, biz_tag) DO UPDATE SET min_target = excluded.min_target, seen_at = excluded.seen_at`,
+      );
+      this.db.transaction(() => {
+        for (const t of targets) publish.run(instanceId, t.key, t.target);
+        this.db.prepare(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`).run(TARGET_KEEP_MS);
+      }).immediate();
+    });
+  }
+
+  requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
+    return wrap(() => {
+      const read = this.db
+        .prepare(`SELECT MAX(min_target) AS target FROM id_segment_halt WHERE biz_tag = ? AND seen_at >= ${NOW_MS} - ?`)
+        .safeIntegers(true);
+      const found = new Map<string, bigint>();
+      for (const key of keys) {
+        const r = read.get(key, BigInt(withinMs)) as { target: bigint | null };
+        if (r.target !== null) found.set(key, r.target);
+      }
+      return found;
     });
   }
 }

@@ -80,6 +80,10 @@ const baseSchema = z
     SEGMENT_WAIT_MS: int(1, 600_000).default(2000),
     SEGMENT_STEP_MAX: int(1, 100_000_000).default(1_000_000),
     SEGMENT_DYNAMIC_STEP: bool().default(true),
+    /** how often each instance reads the keys it serves (skips, steps, public flags, max_id) */
+    SEGMENT_POLL_MS: int(50, 60_000).default(1000),
+    /** requests that may wait for ids of one key at once; one more is answered 503 at once */
+    SEGMENT_MAX_WAITERS: int(1, 1_000_000).default(10_000),
     SNOWFLAKE_BITS: z
       .string()
       .regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, { error: 'must be three widths "time,worker,sequence", e.g. 41,10,12' })
