@@ -246,8 +246,15 @@ export async function startPrimaryReplica(root: string, ports: number[], semiSyn
   });
   await Promise.all([primary.install(), replica.install()]);
   await Promise.all([primary.start(), replica.start()]);
-  await primary.query(`CREATE USER '${REPL_USER}'@'127.0.0.1' IDENTIFIED BY '${REPL_PASSWORD}'`);
-  await primary.query(`GRANT REPLICATION SLAVE ON *.* TO '${REPL_USER}'@'127.0.0.1'`);
+  // not in the binary log: a semi-sync primary would hold this commit for the whole timeout, no replica being attached yet
+  const c = await primary.root();
+  try {
+    await c.query('SET SESSION sql_log_bin = 0');
+    await c.query(`CREATE USER '${REPL_USER}'@'127.0.0.1' IDENTIFIED BY '${REPL_PASSWORD}'`);
+    await c.query(`GRANT REPLICATION SLAVE ON *.* TO '${REPL_USER}'@'127.0.0.1'`);
+  } finally {
+    await c.end();
+  }
   await replica.query(
     `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${ports[0]}, MASTER_USER='${REPL_USER}', MASTER_PASSWORD='${REPL_PASSWORD}', MASTER_USE_GTID=slave_pos`,
   );
