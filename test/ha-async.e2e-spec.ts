@@ -2,7 +2,7 @@ import { request } from './support/app';
 import { duplicates } from './support/load';
 import { ServerProcess, sleep } from './support/process';
 import { appUrl, clusterPackagesMissing, clusterRoot, MariaNode, portBlock, promote, startPrimaryReplica, teardown } from './support/mariadb-cluster';
-import { HaLoad } from './ha-load';
+import { HaLoad, twoInstancesWithKey } from './ha-load';
 
 /**
  * Issue 12: plain asynchronous replication, the case that needs the rollback runbook. The
@@ -28,16 +28,9 @@ if (missing) {
       const ports = await portBlock(33240, 33279, 2);
       root = clusterRoot('async');
       nodes = await startPrimaryReplica(root, ports, false);
-      const env = { DATABASE_URL: appUrl(ports), ADMIN_TOKEN, SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_POLL_MS: '1000', LOG_LEVEL: 'warn' };
-      servers.push(await ServerProcess.start(env, [], 60_000));
-      servers.push(await ServerProcess.start(env, [], 60_000));
-      const created = await request(`${servers[0].url}/admin/segments`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ key: 'async', step: 500 }),
-      });
-      expect(created.status).toBe(201);
-      for (const s of servers) expect((await request(`${s.url}${SEGMENT}`)).status).toBe(200);
+      servers.push(
+        ...(await twoInstancesWithKey({ DATABASE_URL: appUrl(ports), SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_POLL_MS: '1000', LOG_LEVEL: 'warn' }, ADMIN_TOKEN, { key: 'async', step: 500 }, SEGMENT)),
+      );
     }, 300_000);
 
     afterAll(async () => {

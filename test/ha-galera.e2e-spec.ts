@@ -12,7 +12,7 @@ import {
   portBlock,
   teardown,
 } from './support/mariadb-cluster';
-import { CommitProbe, HaLoad } from './ha-load';
+import { CommitProbe, createKey, HaLoad } from './ha-load';
 
 /**
  * Issue 12: a real 3-node MariaDB Galera cluster on loopback (the machine's galera-4 and rsync),
@@ -79,12 +79,7 @@ if (missing) {
       servers.push(await ServerProcess.start(env(0), [], 60_000)); // migrates first
       servers.push(...(await Promise.all([ServerProcess.start(env(1), [], 60_000), ServerProcess.start(env(2), [], 60_000)])));
       // step > 2 x rate x the longest stall: no instance needs a fetch while commits stall
-      const created = await request(`${servers[0].url}/admin/segments`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ key: 'ha', step: 200_000 }),
-      });
-      expect(created.status).toBe(201);
+      await createKey(servers[0], ADMIN_TOKEN, { key: 'ha', step: 200_000 });
       for (const s of servers) {
         expect((await request(`${s.url}${SEGMENT}`)).status).toBe(200); // warmed
         await waitReady(s);

@@ -1,3 +1,4 @@
+import { request } from './support/app';
 import { ServerProcess, sleep } from './support/process';
 
 /**
@@ -105,4 +106,27 @@ export class CommitProbe {
     this.running = false;
     await this.done;
   }
+}
+
+/** Two service processes on the same URL, one key created through the admin API and warmed on each. */
+export async function twoInstancesWithKey(
+  env: Record<string, string>,
+  token: string,
+  key: { key: string; step: number },
+  warmPath: string,
+): Promise<ServerProcess[]> {
+  const servers = [await ServerProcess.start({ ...env, ADMIN_TOKEN: token }, [], 60_000)];
+  servers.push(await ServerProcess.start({ ...env, ADMIN_TOKEN: token }, [], 60_000));
+  await createKey(servers[0], token, key);
+  for (const s of servers) expect((await request(`${s.url}${warmPath}`)).status).toBe(200);
+  return servers;
+}
+
+export async function createKey(server: ServerProcess, token: string, key: { key: string; step: number }): Promise<void> {
+  const created = await request(`${server.url}/admin/segments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(key),
+  });
+  expect(created.status).toBe(201);
 }

@@ -2,7 +2,7 @@ import { request } from './support/app';
 import { duplicates } from './support/load';
 import { ServerProcess, sleep } from './support/process';
 import { appUrl, clusterPackagesMissing, clusterRoot, MariaNode, portBlock, promote, startPrimaryReplica, teardown } from './support/mariadb-cluster';
-import { HaLoad } from './ha-load';
+import { HaLoad, twoInstancesWithKey } from './ha-load';
 
 /**
  * Issue 12: a primary and a replica with MariaDB's built-in semi-synchronous replication
@@ -29,17 +29,10 @@ if (missing) {
       const ports = await portBlock(33200, 33239, 2);
       root = clusterRoot('semisync');
       nodes = await startPrimaryReplica(root, ports, true);
-      const env = { DATABASE_URL: appUrl(ports), ADMIN_TOKEN, SEGMENT_DYNAMIC_STEP: 'false', LOG_LEVEL: 'warn' };
-      servers.push(await ServerProcess.start(env, [], 60_000));
-      servers.push(await ServerProcess.start(env, [], 60_000));
       // a small step: fetches keep happening through the failover
-      const created = await request(`${servers[0].url}/admin/segments`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ key: 'semi', step: 2000 }),
-      });
-      expect(created.status).toBe(201);
-      for (const s of servers) expect((await request(`${s.url}${SEGMENT}`)).status).toBe(200);
+      servers.push(
+        ...(await twoInstancesWithKey({ DATABASE_URL: appUrl(ports), SEGMENT_DYNAMIC_STEP: 'false', LOG_LEVEL: 'warn' }, ADMIN_TOKEN, { key: 'semi', step: 2000 }, SEGMENT)),
+      );
     }, 300_000);
 
     afterAll(async () => {
