@@ -34,6 +34,14 @@ const TARGET_KEEP_MS = 3_600_000;
  * point (2^53 + 1 + '1' = 2^53), and a JS number above 2^53 is already rounded.
  */
 export class MysqlSegmentStore implements SegmentStore {
+  /**
+   * Galera applies other nodes' commits asynchronously: a plain read may miss a fetch this very
+   * instance committed through another node a moment ago, and the poll would take that for a
+   * rollback. wsrep_sync_wait=1 makes the poll's read wait for them; a server without the
+   * variable (not MariaDB) reads without it.
+   */
+  private causalRead = 'SET STATEMENT wsrep_sync_wait = 1 FOR ';
+
   constructor(private readonly db: MysqlPool) {}
 
   async fetch(key: string, step: number): Promise<bigint> {
@@ -60,8 +68,15 @@ export class MysqlSegmentStore implements SegmentStore {
 
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
-    const rows = await this.db.query<KeyRecord[]>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag IN (?)`, [keys]);
-    return rows.map(toKeyRow);
+    const sql = `SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE a.biz_tag IN (?)`;
+    try {
+      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, [keys])).map(toKeyRow);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
+      this.causalRead = '';
+      return (await this.db.query<KeyRecord[]>(sql, [keys])).map(toKeyRow);
+    }
   }
 
   async list(): Promise<SegmentKeyRow[]> {

@@ -171,7 +171,8 @@ export class SegmentGenerator implements IdGenerator {
   /** an admin skip, made here or seen by the poll: drop everything held of the key */
   skipped(row: SegmentKeyRow): void {
     const info = this.keys.get(row.key);
-    if (info === undefined || row.skipSeq === info.skipSeq) return;
+    // skip counters only grow: a poll answer older than a skip made here must not count again
+    if (info === undefined || row.skipSeq <= info.skipSeq) return;
     info.skipSeq = row.skipSeq;
     const wasHalted = info.buffer.isHalted;
     info.buffer.setStoredStep(row.step);
@@ -417,7 +418,7 @@ export class SegmentGenerator implements IdGenerator {
       const row = rows.get(key);
       if (row === undefined) return; // deleted: the next fetch says UNKNOWN_KEY and forgets it
       // a skip restarts the guard: what was fetched before it no longer counts against the table
-      const skippedNow = row.skipSeq !== info.skipSeq;
+      const skippedNow = row.skipSeq > info.skipSeq;
       this.skipped(row);
       const maxId = BigInt(row.maxId);
       info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
