@@ -1,11 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
 import { IssueCounter } from './metrics/issue-counter';
+import { buildOpenApiDocument } from './common/openapi';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {}
 
@@ -28,15 +29,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const counter = app.get(IssueCounter);
   app.useGlobalFilters(new IdExceptionFilter((code) => counter.error(code)));
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('id-allocator')
-      .setDescription('Globally unique 64-bit ids: segment, partition, ticket, snowflake, uuid, uuidv7')
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);

@@ -1,14 +1,17 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
 import { MYSQL_POOL, MysqlPool } from '@app/database';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiAdminAuth } from '../common/openapi';
+import { AdminInfoDto } from './admin-info.dto';
+import type { StrategyName } from '../ids/ids.dto';
 
-const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'ID_SECRET', 'DATABASE_URL', 'PARTITIONS']);
+const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'ID_SECRET', 'DATABASE_URL', 'PARTITIONS', 'API_TOKENS']);
 
 /** What this instance runs with: strategies and the effective settings, secrets redacted. */
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAdminAuth()
 @UseGuards(AdminGuard)
 @Controller('admin')
 export class AdminInfoController {
@@ -19,15 +22,16 @@ export class AdminInfoController {
   ) {}
 
   @Get('info')
-  @ApiOperation({ summary: 'Strategies and effective settings (secrets redacted)' })
+  @ApiOperation({ operationId: 'getAdminInfo', summary: 'Strategies and effective settings (secrets redacted)' })
+  @ApiOkResponse({ type: AdminInfoDto })
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED')
-  info() {
-    const settings: Record<string, unknown> = {};
+  info(): AdminInfoDto {
+    const settings: AdminInfoDto['settings'] = {};
     for (const [name, value] of Object.entries(this.config)) {
-      settings[name] = SECRET_SETTINGS.has(name) && value !== undefined ? '(set)' : value;
+      settings[name] = SECRET_SETTINGS.has(name) && value !== undefined ? '(set)' : (value as AdminInfoDto['settings'][string]);
     }
     // the database hosts of the URL and which is in use (addresses: admin only)
     const database = this.pool === null ? undefined : this.pool.status();
-    return { strategies: this.registry.names(), pid: process.pid, settings, ...(database ? { database } : {}) };
+    return { strategies: this.registry.names() as StrategyName[], pid: process.pid, settings, ...(database ? { database } : {}) };
   }
 }

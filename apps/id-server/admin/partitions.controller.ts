@@ -1,24 +1,26 @@
 import { Body, Controller, HttpCode, Logger, Param, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, IdError } from '@app/core';
 import { PARTITION_MAX_ID, PartitionGenerator } from '@app/segment';
+import { ID_INPUT } from './segments.dto';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiAdminAuth } from '../common/openapi';
 import { BodyChecker } from './admin-body';
 
 class PartitionSkipDto {
-  @ApiPropertyOptional({ type: 'string', example: '5000000', description: "the partition's next segment starts above this id" })
-  to: string;
+  @ApiProperty({ ...ID_INPUT, example: '5000000', description: "the partition's next segment starts above this id" })
+  to: string | number;
 }
 
 class PartitionSkipResultDto {
-  @ApiProperty({ example: 2 }) idx: number;
+  @ApiProperty({ type: 'integer', example: 2 }) idx: number;
   @ApiProperty({ example: '12', description: 'allocation number the partition hands out next' }) nextAllocation: string;
   @ApiProperty({ example: '5000001', description: "first id of the partition's next segment" }) nextSegmentStart: string;
 }
 
 /** After a partition's database was restored from a lagging replica: the runbook as an admin action. */
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAdminAuth()
 @UseGuards(AdminGuard)
 @Controller('admin/partitions')
 export class PartitionsController {
@@ -28,7 +30,7 @@ export class PartitionsController {
 
   @Post(':idx/skip')
   @HttpCode(200)
-  @ApiOperation({ summary: "Move a partition's next segment above an id (never back; cannot be undone)" })
+  @ApiOperation({ operationId: 'skipPartition', summary: "Move a partition's next segment above an id (never back; cannot be undone)" })
   @ApiBody({ type: PartitionSkipDto })
   @ApiOkResponse({ type: PartitionSkipResultDto })
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED', 'VALIDATION_FAILED', 'SKIP_BACKWARDS', 'NOT_FOUND', 'DATABASE_UNAVAILABLE')

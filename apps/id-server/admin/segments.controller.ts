@@ -1,11 +1,12 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, IdError } from '@app/core';
 import { MAX_ID, SegmentAdmin } from '@app/segment';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiAdminAuth } from '../common/openapi';
 import { KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
-import { CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, SkipSegmentDto, UpdateSegmentDto } from './segments.dto';
+import { ApiSkipBody, CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
 
@@ -16,7 +17,7 @@ function checkKey(key: string): string {
 
 /** Admin routes for segment keys; the HTTP shape only, the operations live in SegmentAdmin. */
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAdminAuth()
 @UseGuards(AdminGuard)
 @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED', 'DATABASE_UNAVAILABLE')
 @Controller('admin/segments')
@@ -31,14 +32,14 @@ export class SegmentsController {
   }
 
   @Get()
-  @ApiOperation({ summary: "Every key with this instance's live buffer state" })
+  @ApiOperation({ operationId: 'listSegmentKeys', summary: "Every key with this instance's live buffer state" })
   @ApiOkResponse({ type: SegmentListDto })
   async list(): Promise<SegmentListDto> {
     return { segments: await this.admin.list(), skips: this.admin.skipStatus() };
   }
 
   @Post()
-  @ApiOperation({ summary: 'Create a key' })
+  @ApiOperation({ operationId: 'createSegmentKey', summary: 'Create a key' })
   @ApiBody({ type: CreateSegmentDto })
   @ApiCreatedResponse({ type: SegmentKeyDto })
   @ApiErrors('INVALID_KEY', 'INVALID_STEP', 'INVALID_START', 'VALIDATION_FAILED', 'KEY_EXISTS')
@@ -57,7 +58,7 @@ export class SegmentsController {
   }
 
   @Patch(':key')
-  @ApiOperation({ summary: "Change a key's stored step or description" })
+  @ApiOperation({ operationId: 'updateSegmentKey', summary: "Change a key's stored step or description" })
   @ApiBody({ type: UpdateSegmentDto })
   @ApiOkResponse({ type: SegmentKeyDto })
   @ApiErrors('INVALID_KEY', 'INVALID_STEP', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
@@ -75,7 +76,7 @@ export class SegmentsController {
 
   @Post(':key/reveal')
   @HttpCode(200)
-  @ApiOperation({ summary: 'The underlying id behind a public id of a key' })
+  @ApiOperation({ operationId: 'revealPublicId', summary: 'The underlying id behind a public id of a key' })
   @ApiBody({ type: RevealDto })
   @ApiOkResponse({ type: RevealResultDto })
   @ApiErrors('INVALID_KEY', 'INVALID_ID', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
@@ -91,13 +92,14 @@ export class SegmentsController {
   @Post(':key/skip')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'skipSegmentKey',
     summary: 'Move a key ahead (never back; cannot be undone)',
     description:
       '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N. Every instance drops ' +
       'what it holds of the key within appliedByAllWithinMs. Refused (SKIP_BACKWARDS) below what a live instance halted by ' +
       'the rollback guard requires (requiredSkipTarget in GET /admin/segments).',
   })
-  @ApiBody({ type: SkipSegmentDto })
+  @ApiSkipBody()
   @ApiOkResponse({ type: SkipResultDto })
   @ApiErrors('INVALID_KEY', 'SKIP_BACKWARDS', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
   skip(@Param('key') key: string, @Body() body: unknown): Promise<SkipResultDto> {

@@ -1,20 +1,34 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiBody, ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import type { ApiPropertyOptions } from '@nestjs/swagger';
 
-const ID = { type: 'string', example: '1001', description: 'exact decimal; JSON numbers accepted up to 2^53-1' } as const;
+/** An id in a request body: exact as a decimal string, or a JSON number up to 2^53-1. */
+export const ID_INPUT = {
+  oneOf: [
+    { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' },
+    { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+  ],
+  example: '1001',
+  description: 'exact decimal string; JSON numbers accepted up to 2^53-1',
+} as const satisfies ApiPropertyOptions;
+
+/** An id in an answer: always a decimal string (64-bit values do not fit a JSON number). */
+const ID_OUTPUT = { type: 'string', pattern: '^[0-9]{1,19}$' } as const;
 
 export class SegmentKeyDto {
   @ApiProperty({ example: 'orders' }) key: string;
-  @ApiProperty({ example: '1001', description: 'the next segment starts here' }) maxId: string;
-  @ApiProperty({ example: 1000, description: 'stored step (the floor of the dynamic step)' }) step: number;
+  @ApiProperty({ ...ID_OUTPUT, example: '1001', description: 'the next segment starts here' }) maxId: string;
+  @ApiProperty({ type: 'integer', example: 1000, description: 'stored step (the floor of the dynamic step)' }) step: number;
   @ApiProperty({ type: String, nullable: true, example: 'order numbers' }) description: string | null;
-  @ApiProperty({ example: '2026-11-21T17:00:00.000Z' }) updatedAt: string;
-  @ApiProperty({ example: false }) public: boolean;
-  @ApiProperty({ example: '1001', description: 'the highest max_id the key was seen to reach; a key created again must start above it' })
+  @ApiProperty({ format: 'date-time', example: '2026-11-21T17:00:00.000Z' }) updatedAt: string;
+  @ApiProperty({ example: false, description: 'unguessable ids (FF1 of the underlying id)' }) public: boolean;
+  @ApiProperty({ ...ID_OUTPUT, example: '1001', description: 'the highest max_id the key was seen to reach; a key created again must start above it' })
   highWater: string;
 }
 
 export class SkipResultDto extends SegmentKeyDto {
   @ApiProperty({
+    type: 'integer',
     example: 3000,
     description: 'after this many ms no instance that can read the database issues an id the skip left behind (poll period + statement timeout)',
   })
@@ -22,33 +36,33 @@ export class SkipResultDto extends SegmentKeyDto {
 }
 
 export class SkipStatusDto {
-  @ApiProperty({ enum: ['up', 'down'], description: 'down: this instance has not read the table for longer than appliedByAllWithinMs' })
+  @ApiProperty({ enum: ['up', 'down'], enumName: 'PartStatus', description: 'down: this instance has not read the table for longer than appliedByAllWithinMs' })
   status: 'up' | 'down';
-  @ApiProperty({ example: 400 }) lastOkAgoMs: number;
+  @ApiProperty({ type: 'integer', example: 400 }) lastOkAgoMs: number;
   @ApiPropertyOptional({ example: 'skip status unknown: ...' }) message?: string;
 }
 
 export class SegmentRangeDto {
-  @ApiProperty({ example: '1001' }) start: string;
-  @ApiProperty({ example: '2001' }) end: string;
-  @ApiProperty({ example: '1500', description: 'next id this buffer issues' }) next: string;
+  @ApiProperty({ ...ID_OUTPUT, example: '1001', description: 'first id of the range' }) start: string;
+  @ApiProperty({ ...ID_OUTPUT, example: '2001', description: 'one past the last id of the range' }) end: string;
+  @ApiProperty({ ...ID_OUTPUT, example: '1500', description: 'next id this buffer issues' }) next: string;
 }
 
 export class SegmentBufferDto {
   @ApiProperty({ type: SegmentRangeDto, nullable: true }) current: SegmentRangeDto | null;
   @ApiProperty({ type: SegmentRangeDto, nullable: true }) nextSegment: SegmentRangeDto | null;
-  @ApiProperty({ example: 2000 }) stepInUse: number;
+  @ApiProperty({ type: 'integer', example: 2000, description: 'dynamic step in use' }) stepInUse: number;
   @ApiProperty({ type: Number, nullable: true, example: 3, description: 'ms the last fetch took' }) lastFetchMs: number | null;
-  @ApiProperty({ example: 1500 }) idsLeft: number;
-  @ApiProperty() ready: boolean;
-  @ApiProperty({ type: String, nullable: true }) reason: string | null;
+  @ApiProperty({ type: 'integer', example: 1500, description: 'ids buffered in this instance' }) idsLeft: number;
+  @ApiProperty({ description: 'false while the key cannot issue here (halted or failing)' }) ready: boolean;
+  @ApiProperty({ type: String, nullable: true, description: 'why not ready (rollback, fetch failing)' }) reason: string | null;
 }
 
 export class SegmentListingDto extends SegmentKeyDto {
   @ApiProperty({ type: SegmentBufferDto, nullable: true, description: "this instance's buffer; null when not in use here" })
   buffer: SegmentBufferDto | null;
   @ApiProperty({
-    type: String,
+    ...ID_OUTPUT,
     nullable: true,
     example: '25001',
     description: 'for a key halted by the rollback guard: the smallest {"to": N} every live instance accepts',
@@ -63,27 +77,48 @@ export class SegmentListDto {
 
 export class CreateSegmentDto {
   @ApiProperty({ example: 'orders', pattern: '^[A-Za-z0-9_.:-]{1,128}$' }) key: string;
-  @ApiPropertyOptional({ ...ID, description: 'the first id issued (default 1)' }) startId?: string;
-  @ApiPropertyOptional({ example: 1000, description: '1..SEGMENT_STEP_MAX (default 1000)' }) step?: number;
-  @ApiPropertyOptional({ example: 'order numbers', maxLength: 256 }) description?: string;
-  @ApiPropertyOptional({ example: false, description: 'unguessable ids (needs ID_SECRET)' }) public?: boolean;
+  @ApiPropertyOptional({ ...ID_INPUT, description: 'the first id issued (default 1)' }) startId?: string | number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, example: 1000, description: '1..SEGMENT_STEP_MAX (default 1000)' }) step?: number;
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'order numbers', maxLength: 256 }) description?: string | null;
+  @ApiPropertyOptional({ example: false, description: 'unguessable ids (needs ID_SECRET); at creation only' }) public?: boolean;
 }
 
 export class UpdateSegmentDto {
-  @ApiPropertyOptional({ example: 2000 }) step?: number;
-  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 256 }) description?: string | null;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, example: 2000 }) step?: number;
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 256, example: 'order numbers' }) description?: string | null;
 }
 
-export class SkipSegmentDto {
-  @ApiPropertyOptional({ ...ID, description: 'move max_id ahead by this many ids' }) by?: string;
-  @ApiPropertyOptional({ ...ID, description: 'ids issued afterwards are all above this one' }) to?: string;
+/** `{"by": N}`: max_id moves ahead by N. */
+export class SkipByDto {
+  @ApiProperty({ ...ID_INPUT, example: '100000000', description: 'move max_id ahead by this many ids' }) by: string | number;
 }
+
+/** `{"to": N}`: every id issued afterwards is greater than N. */
+export class SkipToDto {
+  @ApiProperty({ ...ID_INPUT, example: '5000000', description: 'ids issued afterwards are all above this one' }) to: string | number;
+}
+
+export type SkipSegmentDto = SkipByDto | SkipToDto;
+
+/** The skip body is one of the two shapes, never both (the server answers 400 to both). */
+export const ApiSkipBody = () =>
+  applyDecorators(
+    ApiExtraModels(SkipByDto, SkipToDto),
+    ApiBody({
+      required: true,
+      schema: { oneOf: [{ $ref: getSchemaPath(SkipByDto) }, { $ref: getSchemaPath(SkipToDto) }] },
+      examples: {
+        by: { summary: 'move ahead by N ids', value: { by: '100000000' } },
+        to: { summary: 'issue only above id N', value: { to: '5000000' } },
+      },
+    }),
+  );
 
 export class RevealDto {
-  @ApiProperty({ ...ID, description: 'a public id of the key' }) id: string;
+  @ApiProperty({ ...ID_INPUT, example: '6123907216341290553', description: 'a public id of the key' }) id: string | number;
 }
 
 export class RevealResultDto {
-  @ApiProperty({ example: '6123907216341290553' }) id: string;
-  @ApiProperty({ example: '1001' }) underlyingId: string;
+  @ApiProperty({ ...ID_OUTPUT, example: '6123907216341290553' }) id: string;
+  @ApiProperty({ ...ID_OUTPUT, example: '1001' }) underlyingId: string;
 }

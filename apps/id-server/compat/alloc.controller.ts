@@ -1,14 +1,10 @@
 import { Controller, Get, Headers } from '@nestjs/common';
 import { ApiTokens } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AllocResponseDto, ApiAllocErrors } from './alloc.dto';
+import { ApiTokenAuth } from '../common/openapi';
 import { PartitionGenerator } from '@app/segment';
-
-class AllocResponseDto {
-  @ApiProperty({ example: 0 }) Errno: number;
-  @ApiProperty({ example: '' }) Msg: string;
-  @ApiProperty({ example: 130000001, description: 'a JSON number, at most 2^53-1' }) Id: number;
-}
 
 /** go-id-alloc's GET /alloc, from the `partition` sequence, in its own shape. */
 @ApiTags('compat')
@@ -21,9 +17,10 @@ export class AllocController {
   ) {}
 
   @Get('alloc')
-  @ApiOperation({ summary: "go-id-alloc's /alloc", description: 'failure: 503 {"Errno":-1,"Msg":"<reason>","Id":0} (go-id-alloc answers 500)' })
+  @ApiOperation({ operationId: 'allocId', summary: "go-id-alloc's /alloc: one id from the partition sequence", description: 'failure: 503 {"Errno":-1,"Msg":"<reason>","Id":0} (go-id-alloc answers 500)' })
   @ApiOkResponse({ type: AllocResponseDto })
-  @ApiResponse({ status: 503, type: AllocResponseDto, description: 'Errno -1 with the reason, Retry-After' })
+  @ApiTokenAuth()
+  @ApiAllocErrors('UNAUTHORIZED', 'FORBIDDEN', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
   alloc(@Headers('authorization') authorization?: string): AllocResponseDto | Promise<AllocResponseDto> {
     this.tokens.check(authorization, 'default');
     const id = this.partition.nextNumber();

@@ -1,8 +1,13 @@
 import { Controller, Get, Header, Headers, Param } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiTokens, GeneratorRegistry, IdError } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiTokenAuth } from '../common/openapi';
+
+/** Leaf answers the bare id; only errors are JSON. */
+const textId = (example: string) =>
+  ApiOkResponse({ description: 'the id, as text', content: { 'text/plain': { schema: { type: 'string', pattern: '^[0-9]{1,19}$', example } } } });
 import { KEY_PATTERN } from '../ids/ids-query';
 
 /**
@@ -20,20 +25,20 @@ export class LeafController {
 
   @Get('segment/get/:key')
   @Header('content-type', 'text/plain; charset=utf-8')
-  @ApiOperation({ summary: "Leaf's segment route" })
-  @ApiProduces('text/plain')
-  @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '1001' } })
-  @ApiErrors('INVALID_KEY', 'UNKNOWN_KEY', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
+  @ApiOperation({ operationId: 'leafSegmentId', summary: "Leaf's segment route" })
+  @textId('1001')
+  @ApiTokenAuth()
+  @ApiErrors('UNAUTHORIZED', 'FORBIDDEN', 'INVALID_KEY', 'UNKNOWN_KEY', 'SEGMENT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'ID_SPACE_EXHAUSTED')
   segment(@Param('key') key: string, @Headers('authorization') authorization?: string): string | Promise<string> {
     return this.one('segment', key, authorization);
   }
 
   @Get('snowflake/get/:key')
   @Header('content-type', 'text/plain; charset=utf-8')
-  @ApiOperation({ summary: "Leaf's snowflake route (key checked, one sequence for all)" })
-  @ApiProduces('text/plain')
-  @ApiResponse({ status: 200, description: 'the id', schema: { type: 'string', example: '7260000000000000001' } })
-  @ApiErrors('INVALID_KEY', 'UNKNOWN_STRATEGY', 'CLOCK_BACKWARDS', 'WORKER_LEASE_LOST')
+  @ApiOperation({ operationId: 'leafSnowflakeId', summary: "Leaf's snowflake route (key checked, one sequence for all)" })
+  @textId('7260000000000000001')
+  @ApiTokenAuth()
+  @ApiErrors('UNAUTHORIZED', 'FORBIDDEN', 'INVALID_KEY', 'UNKNOWN_STRATEGY', 'CLOCK_BACKWARDS', 'WORKER_LEASE_LOST')
   snowflake(@Param('key') key: string, @Headers('authorization') authorization?: string): string | Promise<string> {
     return this.one('snowflake', key, authorization);
   }

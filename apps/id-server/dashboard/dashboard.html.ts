@@ -1,6 +1,8 @@
 /**
  * The dashboard page (Leaf's /cache page, done better): static HTML; the data comes from the
- * admin API with the token the visitor types in (kept in sessionStorage, never in the URL).
+ * admin API (/admin/segments, /admin/rates) with the token the visitor types in (kept in
+ * sessionStorage, never in the URL) and from /health/ready. Every figure is a cell with a
+ * `data-field` so the browser test reads exactly what a person sees.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -9,79 +11,198 @@ export const DASHBOARD_HTML = `<!doctype html>
 <title>id-allocator dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d232b; background: #f7f8fa; }
-  h1 { font-size: 1.3rem; margin: 0 0 1rem; }
-  h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
-  table { border-collapse: collapse; background: #fff; min-width: 60%; }
-  th, td { border: 1px solid #d7dbe0; padding: .35rem .6rem; text-align: left; font-variant-numeric: tabular-nums; }
-  th { background: #eef1f4; }
-  .up { color: #137333; font-weight: 600; } .down { color: #b3261e; font-weight: 600; }
-  #login { margin-bottom: 1rem; } #status { margin-left: 1rem; color: #5f6b7a; }
-  code { background: #eef1f4; padding: 0 .25rem; }
+  :root { --up: #137333; --down: #b3261e; --warn: #a15c00; --muted: #5f6b7a; --line: #d7dbe0; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.25rem 1.5rem; color: #1d232b; background: #f7f8fa; }
+  header { display: flex; align-items: center; gap: 1rem; flex-wrap: wrap; margin-bottom: .75rem; }
+  h1 { font-size: 1.3rem; margin: 0; }
+  h2 { font-size: 1.05rem; margin: 1.4rem 0 .5rem; }
+  table { border-collapse: collapse; background: #fff; }
+  th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left; font-variant-numeric: tabular-nums; vertical-align: middle; }
+  th { background: #eef1f4; font-weight: 600; }
+  td.num { text-align: right; }
+  .badge { display: inline-block; padding: .15rem .55rem; border-radius: .8rem; color: #fff; font-weight: 600; }
+  .badge.up { background: var(--up); } .badge.down { background: var(--down); }
+  .up { color: var(--up); font-weight: 600; } .down { color: var(--down); font-weight: 600; } .warn { color: var(--warn); font-weight: 600; }
+  .badge.up, .badge.down { color: #fff; }
+  tr.halted td { background: #fdecea; }
+  .tiles { display: flex; gap: .6rem; flex-wrap: wrap; }
+  .tile { background: #fff; border: 1px solid var(--line); border-left: 6px solid var(--up); padding: .45rem .7rem; min-width: 9rem; }
+  .tile.down { border-left-color: var(--down); }
+  .tile .name { font-weight: 600; } .tile .why { color: var(--muted); font-size: 12px; max-width: 22rem; }
+  .callout { background: #fdecea; border: 1px solid #f2b8b5; padding: .5rem .75rem; }
+  .callout.none { background: #e6f4ea; border-color: #a8dab5; }
+  #status { color: var(--muted); } .muted { color: var(--muted); }
+  svg.spark { display: block; }
+  .grid { display: flex; gap: 2rem; flex-wrap: wrap; align-items: flex-start; }
 </style>
 </head>
 <body>
-<h1>id-allocator</h1>
-<form id="login">
-  <label>Admin token <input id="token" type="password" autocomplete="off" size="32"></label>
-  <button type="submit">Show</button><span id="status"></span>
-</form>
-<section>
-  <h2>Readiness: <span id="ready">?</span></h2>
-  <table id="strategies"><thead><tr><th>strategy</th><th>status</th><th>detail</th></tr></thead><tbody></tbody></table>
-</section>
-<section>
-  <h2>Segment keys</h2>
-  <table id="keys"><thead><tr><th>key</th><th>max_id</th><th>step (stored / in use)</th><th>current range</th><th>next id</th><th>next segment</th><th>ids left here</th><th>status</th></tr></thead><tbody></tbody></table>
-</section>
+<header>
+  <h1>id-allocator</h1>
+  <span id="ready" class="badge">?</span>
+  <form id="login">
+    <label>Admin token <input id="token" type="password" autocomplete="off" size="28"></label>
+    <button type="submit">Show</button>
+  </form>
+  <span id="status"></span>
+</header>
+
+<h2>Readiness per strategy</h2>
+<div id="strategies" class="tiles"></div>
+
+<h2>Halted keys</h2>
+<div id="halted" class="callout none">enter the admin token to see the keys</div>
+
+<h2>Segment keys <span class="muted" id="window"></span></h2>
+<table id="keys">
+  <thead><tr><th>key</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th><th>ids left here</th><th>buffer lasts</th>
+  <th>ids left in the key</th><th>time to exhaustion</th><th>step stored / in use</th><th>current range</th><th>status</th></tr></thead>
+  <tbody></tbody>
+</table>
+
+<h2>Other strategies</h2>
+<table id="others"><thead><tr><th>strategy</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th></tr></thead><tbody></tbody></table>
+
+<div class="grid">
 <section>
   <h2>Snowflake</h2>
   <table id="snowflake"><tbody></tbody></table>
 </section>
+<section>
+  <h2>Partitions (go-id-alloc)</h2>
+  <table id="partition-summary"><tbody></tbody></table>
+  <table id="partitions" style="margin-top:.5rem"><thead><tr><th>partition</th><th>status</th><th>why</th></tr></thead><tbody></tbody></table>
+</section>
+</div>
+
 <script>
 (function () {
+  var MAX_ID = BigInt('9223372036854775807');
   var tokenInput = document.getElementById('token');
   tokenInput.value = sessionStorage.getItem('idallocToken') || '';
-  function cell(text, cls) { var td = document.createElement('td'); td.textContent = text == null ? '' : String(text); if (cls) td.className = cls; return td; }
-  function row(cells) { var tr = document.createElement('tr'); cells.forEach(function (c) { tr.appendChild(c); }); return tr; }
+  var $ = function (id) { return document.getElementById(id); };
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { if (attrs[k] != null) e.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) { e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return e;
+  }
+  function cell(field, text, cls) { return el('td', { 'data-field': field, 'class': cls }, [text == null ? '' : String(text)]); }
   function fill(id, rows) { var body = document.querySelector('#' + id + ' tbody'); body.replaceChildren.apply(body, rows); }
+  function num(n) { return n == null ? '-' : Number(n).toLocaleString('en-US', { maximumFractionDigits: 2 }); }
+  function duration(seconds) {
+    if (seconds == null || !isFinite(seconds)) return 'never at this rate';
+    var units = [['years', 31557600], ['days', 86400], ['h', 3600], ['min', 60], ['s', 1]];
+    for (var i = 0; i < units.length; i++) if (seconds >= units[i][1]) return num(Math.round(seconds / units[i][1] * 10) / 10) + ' ' + units[i][0];
+    return '< 1 s';
+  }
+  /** one bar per sample, newest at the right; the chart fills as the history grows */
+  function spark(values, slots) {
+    var w = 240, h = 28, max = Math.max.apply(null, [1].concat(values)), bar = w / Math.max(slots, values.length, 1);
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'spark'); svg.setAttribute('width', w); svg.setAttribute('height', h);
+    svg.setAttribute('data-points', String(values.length));
+    var axis = document.createElementNS('http://www.w3.org/2000/svg', 'line');
+    axis.setAttribute('x1', 0); axis.setAttribute('x2', w); axis.setAttribute('y1', h - 0.5); axis.setAttribute('y2', h - 0.5); axis.setAttribute('stroke', '#d7dbe0');
+    svg.appendChild(axis);
+    values.forEach(function (v, i) {
+      var bh = v > 0 ? Math.max(1, (v / max) * (h - 3)) : 0;
+      var r = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      r.setAttribute('x', (w - (values.length - i) * bar).toFixed(2)); r.setAttribute('width', Math.max(1, bar - 0.5).toFixed(2));
+      r.setAttribute('y', (h - 1 - bh).toFixed(2)); r.setAttribute('height', bh.toFixed(2)); r.setAttribute('fill', '#1a73e8');
+      var t = document.createElementNS('http://www.w3.org/2000/svg', 'title'); t.textContent = num(v) + ' ids/s'; r.appendChild(t);
+      svg.appendChild(r);
+    });
+    var td = el('td', { 'data-field': 'spark' }); td.appendChild(svg); return td;
+  }
   function range(r) { return r ? '[' + r.start + ', ' + r.end + ')' : '-'; }
+  function kv(rows) { return rows.map(function (r) { return el('tr', { 'data-row': r[0] }, [el('th', {}, [r[1]]), cell(r[0], r[2], r[3])]); }); }
+
+  function showReadiness(h) {
+    var ready = $('ready');
+    ready.textContent = h.status === 'ok' ? 'ready' : 'NOT READY';
+    ready.className = 'badge ' + (h.status === 'ok' ? 'up' : 'down');
+    var details = h.details || {};
+    $('strategies').replaceChildren.apply($('strategies'), Object.keys(details).map(function (name) {
+      var d = details[name];
+      var why = d.reason || (d.database && d.database.status === 'down' ? 'database: ' + (d.database.message || 'down') : '') || d.warning || '';
+      return el('div', { 'class': 'tile ' + d.status, 'data-strategy': name }, [
+        el('div', { 'class': 'name' }, [name]),
+        el('div', { 'data-field': 'status', 'class': d.status }, [d.status]),
+        el('div', { 'class': 'why', 'data-field': 'why' }, [why])]);
+    }));
+    var s = details.snowflake;
+    fill('snowflake', s ? kv([
+      ['workerId', 'worker id', s.workerId + ' (' + s.workerIdMode + ')'],
+      ['lease', 'lease', s.lease.held ? (s.lease.fresh ? 'held, fresh' : 'held, NOT fresh') : 'not held', s.lease.held && s.lease.fresh ? 'up' : 'down'],
+      ['reservedUntil', 'reserved until', s.lease.reservedUntil ? s.lease.reservedUntil + ' (' + duration((Date.parse(s.lease.reservedUntil) - Date.now()) / 1000) + ' ahead)' : '-'],
+      ['lastRenew', 'last renewal', s.lease.lastRenewMsAgo != null ? num(s.lease.lastRenewMsAgo) + ' ms ago' : '-'],
+      ['clockOffset', 'clock offset to the database', s.lease.clockOffsetMs != null ? num(s.lease.clockOffsetMs) + ' ms' : '-'],
+      ['clockBehind', 'clock behind the last id', num(s.clockBehindMs) + ' ms', s.clockBehindMs > 0 ? 'down' : ''],
+      ['layout', 'layout', s.layout + ' bits from ' + s.epoch],
+      ['endOfLife', 'layout end of life', s.lastValidDate.slice(0, 10) + ' (' + s.yearsLeft + ' years left)', s.yearsLeft < 1 ? 'warn' : ''],
+    ].concat(s.reason ? [['reason', 'not ready because', s.reason, 'down']] : [])) : [el('tr', {}, [el('td', {}, ['snowflake is not running here'])])]);
+    var p = details.partition;
+    fill('partition-summary', p ? kv([
+      ['total', 'partitions (TotalPartition)', p.total],
+      ['preferred', 'preferred here', p.preferred],
+      ['segmentSize', 'segment size', num(p.segmentSize)],
+      ['idsLeft', 'ids left here', num(p.idsLeft)],
+      ['spaceUsed', 'id space used (of 2^53)', (p.spaceUsed * 100).toFixed(4) + ' %', p.warning ? 'warn' : ''],
+    ]) : []);
+    fill('partitions', p ? Object.keys(p.partitions).map(function (idx) {
+      var part = p.partitions[idx];
+      return el('tr', { 'data-partition': idx }, [cell('idx', idx), cell('status', part.status, part.status), cell('why', part.reason || '')]);
+    }) : []);
+  }
+
+  function showKeys(segments, rates) {
+    var byKey = {};
+    rates.series.forEach(function (s) { byKey[s.strategy + '/' + s.key] = s; });
+    $('window').textContent = '(rates sampled every ' + rates.intervalSeconds + ' s, last ' + Math.round(rates.windowSeconds / 60) + ' minutes)';
+    var halted = [], slots = Math.round(rates.windowSeconds / rates.intervalSeconds);
+    fill('keys', segments.map(function (k) {
+      var b = k.buffer, r = byKey['segment/' + k.key];
+      var rate = r ? r.lastMinute : 0;
+      var left = MAX_ID - BigInt(k.maxId);
+      var status = !b ? 'not in use here' : b.reason ? 'halted: ' + b.reason : 'up';
+      if (b && b.reason) halted.push(k.key + ': ' + b.reason + (k.requiredSkipTarget ? ' (skip to at least ' + k.requiredSkipTarget + ')' : ''));
+      return el('tr', { 'data-key': k.key, 'class': b && b.reason ? 'halted' : '' }, [
+        cell('key', k.key + (k.public ? ' (public)' : '')),
+        cell('rate', num(rate), 'num'),
+        spark(r ? r.perSecond : [], slots),
+        cell('idsLeft', b ? num(b.idsLeft) : '-', 'num'),
+        cell('bufferLasts', !b ? '-' : b.reason ? 'halted' : rate > 0 ? duration(b.idsLeft / rate) : 'never at this rate'),
+        cell('keySpaceLeft', left.toLocaleString('en-US'), 'num'),
+        cell('exhaustion', rate > 0 ? duration(Number(left) / rate) : 'never at this rate'),
+        cell('step', k.step + ' / ' + (b ? b.stepInUse : '-'), 'num'),
+        cell('range', b ? range(b.current) : '-'),
+        cell('status', status, !b ? 'muted' : b.reason ? 'down' : 'up')]);
+    }));
+    var callout = $('halted');
+    callout.className = 'callout' + (halted.length ? '' : ' none');
+    callout.replaceChildren.apply(callout, halted.length ? halted.map(function (h) { return el('div', { 'data-field': 'halted' }, [h]); }) : [document.createTextNode('none')]);
+    fill('others', rates.series.filter(function (s) { return s.strategy !== 'segment'; }).map(function (s) {
+      return el('tr', { 'data-strategy': s.strategy }, [cell('strategy', s.strategy), cell('rate', num(s.lastMinute), 'num'), spark(s.perSecond, slots)]);
+    }));
+  }
+
+  function admin(path, token) {
+    return fetch(path, { headers: { authorization: 'Bearer ' + token } }).then(function (r) {
+      return r.json().then(function (body) { if (!r.ok) throw new Error(body.code + ': ' + body.message); return body; });
+    });
+  }
   function refresh() {
     var token = tokenInput.value;
-    fetch('/health/ready').then(function (r) { return r.json(); }).then(function (h) {
-      var ready = document.getElementById('ready');
-      ready.textContent = h.status === 'ok' ? 'ready' : 'NOT READY';
-      ready.className = h.status === 'ok' ? 'up' : 'down';
-      var details = h.details || {};
-      fill('strategies', Object.keys(details).map(function (name) {
-        var d = details[name];
-        var rest = Object.assign({}, d); delete rest.status;
-        return row([cell(name), cell(d.status, d.status), cell(JSON.stringify(rest))]);
-      }));
-      var s = details.snowflake;
-      fill('snowflake', s ? [
-        row([cell('worker id'), cell(s.workerId)]),
-        row([cell('lease'), cell(JSON.stringify(s.lease))]),
-        row([cell('layout'), cell(s.layout + ' from ' + s.epoch)]),
-        row([cell('layout end of life'), cell(s.lastValidDate + ' (' + s.yearsLeft + ' years left)')]),
-      ] : [row([cell('snowflake is not running here')])]);
-    }).catch(function (e) { document.getElementById('status').textContent = 'readiness: ' + e; });
-    if (!token) { document.getElementById('status').textContent = 'enter the admin token to see the keys'; return; }
-    fetch('/admin/segments', { headers: { authorization: 'Bearer ' + token } }).then(function (r) {
-      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
-    }).then(function (res) {
-      if (!res.ok) { document.getElementById('status').textContent = res.body.code + ': ' + res.body.message; return; }
-      document.getElementById('status').textContent = 'updated ' + new Date().toLocaleTimeString();
-      fill('keys', res.body.segments.map(function (k) {
-        var b = k.buffer;
-        var status = !b ? 'not in use here' : b.reason ? 'down: ' + b.reason : 'up';
-        return row([cell(k.key), cell(k.maxId), cell(k.step + ' / ' + (b ? b.stepInUse : '-')), cell(b ? range(b.current) : '-'),
-          cell(b && b.current ? b.current.next : '-'), cell(b ? range(b.nextSegment) : '-'), cell(b ? b.idsLeft : 0),
-          cell(status, !b ? '' : b.reason ? 'down' : 'up')]);
-      }));
-    }).catch(function (e) { document.getElementById('status').textContent = String(e); });
+    fetch('/health/ready').then(function (r) { return r.json(); }).then(showReadiness)
+      .catch(function (e) { $('status').textContent = 'readiness: ' + e; });
+    if (!token) { $('status').textContent = 'enter the admin token to see the keys'; return; }
+    Promise.all([admin('/admin/segments', token), admin('/admin/rates', token)]).then(function (res) {
+      showKeys(res[0].segments, res[1]);
+      $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
+    }).catch(function (e) { $('status').textContent = e.message; });
   }
-  document.getElementById('login').addEventListener('submit', function (e) {
+  $('login').addEventListener('submit', function (e) {
     e.preventDefault();
     sessionStorage.setItem('idallocToken', tokenInput.value);
     refresh();

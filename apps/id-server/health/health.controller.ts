@@ -1,8 +1,9 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { GeneratorRegistry, ServiceState } from '@app/core';
 import { MYSQL_POOL, MysqlPool } from '@app/database';
+import { ApiHealthResponses, LivenessDto, PartitionStatePartDto, ReadinessDto, SegmentKeyPartDto } from './health.dto';
 
 /**
  * Liveness never touches the database. Readiness is 503 only for what is wrong with this
@@ -10,6 +11,7 @@ import { MYSQL_POOL, MysqlPool } from '@app/database';
  * are parts with status "down" inside a strategy's detail, under a 200 (DESIGN.md, "Readiness").
  */
 @ApiTags('health')
+@ApiExtraModels(SegmentKeyPartDto, PartitionStatePartDto)
 @Controller('health')
 export class HealthController {
   constructor(
@@ -21,15 +23,17 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: the process serves HTTP' })
-  @HealthCheck()
+  @ApiOperation({ operationId: 'liveness', summary: 'Liveness: the process serves HTTP (never touches the database)' })
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiHealthResponses(LivenessDto, false)
   live() {
     return this.health.check([() => this.indicator.check('process').up({ uptimeSeconds: Math.round(process.uptime()) })]);
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: this instance can issue ids' })
-  @HealthCheck()
+  @ApiOperation({ operationId: 'readiness', summary: 'Readiness: this instance can issue ids' })
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiHealthResponses(ReadinessDto, true)
   ready() {
     const checks = this.registry.all().map((generator) => () => {
       const { ready, detail } = generator.health();

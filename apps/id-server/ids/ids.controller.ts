@@ -1,11 +1,12 @@
 import { Controller, Get, Header, Inject, Param, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { ApiErrors } from '../common/error-response.dto';
 import { parseIdsQuery } from './ids-query';
-import { IdsResponseDto } from './ids.dto';
+import { COUNT_QUERY, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
+import { ApiTokenAuth } from '../common/openapi';
 
 /**
  * The answer pre-serialised: strategy is a registered name, key matched KEY_PATTERN and ids are
@@ -33,16 +34,17 @@ export class IdsController {
   @Get(':strategy')
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
+    operationId: 'issueIds',
     summary: 'Issue ids',
     description:
       'count unique ids from a strategy; a batch is all or nothing. segment: key is the business tag; ' +
       'other strategies check and echo key, one sequence serves all keys.',
   })
-  @ApiParam({ name: 'strategy', description: 'segment, partition, ticket, snowflake, uuid or uuidv7', example: 'uuid' })
-  @ApiQuery({ name: 'key', required: false, description: '^[A-Za-z0-9_.:-]{1,128}$, default "default"', example: 'default' })
-  @ApiQuery({ name: 'count', required: false, description: '1..MAX_COUNT (10000), default 1', example: '1' })
+  @ApiParam(STRATEGY_PARAM)
+  @ApiQuery(KEY_QUERY)
+  @ApiQuery(COUNT_QUERY)
   @ApiOkResponse({ type: IdsResponseDto })
-  @ApiBearerAuth()
+  @ApiTokenAuth()
   @ApiErrors(
     'UNAUTHORIZED',
     'FORBIDDEN',

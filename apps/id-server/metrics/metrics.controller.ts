@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('health')
@@ -9,9 +9,8 @@ export class MetricsController {
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics (names and labels in the README)' })
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string' } })
+  @ApiOperation({ operationId: 'metrics', summary: 'Prometheus metrics (names and labels in the README)' })
+  @ApiOkResponse({ description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } })
   scrape(): Promise<string> {
     return this.metrics.metrics();
   }

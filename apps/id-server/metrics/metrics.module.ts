@@ -1,14 +1,16 @@
 import { Global, Module } from '@nestjs/common';
 import { PartitionModule, SegmentModule } from '@app/segment';
 import { IssueCounter } from './issue-counter';
+import { ISSUE_HISTORY_PROVIDER } from './issue-history.provider';
+import { IssueHistory } from './issue-history';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
 @Global()
 @Module({
   imports: [SegmentModule, PartitionModule],
-  providers: [IssueCounter, MetricsService],
+  providers: [IssueCounter, ISSUE_HISTORY_PROVIDER, MetricsService],
   controllers: [MetricsController],
-  exports: [IssueCounter],
+  exports: [IssueCounter, IssueHistory],
 })
 export class MetricsModule {}

@@ -3,6 +3,8 @@ import { Observations, GeneratorRegistry } from '@app/core';
 import { PartitionGenerator, SegmentGenerator } from '@app/segment';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IssueCounter } from './issue-counter';
+import { IssueHistory } from './issue-history';
+import { RATE_WINDOW_MS } from './issue-history.provider';
 
 const SPACE_63 = 2 ** 63;
 
@@ -10,10 +12,10 @@ const SPACE_63 = 2 ** 63;
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  private readonly lastIssued = new Map<string, { at: number; total: number; rate: number }>();
 
   constructor(
     counter: IssueCounter,
+    history: IssueHistory,
     observations: Observations,
     registry: GeneratorRegistry,
     segment: SegmentGenerator,
@@ -51,7 +53,6 @@ export class MetricsService {
     });
     observations.onFetch((strategy, _key, ms) => fetchSeconds.observe({ strategy }, ms / 1000));
 
-    const lastIssued = this.lastIssued;
     new Gauge({
       name: 'idalloc_segment_ids_left',
       help: 'ids buffered in this instance, per key',
@@ -65,19 +66,13 @@ export class MetricsService {
     });
     new Gauge({
       name: 'idalloc_segment_seconds_to_exhaustion',
-      help: 'ids buffered divided by the recent issue rate, per key (how long this instance lasts without its database)',
+      help: 'ids buffered divided by the issue rate of the last minute, per key (how long this instance lasts without its database)',
       labelNames: ['key'],
       registers: register,
       collect() {
         this.reset();
-        const now = Date.now();
-        const byKey = counter.issued.get('segment');
         for (const [key, { buffer }] of segment.inUse()) {
-          const total = byKey?.get(key) ?? 0;
-          const last = lastIssued.get(key);
-          let rate = last?.rate ?? 0;
-          if (last && now > last.at) rate = (total - last.total) / ((now - last.at) / 1000);
-          lastIssued.set(key, { at: now, total, rate });
+          const rate = history.rate('segment', key, RATE_WINDOW_MS);
           this.set({ key }, rate > 0 ? buffer.idsLeft / rate : Infinity);
         }
       },

@@ -1,8 +1,9 @@
 import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '@app/core';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { SnowflakeIdGenerator } from '@app/snowflake';
 import { ApiErrors } from '../common/error-response.dto';
+import { ApiAdminAuth } from '../common/openapi';
 
 export class DecodedSnowflakeResponseDto {
   @ApiProperty({ example: '1234567890123456789', description: 'the id as given, normalised' })
@@ -26,6 +27,7 @@ export class SnowflakeController {
 
   @Get(':id/decode')
   @ApiOperation({
+    operationId: 'decodeSnowflakeId',
     summary: 'Decode a snowflake id',
     description:
       'timestamp, worker id and sequence of a snowflake id, by this instance’s SNOWFLAKE_BITS and SNOWFLAKE_EPOCH; ' +
@@ -41,14 +43,14 @@ export class SnowflakeController {
 
 /** The full decode, the low-bit permutation undone: for people who hold the admin token. */
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAdminAuth()
 @UseGuards(AdminGuard)
 @Controller('admin/snowflake')
 export class SnowflakeAdminController {
   constructor(private readonly snowflake: SnowflakeIdGenerator) {}
 
   @Get(':id/decode')
-  @ApiOperation({ summary: 'Decode a snowflake id with every field, SNOWFLAKE_PERMUTE undone' })
+  @ApiOperation({ operationId: 'decodeSnowflakeIdFully', summary: 'Decode a snowflake id with every field, SNOWFLAKE_PERMUTE undone' })
   @ApiParam({ name: 'id', description: 'decimal, 0 to 2^63-1', example: '1234567890123456789' })
   @ApiOkResponse({ type: DecodedSnowflakeResponseDto })
   @ApiErrors('INVALID_ID', 'UNAUTHORIZED', 'ADMIN_DISABLED')
