@@ -1,5 +1,5 @@
 import { loadConfig } from '@app/core';
-import { dataSourceOptions, runMigrations } from '@app/database';
+import { dataSourceOptions, MysqlPool, runMigrations } from '@app/database';
 import { segmentStoreFor } from '@app/segment';
 import { DataSource } from 'typeorm';
 import { RunningApp, startApp } from './support/app';
@@ -147,11 +147,13 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
     const ds = await new DataSource(dataSourceOptions(config)).initialize();
     try {
       await runMigrations(ds);
-      const store = await segmentStoreFor(config, ds);
+      const pool = config.DB_TYPE === 'mysql' ? new MysqlPool(config.DATABASE_URL!) : null;
+      const store = await segmentStoreFor(config, ds, pool);
       const maxIds = await Promise.all(Array.from({ length: 200 }, () => store.fetch('default', 1000)));
       const starts = maxIds.map((m) => m - 1000n).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(1000n);
       expect(new Set(maxIds.map(String)).size).toBe(200);
+      await pool?.end();
     } finally {
       await ds.destroy();
     }

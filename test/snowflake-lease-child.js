@@ -9,6 +9,7 @@ const { join } = require('node:path');
 const dist = join(__dirname, '../dist/libs');
 const { DataSource } = require('typeorm');
 const { dataSourceOptions } = require(join(dist, 'database/src/data-source-options'));
+const { MysqlPool } = require(join(dist, 'database/src/mysql-pool'));
 const { loadConfig } = require(join(dist, 'core/src/config/load-config'));
 const { systemClock } = require(join(dist, 'core/src/clock'));
 const { WorkerLease } = require(join(dist, 'snowflake/src/worker-lease'));
@@ -18,7 +19,8 @@ const { MysqlWorkerLeaseStore } = require(join(dist, 'snowflake/src/worker-lease
 async function main() {
   const config = loadConfig({ env: process.env });
   const dataSource = await new DataSource(dataSourceOptions(config)).initialize();
-  const store = config.DB_TYPE === 'mysql' ? new MysqlWorkerLeaseStore(dataSource, 2000) : new SqliteWorkerLeaseStore(dataSource);
+  const pool = config.DB_TYPE === 'mysql' ? new MysqlPool(config.DATABASE_URL, { connectionLimit: 1 }) : null;
+  const store = pool ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource);
   const [from, to] = (process.env.SNOWFLAKE_WORKER_IDS || '0-1023').split('-').map(Number);
   const lease = new WorkerLease({
     store,
@@ -26,6 +28,8 @@ async function main() {
     setting: { mode: 'lease', from, to },
     claimant: { instanceId: `child-${process.pid}-${Date.now()}`, host: 'test', pid: process.pid },
     leaseMs: config.SNOWFLAKE_LEASE_MS,
+    reserveMs: config.SNOWFLAKE_RESERVE_MS,
+    maxSkewMs: config.SNOWFLAKE_MAX_SKEW_MS,
     renewMs: config.SNOWFLAKE_RENEW_MS,
     startWaitMs: config.SNOWFLAKE_START_WAIT_MS,
     onFatal: (m) => process.stdout.write(JSON.stringify({ fatal: m }) + '\n'),
@@ -43,6 +47,7 @@ async function main() {
   process.stdout.write(JSON.stringify({ workerId: lease.workerId, ms: Date.now() - started, reason: lease.workerId === null ? lease.reason(Date.now()) : undefined }) + '\n');
   await release;
   await lease.stop();
+  await pool?.end();
   await dataSource.destroy();
   process.exit(0);
 }

@@ -31,6 +31,7 @@ if (!mysqlAvailable()) {
           DATABASE_URL: `mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${fresh.name}`,
           SNOWFLAKE_LEASE_MS: '2000',
           SNOWFLAKE_RENEW_MS: '500',
+          SNOWFLAKE_RESERVE_MS: '2000',
           SNOWFLAKE_WORKER_IDS: '50',
         });
         const all: string[] = [];

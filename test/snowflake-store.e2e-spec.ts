@@ -1,4 +1,4 @@
-import { dataSourceOptions, runMigrations } from '@app/database';
+import { dataSourceOptions, MysqlPool, runMigrations } from '@app/database';
 import { MysqlWorkerLeaseStore, SqliteWorkerLeaseStore, WorkerLeaseStore } from '@app/snowflake';
 import { DataSource } from 'typeorm';
 import { testConfig } from './support/config';
@@ -37,10 +37,12 @@ if (mysqlAvailable()) {
       const db = await freshDatabase('sf_store');
       const dataSource = await new DataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
       await runMigrations(dataSource);
+      const pool = new MysqlPool(db.url, { connectionLimit: 1 });
       return {
         dataSource,
-        store: new MysqlWorkerLeaseStore(dataSource, 2000),
+        store: new MysqlWorkerLeaseStore(pool),
         drop: async () => {
+          await pool.end();
           await dataSource.destroy();
           await db.drop();
         },
@@ -77,13 +79,13 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 0', [now + 60_000]);
     await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 2', [now - 1000]);
     const a = await store.acquire(0, 3, claimant(1), now, LEASE);
-    expect(a).toEqual({ workerId: 1, reservedUntil: 0 });
+    expect(a).toEqual({ workerId: 1, reservedUntil: 0, takenOver: false });
     const b = await store.acquire(0, 3, claimant(2), now, LEASE);
-    expect(b).toEqual({ workerId: 2, reservedUntil: now - 1000 });
+    expect(b).toEqual({ workerId: 2, reservedUntil: now - 1000, takenOver: false });
     const c = await store.acquire(0, 3, claimant(3), now, LEASE);
     expect(c!.workerId).toBe(3);
     const e = await store.acquire(0, 3, claimant(4), now, LEASE); // only 0 is left: reserved ahead
-    expect(e).toEqual({ workerId: 0, reservedUntil: now + 60_000 });
+    expect(e).toEqual({ workerId: 0, reservedUntil: now + 60_000, takenOver: false });
     expect(await store.acquire(0, 3, claimant(5), now, LEASE)).toBeNull(); // all held
   });
 
@@ -93,7 +95,7 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     await d.age(dataSource, 1, LEASE - 500);
     expect(await store.acquire(1, 1, claimant(9), Date.now(), LEASE)).toBeNull();
     await d.age(dataSource, 1, 1000);
-    expect(await store.acquire(1, 1, claimant(9), Date.now(), LEASE)).toEqual({ workerId: 1, reservedUntil: 0 });
+    expect(await store.acquire(1, 1, claimant(9), Date.now(), LEASE)).toEqual({ workerId: 1, reservedUntil: 0, takenOver: true });
     // the old holder's renewal is a compare-and-set on the instance id: refused
     expect(await store.renew(1, 'inst-1', Date.now() + LEASE)).toBe(false);
   });
@@ -106,21 +108,32 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     expect(held).toMatchObject({ workerId: 1, instanceId: 'inst-9', host: 'host-9', pid: 1009, reservedUntil: t + 5000 });
     expect(held!.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
     expect(held!.heartbeatAgeMs).toBeLessThan(1000);
-    await store.release(1, 'inst-other'); // not ours: nothing happens
+    await store.release(1, 'inst-other', t); // not ours: nothing happens
     expect((await store.inspect(1))!.instanceId).toBe('inst-9');
-    await store.release(1, 'inst-9');
-    expect(await store.inspect(1)).toMatchObject({ instanceId: null, reservedUntil: t + 5000 });
-    // the next holder finds the reservation
-    expect(await store.acquire(1, 1, claimant(10), t, LEASE)).toEqual({ workerId: 1, reservedUntil: t + 5000 });
+    await store.release(1, 'inst-9', t + 700); // what it issued, below what it had reserved
+    expect(await store.inspect(1)).toMatchObject({ instanceId: null, reservedUntil: t + 700 });
+    // the next holder finds the reservation, and a clean release is no takeover
+    expect(await store.acquire(1, 1, claimant(10), t, LEASE)).toEqual({ workerId: 1, reservedUntil: t + 700, takenOver: false });
   });
 
   it('claim of a static id: only when free or already ours', async () => {
     await store.seed(500, 500);
-    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 });
-    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 }); // a repeat
+    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0, takenOver: false });
+    expect(await store.claim(500, claimant(11), LEASE)).toEqual({ workerId: 500, reservedUntil: 0, takenOver: false }); // a repeat
     expect(await store.claim(500, claimant(12), LEASE)).toBeNull();
     await d.age(dataSource, 500, LEASE + 1);
-    expect(await store.claim(500, claimant(12), LEASE)).toEqual({ workerId: 500, reservedUntil: 0 });
+    expect(await store.claim(500, claimant(12), LEASE)).toEqual({ workerId: 500, reservedUntil: 0, takenOver: true });
+  });
+
+  it('acquire prefers never-held and cleanly released ids over lapsed ones', async () => {
+    await store.seed(700, 702);
+    expect(await store.claim(700, claimant(20), LEASE)).not.toBeNull();
+    await d.age(dataSource, 700, LEASE + 1); // 700 lapsed, 701 and 702 never held
+    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 701', [Date.now() + 60_000]);
+    const now = Date.now();
+    expect(await store.acquire(700, 702, claimant(21), now, LEASE)).toMatchObject({ workerId: 702, takenOver: false });
+    expect(await store.acquire(700, 702, claimant(22), now, LEASE)).toMatchObject({ workerId: 701, takenOver: false });
+    expect(await store.acquire(700, 702, claimant(23), now, LEASE)).toMatchObject({ workerId: 700, takenOver: true });
   });
 
   it('30 acquisitions at once take 30 distinct ids', async () => {
@@ -140,9 +153,10 @@ if (mysqlAvailable()) {
       const dataSource = await new DataSource(
         dataSourceOptions(testConfig({ DATABASE_URL: `mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${db.name}` })),
       ).initialize();
+      const pool = new MysqlPool(`mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${db.name}`, { timeoutMs: 500, connectionLimit: 1 });
       try {
         await runMigrations(dataSource);
-        const store = new MysqlWorkerLeaseStore(dataSource, 500);
+        const store = new MysqlWorkerLeaseStore(pool);
         await store.seed(0, 0);
         expect(await store.claim(0, claimant(1), LEASE)).not.toBeNull();
         await proxy.set('blackhole');
@@ -153,6 +167,7 @@ if (mysqlAvailable()) {
           expect(Date.now() - started).toBeLessThan(3000);
         }
       } finally {
+        await pool.end();
         await proxy.close();
         await dataSource.destroy().catch(() => undefined);
         await db.drop();

@@ -73,7 +73,13 @@ export function mysqlDb(url: string, name: string): Db {
 const norm = (r: WorkerRow): WorkerRow => ({ worker_id: Number(r.worker_id), instance_id: r.instance_id, reserved_until: Number(r.reserved_until) });
 
 /** Short leases keep the suites quick; LOG_LEVEL warn keeps the lease's warnings in the output. */
-export const FAST = { SNOWFLAKE_LEASE_MS: '1500', SNOWFLAKE_RENEW_MS: '500', SNOWFLAKE_START_WAIT_MS: '20000' };
+export const FAST = {
+  SNOWFLAKE_LEASE_MS: '1500',
+  SNOWFLAKE_RENEW_MS: '500',
+  SNOWFLAKE_RESERVE_MS: '1500',
+  SNOWFLAKE_MAX_SKEW_MS: '100',
+  SNOWFLAKE_START_WAIT_MS: '20000',
+};
 
 export async function ids(server: ServerProcess, count: number): Promise<string[]> {
   const res = await request(`${server.url}/ids/snowflake?count=${count}`);

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry, redactedSettings } from '@app/core';
+import { MYSQL_POOL, MysqlPool } from '@app/database';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
 import { AdminInfoDto } from './admin-info.dto';
@@ -15,6 +16,7 @@ export class AdminInfoController {
   constructor(
     private readonly registry: GeneratorRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
   ) {}
 
   @Get('info')
@@ -23,6 +25,8 @@ export class AdminInfoController {
   @ApiErrors('UNAUTHORIZED', 'ADMIN_DISABLED')
   info(): AdminInfoDto {
     const settings = redactedSettings(this.config) as AdminInfoDto['settings'];
-    return { strategies: this.registry.names() as StrategyName[], pid: process.pid, settings };
+    // the database hosts of the URL and which is in use (addresses: admin only)
+    const database = this.pool === null ? undefined : this.pool.status();
+    return { strategies: this.registry.names() as StrategyName[], pid: process.pid, settings, ...(database ? { database } : {}) };
   }
 }

@@ -1,8 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { GeneratorRegistry, ServiceState } from '@app/core';
-import { ApiExtraModels } from '@nestjs/swagger';
+import { MYSQL_POOL, MysqlPool } from '@app/database';
 import { ApiHealthResponses, LivenessDto, PartitionStatePartDto, ReadinessDto, SegmentKeyPartDto } from './health.dto';
 
 /**
@@ -19,6 +19,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly registry: GeneratorRegistry,
     private readonly state: ServiceState,
+    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
   ) {}
 
   @Get('live')
@@ -39,6 +40,11 @@ export class HealthController {
       const session = this.indicator.check(generator.strategy);
       return ready ? session.up(detail) : session.down(detail);
     });
+    const pool = this.pool;
+    if (pool !== null) {
+      // which host of the URL is in use, as "2 of 3": addresses only in the log and the admin API
+      checks.unshift(() => this.indicator.check('database').up({ host: pool.status().inUse }));
+    }
     checks.unshift(() => {
       const session = this.indicator.check('instance');
       // no pid or host: readiness is unauthenticated (GET /admin/info names the process)

@@ -15,6 +15,12 @@ export class DatabasePartDto {
   @ApiPropertyOptional({ example: 'connect ECONNREFUSED 127.0.0.1:3306', description: 'the last failure, while down' }) message?: string;
 }
 
+export class DatabaseHostPartDto {
+  @ApiProperty(UP_DOWN) status: 'up' | 'down';
+  @ApiProperty({ example: '2 of 3', description: 'which host of DATABASE_URL is in use (README "High availability"); never its address' })
+  host: string;
+}
+
 export class InstancePartDto {
   @ApiProperty(UP_DOWN) status: 'up' | 'down';
   @ApiPropertyOptional({ type: 'integer', example: 4242 }) pid?: number;
@@ -100,6 +106,7 @@ export class UuidPartDto {
 /** One entry per check: the instance itself, then each strategy. */
 export class ReadinessPartsDto {
   @ApiPropertyOptional({ type: InstancePartDto }) instance?: InstancePartDto;
+  @ApiPropertyOptional({ type: DatabaseHostPartDto, description: 'on MySQL' }) database?: DatabaseHostPartDto;
   @ApiPropertyOptional({ type: SegmentPartDto }) segment?: SegmentPartDto;
   @ApiPropertyOptional({ type: PartitionPartDto }) partition?: PartitionPartDto;
   @ApiPropertyOptional({ type: TicketPartDto }) ticket?: TicketPartDto;

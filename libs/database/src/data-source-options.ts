@@ -3,10 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { migrationsFor, partitionTableMigration } from './migrations';
-
-/** Bounds that make a dead or silent database fail fast instead of hanging a request. */
-export const MYSQL_CONNECT_TIMEOUT_MS = 2000;
-export const MYSQL_QUERY_TIMEOUT_MS = 2000;
+import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl, singleHostUrl } from './mysql-pool';
 
 /**
  * Applied on every open of the SQLite file, by the app, the migration CLI and the writer thread
@@ -68,16 +65,20 @@ function baseOptions(migrations: DataSourceOptions['migrations']) {
   };
 }
 
-/** A MySQL DataSource: the main one, or a partition's own database. */
+/**
+ * A MySQL DataSource (migrations only; statements go through MysqlPool): the main one, or a
+ * partition's own database. TypeORM connects to one host: given a multi-host URL it takes the
+ * first, and DatabaseModule passes the host MysqlPool found usable instead.
+ */
 export function mysqlOptions(url: string, migrations: DataSourceOptions['migrations']): DataSourceOptions {
   return {
     ...baseOptions(migrations),
     type: 'mysql',
     connectorPackage: 'mysql2',
-    url,
+    url: singleHostUrl(parseMysqlUrl(url), 0),
     supportBigNumbers: true,
     bigNumberStrings: true,
     connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
-    extra: { connectionLimit: 10, enableKeepAlive: true, maxIdle: 10, idleTimeout: 60_000 },
+    extra: { connectionLimit: 2, enableKeepAlive: true, maxIdle: 2, idleTimeout: 60_000 },
   };
 }

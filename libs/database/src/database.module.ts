@@ -1,20 +1,30 @@
-import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, mysqlUrl } from './data-source-options';
-import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure } from './startup-check';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
+import { MysqlPool } from './mysql-pool';
 import { runMigrations } from './run-migrations';
+import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure } from './startup-check';
+
+/** Injection token: the main database's MysqlPool (DB_TYPE=mysql), or null on SQLite. */
+export const MYSQL_POOL = Symbol('MYSQL_POOL');
 
 /**
- * The TypeORM DataSource from the configuration, migrated before any strategy starts.
- * Strategies reach the driver through it for their few hot statements.
+ * The database from the configuration, migrated before any strategy starts. On MySQL the
+ * statements go through MysqlPool (multi-host failover, deadlines, retries); TypeORM's
+ * DataSource runs the migrations on the host MysqlPool found usable. On SQLite strategies reach
+ * the file through the DataSource.
  */
 @Module({})
-export class DatabaseModule {
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(@Inject(MYSQL_POOL) private readonly pool: MysqlPool | null) {}
+
   static forRoot(config: AppConfig): DynamicModule {
     const logger = new Logger('Database');
+    const url = config.DB_TYPE === 'mysql' ? mysqlUrl(config.DATABASE_URL as string) : undefined;
+    const pool = url === undefined ? null : new MysqlPool(url, { logger });
     return {
       module: DatabaseModule,
       global: true,
@@ -31,19 +41,21 @@ export class DatabaseModule {
           },
           dataSourceFactory: async (options) => {
             let dataSource: DataSource;
-            const url = config.DB_TYPE === 'mysql' ? mysqlUrl(config.DATABASE_URL!) : undefined;
+            // each host tried once (a refused connection fails at once): one line naming them all
             const answered = url === undefined ? undefined : await checkMysqlAtStart('DATABASE_URL', url);
             try {
-              dataSource = await new DataSource(options!).initialize();
+              const onHost = pool ? { ...options!, url: await pool.usableHostUrl() } : options!;
+              dataSource = await new DataSource(onHost as typeof options & object).initialize();
             } catch (e) {
-              // after a passing check: the database went away meanwhile
+              // after a passing check: the database went away meanwhile, or no host is writable
               throw url === undefined ? sqliteStartupFailure(config.SQLITE_PATH, e) : databaseStartupFailure('DATABASE_URL', url, [{ ...answered!, error: e }]);
             }
             try {
               const applied = await runMigrations(dataSource);
+              const where = pool && pool.hostCount > 1 ? ` on host ${pool.status().inUse}` : '';
               // a migration is news; an up-to-date schema is start-up detail
-              if (applied.length > 0) logger.log(`${config.DB_TYPE}: applied migrations ${applied.join(', ')}`);
-              else logger.debug(`${config.DB_TYPE}: schema up to date`);
+              if (applied.length > 0) logger.log(`${config.DB_TYPE}${where}: applied migrations ${applied.join(', ')}`);
+              else logger.debug(`${config.DB_TYPE}${where}: schema up to date`);
             } catch (e) {
               await dataSource.destroy().catch(() => undefined);
               throw e;
@@ -52,8 +64,15 @@ export class DatabaseModule {
           },
         }),
       ],
-      providers: [{ provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) }],
-      exports: [TypeOrmModule, ID_SECRET_KEY],
+      providers: [
+        { provide: MYSQL_POOL, useValue: pool },
+        { provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) },
+      ],
+      exports: [TypeOrmModule, ID_SECRET_KEY, MYSQL_POOL],
     };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool?.end();
   }
 }

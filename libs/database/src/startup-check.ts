@@ -1,34 +1,10 @@
 import { maskUrl, StartupError } from '@app/core';
 import { createConnection } from 'mysql2/promise';
-import { MYSQL_CONNECT_TIMEOUT_MS } from './data-source-options';
-
-export interface MysqlHost {
-  host: string;
-  port: number;
-}
+import { MYSQL_CONNECT_TIMEOUT_MS, MysqlHost, parseMysqlUrl, singleHostUrl } from './mysql-pool';
 
 /** One host tried at start and what it answered. */
 export interface HostAttempt extends MysqlHost {
   error: unknown;
-}
-
-/** The hosts of a MySQL URL in order: `mysql://u:p@h1:3306,h2,[::1]:3307/db`. */
-export function mysqlHosts(url: string): MysqlHost[] {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)/i.exec(url)?.[1] ?? '';
-  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
-  return hosts.split(',').map((h) => {
-    const m = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(h.trim());
-    const host = (m?.[1] ?? h).replace(/^\[|\]$/g, '') || 'localhost';
-    return { host, port: m?.[2] ? Number(m[2]) : 3306 };
-  });
-}
-
-/** The same URL naming one host only. */
-function urlForHost(url: string, { host, port }: MysqlHost): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/]*)(.*)$/i.exec(url)!;
-  const at = m[2].lastIndexOf('@');
-  const credentials = at === -1 ? '' : m[2].slice(0, at + 1);
-  return `${m[1]}${credentials}${host.includes(':') ? `[${host}]` : host}:${port}${m[3]}`;
 }
 
 function databaseName(url: string): string {
@@ -96,9 +72,10 @@ export function databaseStartupFailure(setting: string, url: string, attempts: r
  */
 export async function checkMysqlAtStart(setting: string, url: string, timeoutMs = MYSQL_CONNECT_TIMEOUT_MS): Promise<MysqlHost> {
   const attempts: HostAttempt[] = [];
-  for (const host of mysqlHosts(url)) {
+  const target = parseMysqlUrl(url);
+  for (const [index, host] of target.hosts.entries()) {
     try {
-      const connection = await createConnection({ uri: urlForHost(url, host), connectTimeout: timeoutMs });
+      const connection = await createConnection({ uri: singleHostUrl(target, index), connectTimeout: timeoutMs });
       await connection.end().catch(() => undefined);
       return host;
     } catch (error) {

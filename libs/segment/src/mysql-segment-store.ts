@@ -79,7 +79,8 @@ export class MysqlSegmentStore implements SegmentStore {
 
   async fetch(key: string, step: number): Promise<bigint> {
     const s = BigInt(step);
-    const ok = await this.db.query<OkPacket>(this.fetchSql, [s, key, s]);
+    // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
+    const ok = await this.db.query<OkPacket>(this.fetchSql, [s, key, s], { retryUnknown: true });
     if (ok.affectedRows === 1) return BigInt(String(ok.insertId));
     throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);
   }
@@ -195,6 +196,7 @@ export class MysqlSegmentStore implements SegmentStore {
       `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ?
          ON DUPLICATE KEY UPDATE high_water = GREATEST(high_water, VALUES(high_water))`,
       [marks.map((m) => [m.key, m.highWater])],
+      { retryUnknown: true }, // only ever raises: a repeat changes nothing
     );
   }
 
@@ -204,8 +206,9 @@ export class MysqlSegmentStore implements SegmentStore {
       `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${targets.map(() => `(?, ?, ?, ${NOW_MS})`).join(', ')}
          ON DUPLICATE KEY UPDATE min_target = VALUES(min_target), seen_at = VALUES(seen_at)`,
       targets.flatMap((t) => [instanceId, t.key, t.target]),
+      { retryUnknown: true }, // an upsert of this instance's own rows: a repeat changes nothing
     );
-    await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, [BigInt(TARGET_KEEP_MS)]);
+    await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, [BigInt(TARGET_KEEP_MS)], { retryUnknown: true });
   }
 
   async requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {

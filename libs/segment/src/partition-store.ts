@@ -1,7 +1,6 @@
 import { IdError } from '@app/core';
 import { MysqlPool, sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { DataSource } from 'typeorm';
 import { PartitionLayout } from './partition-layout';
 
 /** What one poll of a partition's database reads, in one statement. */
@@ -104,15 +103,14 @@ export class MysqlPartitionStore implements PartitionStore {
   constructor(
     readonly idx: number,
     private readonly db: MysqlPool,
-    /** for the few statements that must share a transaction (skip, re-base) */
-    private readonly dataSource: DataSource,
   ) {
     this.table = `partition_${idx}`;
   }
 
   async allocate(): Promise<{ n: bigint; version: number }> {
     // auto_increment starts at 1, so id n+1 is allocation n
-    const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`);
+    // sent again after an unknown outcome (failover): an allocation that did commit is a gap, never a repeat
+    const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`, [], { retryUnknown: true });
     const n = BigInt(String(ok.insertId)) - 1n;
     const rows = await this.db.query<{ version: string | null }[]>(
       'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ?',
@@ -145,25 +143,9 @@ export class MysqlPartitionStore implements PartitionStore {
     }
   }
 
-  private async transaction<T>(work: (query: (sql: string, values?: unknown[]) => Promise<any>) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.connect();
-    } catch (e) {
-      await runner.release().catch(() => undefined);
-      throw new IdError('DATABASE_UNAVAILABLE', `partition ${this.idx} database unavailable: ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      await runner.startTransaction();
-      const result = await work((sql, values) => runner.query(sql, values));
-      await runner.commitTransaction();
-      return result;
-    } catch (e) {
-      await runner.rollbackTransaction().catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+  /** the few statements that must share a transaction (skip, re-base), on one connection of the pool */
+  private transaction<T>(work: (query: (sql: string, values?: unknown[]) => Promise<any>) => Promise<T>): Promise<T> {
+    return this.db.transaction((query) => work((sql, values) => query<any>(sql, values)));
   }
 
   async fence(f: LayoutFence, expected: number): Promise<bigint> {

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError, Observations, StartupError } from '@app/core';
 import {
+  MYSQL_POOL,
   MysqlPool,
   mysqlOptions,
   mysqlUrl,
@@ -34,7 +35,7 @@ const log = {
 export class RemotePartitionStore implements PartitionStore {
   private store?: PartitionStore;
   private connecting?: Promise<PartitionStore>;
-  dataSource?: DataSource;
+  pool?: MysqlPool;
 
   constructor(
     readonly idx: number,
@@ -44,16 +45,22 @@ export class RemotePartitionStore implements PartitionStore {
   private connect(): Promise<PartitionStore> {
     if (this.store) return Promise.resolve(this.store);
     this.connecting ??= (async () => {
-      const ds = new DataSource(mysqlOptions(this.url, [partitionTableMigration(this.idx), PartitionLayout1767225600500]));
+      const pool = new MysqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
       try {
-        await ds.initialize();
-        await runMigrations(ds);
+        // the table is migrated through TypeORM on the host the pool found usable
+        const ds = new DataSource(mysqlOptions(await pool.usableHostUrl(), [partitionTableMigration(this.idx), PartitionLayout1767225600500]));
+        try {
+          await ds.initialize();
+          await runMigrations(ds);
+        } finally {
+          await ds.destroy().catch(() => undefined);
+        }
       } catch (e) {
-        await ds.destroy().catch(() => undefined);
+        await pool.end();
         throw databaseUnavailable(e, `the database of partition ${this.idx}`);
       }
-      this.dataSource = ds;
-      this.store = new MysqlPartitionStore(this.idx, new MysqlPool(ds), ds);
+      this.pool = pool;
+      this.store = new MysqlPartitionStore(this.idx, pool);
       return this.store;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -84,7 +91,7 @@ export class RemotePartitionStore implements PartitionStore {
     return (await this.connect()).poll();
   }
   async close(): Promise<void> {
-    await this.dataSource?.destroy().catch(() => undefined);
+    await this.pool?.end();
   }
 }
 
@@ -119,13 +126,13 @@ export class PartitionRuntime {
   providers: [
     {
       provide: PartitionRuntime,
-      inject: [APP_CONFIG, DataSource, Observations],
-      useFactory: (config: AppConfig, main: DataSource, observations: Observations) => {
+      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations],
+      useFactory: (config: AppConfig, main: DataSource, mainPool: MysqlPool | null, observations: Observations) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
-          return config.DB_TYPE === 'mysql'
-            ? new MysqlPartitionStore(p.idx, new MysqlPool(main), main)
+          return mainPool !== null
+            ? new MysqlPartitionStore(p.idx, mainPool)
             : new SqlitePartitionStore(p.idx, sqliteHandle(main));
         });
         let buffer: SegmentBuffer | undefined;

@@ -9,11 +9,8 @@ import { SegmentStore } from './segment-store';
  * The store for the configured dialect on SEGMENT_TABLE, its columns read first: a table that
  * cannot serve stops the start with one line (ConfigError).
  */
-export async function segmentStoreFor(config: AppConfig, dataSource: DataSource): Promise<SegmentStore> {
-  if (config.DB_TYPE === 'mysql') {
-    const pool = new MysqlPool(dataSource);
-    return new MysqlSegmentStore(pool, await readMysqlSegmentTable(pool, config.SEGMENT_TABLE));
-  }
+export async function segmentStoreFor(config: AppConfig, dataSource: DataSource, pool: MysqlPool | null): Promise<SegmentStore> {
+  if (pool !== null) return new MysqlSegmentStore(pool, await readMysqlSegmentTable(pool, config.SEGMENT_TABLE));
   const db = sqliteHandle(dataSource);
   return new SqliteSegmentStore(db, readSqliteSegmentTable(db, config.SEGMENT_TABLE));
 }

@@ -1,6 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, GeneratorRegistry } from '@app/core';
-import { MysqlPool, sqliteHandle } from '@app/database';
+import { GeneratorRegistry } from '@app/core';
+import { MYSQL_POOL, MysqlPool, sqliteHandle } from '@app/database';
 import { DataSource } from 'typeorm';
 import { MysqlTicketStore, SqliteTicketStore, TicketGenerator } from './ticket';
 
@@ -9,9 +9,9 @@ import { MysqlTicketStore, SqliteTicketStore, TicketGenerator } from './ticket';
   providers: [
     {
       provide: TicketGenerator,
-      inject: [APP_CONFIG, DataSource],
-      useFactory: (config: AppConfig, ds: DataSource) =>
-        new TicketGenerator(config.DB_TYPE === 'mysql' ? new MysqlTicketStore(new MysqlPool(ds)) : new SqliteTicketStore(sqliteHandle(ds))),
+      inject: [DataSource, MYSQL_POOL],
+      useFactory: (ds: DataSource, pool: MysqlPool | null) =>
+        new TicketGenerator(pool !== null ? new MysqlTicketStore(pool) : new SqliteTicketStore(sqliteHandle(ds))),
     },
   ],
 })

@@ -22,7 +22,8 @@ export class MysqlTicketStore implements TicketStore {
   async take(count: number): Promise<bigint[]> {
     const ids: bigint[] = [];
     for (let i = 0; i < count; i++) {
-      const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')");
+      // sent again after an unknown outcome (failover): a ticket that did commit is a gap, never a repeat
+      const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')", [], { retryUnknown: true });
       ids.push(BigInt(String(ok.insertId)));
     }
     return ids;

@@ -1,9 +1,9 @@
-import { BeforeApplicationShutdown, Logger, Module, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger, Module, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, systemClock } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, StartupError } from '@app/database';
+import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, StartupError, systemClock } from '@app/core';
+import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, MysqlPool, mysqlUrl } from '@app/database';
 import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
@@ -12,6 +12,9 @@ import { snowflakeLayout, workerIdSetting } from './snowflake.settings';
 import { WorkerLease, WorkerLeaseStore } from './worker-lease';
 import { MysqlWorkerLeaseStore } from './worker-lease.mysql';
 import { SqliteWorkerLeaseStore } from './worker-lease.sqlite';
+
+/** The lease's own MySQL connection (null on SQLite). */
+const LEASE_POOL = Symbol('LEASE_POOL');
 
 /** What ends the process when the clock stays behind a reservation; tests may replace it. */
 export const SNOWFLAKE_FATAL = Symbol('SNOWFLAKE_FATAL');
@@ -33,6 +36,21 @@ const exitProcess = (message: string) => {
   providers: [
     { provide: SNOWFLAKE_FATAL, useValue: exitProcess },
     {
+      // one connection of its own, failing over like the main pool: statements queued on the
+      // shared pool (a flood of unknown keys) cannot delay a renewal
+      provide: LEASE_POOL,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        config.DB_TYPE === 'mysql'
+          ? new MysqlPool(mysqlUrl(config.DATABASE_URL as string), {
+              connectionLimit: 1,
+              timeoutMs: Math.min(MYSQL_QUERY_TIMEOUT_MS, Math.max(250, config.SNOWFLAKE_RENEW_MS)),
+              name: 'snowflake lease',
+              logger: new Logger('Snowflake'),
+            })
+          : null,
+    },
+    {
       provide: SnowflakeLayout,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
@@ -47,14 +65,11 @@ const exitProcess = (message: string) => {
     },
     {
       provide: WorkerLease,
-      inject: [APP_CONFIG, SnowflakeLayout, DataSource, SNOWFLAKE_FATAL],
-      useFactory: (config: AppConfig, layout: SnowflakeLayout, dataSource: DataSource, onFatal: (m: string) => void) => {
+      inject: [APP_CONFIG, SnowflakeLayout, DataSource, LEASE_POOL, SNOWFLAKE_FATAL],
+      useFactory: (config: AppConfig, layout: SnowflakeLayout, dataSource: DataSource, pool: MysqlPool | null, onFatal: (m: string) => void) => {
         const host = process.env.HOSTNAME || hostname();
         const setting = workerIdSetting(config, layout, host);
-        const store: WorkerLeaseStore =
-          config.DB_TYPE === 'mysql'
-            ? new MysqlWorkerLeaseStore(dataSource, Math.min(MYSQL_QUERY_TIMEOUT_MS, Math.max(250, config.SNOWFLAKE_RENEW_MS)))
-            : new SqliteWorkerLeaseStore(dataSource);
+        const store: WorkerLeaseStore = pool !== null ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource);
         const logger = new Logger('Snowflake');
         logger.log(
           `layout ${layout.describe()}: last valid date ${new Date(layout.lastValidMs).toISOString()}; worker id ${
@@ -67,6 +82,8 @@ const exitProcess = (message: string) => {
           setting,
           claimant: { instanceId: randomUUID(), host, pid: process.pid },
           leaseMs: config.SNOWFLAKE_LEASE_MS,
+          reserveMs: config.SNOWFLAKE_RESERVE_MS,
+          maxSkewMs: config.SNOWFLAKE_MAX_SKEW_MS,
           renewMs: config.SNOWFLAKE_RENEW_MS,
           startWaitMs: config.SNOWFLAKE_START_WAIT_MS,
           onFatal,
@@ -90,6 +107,7 @@ const exitProcess = (message: string) => {
           // a full batch never waits once the clock is current
           maxBorrowMs: Math.max(16, Math.ceil(config.MAX_COUNT / (layout.maxSequence + 1)) + 1),
         });
+        lease.issuedBy(generator);
         return new SnowflakeIdGenerator(layout, generator, lease, systemClock, permute);
       },
     },
@@ -101,6 +119,7 @@ export class SnowflakeModule implements OnModuleInit, OnApplicationBootstrap, Be
     private readonly registry: GeneratorRegistry,
     private readonly generator: SnowflakeIdGenerator,
     private readonly lease: WorkerLease,
+    @Inject(LEASE_POOL) private readonly leasePool: MysqlPool | null,
   ) {}
 
   onModuleInit(): void {
@@ -113,5 +132,6 @@ export class SnowflakeModule implements OnModuleInit, OnApplicationBootstrap, Be
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.lease.stop();
+    await this.leasePool?.end();
   }
 }

@@ -1,39 +1,23 @@
 import { MysqlPool } from '@app/database';
-import type { DataSource } from 'typeorm';
 import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
 
-/** Errors worth one immediate retry: lock conflicts between instances acquiring at once. */
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_DUP_ENTRY']);
-
-// "Free" by the database's clock: no holder, or no heartbeat for leaseMs.
+// "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
+const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
 const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)`;
+/** retried after an unknown outcome: a repeat re-takes or re-renews the same row for the same instance */
+const REPEATABLE = { retryUnknown: true };
 
 /**
- * worker_node on MySQL/MariaDB through mysql2's pool under TypeORM, each statement with a
- * per-query timeout (and a deadline of our own around it), so a silent database fails a renewal
- * quickly instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
+ * worker_node on MySQL/MariaDB. The pool is the lease's own (one connection, the same
+ * multi-host failover as the main pool), so a flood of statements on the shared pool cannot
+ * delay a renewal; each statement has a deadline, so a silent database fails a renewal quickly
+ * instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
  */
 export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
-  private readonly db: MysqlPool;
+  constructor(private readonly db: MysqlPool) {}
 
-  constructor(dataSource: DataSource, timeoutMs: number) {
-    this.db = new MysqlPool(dataSource, timeoutMs);
-  }
-
-  private run(sql: string, values: unknown[] = []): Promise<any> {
-    return this.db.query(sql, values);
-  }
-
-  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        const code = (e as { code?: string }).code ?? '';
-        if (!RETRYABLE.has(code) || attempt >= 5) throw e;
-        await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 20 * attempt)));
-      }
-    }
+  private run(sql: string, values: unknown[] = [], options = {}): Promise<any> {
+    return this.db.query(sql, values, options);
   }
 
   async countRows(from: number, to: number): Promise<number> {
@@ -46,49 +30,57 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
       const end = Math.min(to, start + 499);
       const ids: number[] = [];
       for (let id = start; id <= end; id++) ids.push(id);
-      await this.retrying(() =>
-        this.run(`INSERT IGNORE INTO worker_node (worker_id, reserved_until) VALUES ${ids.map(() => '(?, 0)').join(', ')}`, ids),
-      );
+      await this.run(`INSERT IGNORE INTO worker_node (worker_id, reserved_until) VALUES ${ids.map(() => '(?, 0)').join(', ')}`, ids, REPEATABLE);
     }
   }
 
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
     // One conditional statement picks and takes the id; LAST_INSERT_ID(worker_id) hands back which.
-    const result = await this.retrying(() =>
-      this.run(
+    // Never-held and cleanly released rows first: a lapsed one costs the takeover wait.
+    for (const [which, takenOver] of [
+      ['instance_id IS NULL', false],
+      [LAPSED, true],
+    ] as const) {
+      const result = await this.run(
         `UPDATE worker_node
             SET worker_id = LAST_INSERT_ID(worker_id), instance_id = ?, host = ?, pid = ?,
                 heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id BETWEEN ? AND ? AND ${FREE}
+          WHERE worker_id BETWEEN ? AND ? AND ${which}
           ORDER BY GREATEST(reserved_until, ?), worker_id
           LIMIT 1`,
-        [c.instanceId, c.host.slice(0, 255), c.pid, from, to, leaseMs * 1000, nowMs],
-      ),
-    );
-    if (Number(result.affectedRows) !== 1) return null;
-    return this.readTaken(Number(result.insertId), c.instanceId);
+        [c.instanceId, c.host.slice(0, 255), c.pid, from, to, ...(takenOver ? [leaseMs * 1000] : []), nowMs],
+        REPEATABLE, // a repeat after an unknown outcome takes another row; the first lapses unused
+      );
+      if (Number(result.affectedRows) === 1) return this.readTaken(Number(result.insertId), c.instanceId, takenOver);
+    }
+    return null;
   }
 
   async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
-    const result = await this.retrying(() =>
-      this.run(
+    // ours already (a retried claim) or released: no takeover; a lapsed holder: takeover
+    for (const [which, takenOver] of [
+      ['(instance_id IS NULL OR instance_id = ?)', false],
+      [LAPSED, true],
+    ] as const) {
+      const result = await this.run(
         `UPDATE worker_node
             SET instance_id = ?, host = ?, pid = ?, heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id = ? AND (instance_id = ? OR ${FREE})`,
-        [c.instanceId, c.host.slice(0, 255), c.pid, workerId, c.instanceId, leaseMs * 1000],
-      ),
-    );
-    if (Number(result.affectedRows) !== 1) return null;
-    return this.readTaken(workerId, c.instanceId);
+          WHERE worker_id = ? AND ${which}`,
+        [c.instanceId, c.host.slice(0, 255), c.pid, workerId, takenOver ? leaseMs * 1000 : c.instanceId],
+        REPEATABLE,
+      );
+      if (Number(result.affectedRows) === 1) return this.readTaken(workerId, c.instanceId, takenOver);
+    }
+    return null;
   }
 
-  private async readTaken(workerId: number, instanceId: string): Promise<AcquiredWorker | null> {
+  private async readTaken(workerId: number, instanceId: string, takenOver: boolean): Promise<AcquiredWorker | null> {
     const rows = await this.run('SELECT worker_id, reserved_until FROM worker_node WHERE worker_id = ? AND instance_id = ?', [
       workerId,
       instanceId,
     ]);
     if (rows.length !== 1) return null;
-    return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until) };
+    return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until), takenOver };
   }
 
   async inspect(workerId: number): Promise<WorkerHolder | null> {
@@ -102,20 +94,20 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
-    const result = await this.retrying(() =>
-      this.run(
-        `UPDATE worker_node SET heartbeat = UTC_TIMESTAMP(3), reserved_until = GREATEST(reserved_until, ?)
-          WHERE worker_id = ? AND instance_id = ?`,
-        [untilMs, workerId, instanceId],
-      ),
+    const result = await this.run(
+      `UPDATE worker_node SET heartbeat = UTC_TIMESTAMP(3), reserved_until = GREATEST(reserved_until, ?)
+        WHERE worker_id = ? AND instance_id = ?`,
+      [untilMs, workerId, instanceId],
+      REPEATABLE,
     );
     return Number(result.affectedRows) === 1;
   }
 
-  async release(workerId: number, instanceId: string): Promise<void> {
+  async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
     await this.run(
-      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?',
-      [workerId, instanceId],
+      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?',
+      [untilMs, workerId, instanceId],
+      REPEATABLE,
     );
   }
 

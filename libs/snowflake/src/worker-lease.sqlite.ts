@@ -6,6 +6,7 @@ import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStor
 // SQLite's clock in Unix ms (the host's: SQLite serves processes of one host only).
 const DB_NOW = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
 const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${DB_NOW} - ?)`;
+const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < ${DB_NOW} - ?))`;
 
 /**
  * worker_node on the embedded SQLite file, through better-sqlite3's own handle under TypeORM
@@ -42,30 +43,46 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
-    const row = this.db()
-      .prepare(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
-          WHERE worker_id = (SELECT worker_id FROM worker_node
-                              WHERE worker_id BETWEEN ? AND ? AND ${FREE}
-                              ORDER BY MAX(reserved_until, ?), worker_id LIMIT 1)
-            AND ${FREE}
-          RETURNING worker_id, reserved_until`,
-      )
-      .get(c.instanceId, c.host, c.pid, from, to, leaseMs, nowMs, leaseMs) as { worker_id: number; reserved_until: number } | undefined;
-    return row ? { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until) } : null;
+    // never-held and cleanly released rows first: a lapsed one costs the takeover wait
+    for (const [which, takenOver] of [
+      ['instance_id IS NULL', false],
+      [LAPSED, true],
+    ] as const) {
+      const args = takenOver ? [leaseMs] : [];
+      const row = this.db()
+        .prepare(
+          `UPDATE worker_node
+              SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
+            WHERE worker_id = (SELECT worker_id FROM worker_node
+                                WHERE worker_id BETWEEN ? AND ? AND ${which}
+                                ORDER BY MAX(reserved_until, ?), worker_id LIMIT 1)
+              AND ${which}
+            RETURNING worker_id, reserved_until`,
+        )
+        .get(c.instanceId, c.host, c.pid, from, to, ...args, nowMs, ...args) as { worker_id: number; reserved_until: number } | undefined;
+      if (row) return { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until), takenOver };
+    }
+    return null;
   }
 
   async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
-    const row = this.db()
-      .prepare(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
-          WHERE worker_id = ? AND (instance_id = ? OR ${FREE})
-          RETURNING worker_id, reserved_until`,
-      )
-      .get(c.instanceId, c.host, c.pid, workerId, c.instanceId, leaseMs) as { worker_id: number; reserved_until: number } | undefined;
-    return row ? { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until) } : null;
+    for (const [which, takenOver] of [
+      ['(instance_id IS NULL OR instance_id = ?)', false],
+      [LAPSED, true],
+    ] as const) {
+      const row = this.db()
+        .prepare(
+          `UPDATE worker_node
+              SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
+            WHERE worker_id = ? AND ${which}
+            RETURNING worker_id, reserved_until`,
+        )
+        .get(c.instanceId, c.host, c.pid, workerId, takenOver ? leaseMs : c.instanceId) as
+        | { worker_id: number; reserved_until: number }
+        | undefined;
+      if (row) return { workerId: Number(row.worker_id), reservedUntil: Number(row.reserved_until), takenOver };
+    }
+    return null;
   }
 
   async inspect(workerId: number): Promise<WorkerHolder | null> {
@@ -84,9 +101,11 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
     return changes === 1;
   }
 
-  async release(workerId: number, instanceId: string): Promise<void> {
+  async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
     await this.renewals?.close(); // no renewal after the release
-    this.db().prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL WHERE worker_id = ? AND instance_id = ?').run(workerId, instanceId);
+    this.db()
+      .prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?')
+      .run(untilMs, workerId, instanceId);
   }
 
   async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {

@@ -12,6 +12,11 @@ export interface AcquiredWorker {
   workerId: number;
   /** the reservation left by the previous holder (Unix ms of its id clock); issue only above it */
   reservedUntil: number;
+  /**
+   * the row still named a holder whose heartbeat had lapsed (not released cleanly): that holder
+   * may be alive and issuing past what the row shows (a database that lost writes)
+   */
+  takenOver: boolean;
 }
 
 export interface WorkerHolder {
@@ -36,11 +41,12 @@ export interface WorkerLeaseStore {
   /** inserts the missing rows of [from, to] (free, reserved_until 0); existing rows stay as they are */
   seed(from: number, to: number): Promise<void>;
   /**
-   * takes one free id in [from, to]: first those whose reservation ended before nowMs (lowest id
-   * first), else the one whose reservation ends soonest. reserved_until is left as it was.
+   * takes one free id in [from, to]: never-held or cleanly released rows first, then lapsed ones
+   * (takenOver); within each, first those whose reservation ended before nowMs (lowest id first),
+   * else the one whose reservation ends soonest. reserved_until is left as it was.
    */
   acquire(from: number, to: number, claimant: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null>;
-  /** takes this id if it is free or already ours (a static or ordinal id) */
+  /** takes this id if it is free or already ours (a static or ordinal id); takenOver as for acquire */
   claim(workerId: number, claimant: Claimant, leaseMs: number): Promise<AcquiredWorker | null>;
   /** the row, to say who holds it */
   inspect(workerId: number): Promise<WorkerHolder | null>;
@@ -49,8 +55,11 @@ export interface WorkerLeaseStore {
    * max(reserved_until, untilMs). false when the row is no longer ours.
    */
   renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean>;
-  /** gives the id up, keeping reserved_until for the next holder */
-  release(workerId: number, instanceId: string): Promise<void>;
+  /**
+   * compare-and-set on the instance id: gives the id up with reserved_until = untilMs (what this
+   * holder found at acquire or issued, whichever is higher), so the next holder starts at once
+   */
+  release(workerId: number, instanceId: string, untilMs: number): Promise<void>;
   /** for metrics: free ids in [from, to] by the database's clock, and that clock (Unix ms) */
   observe?(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }>;
 }
@@ -85,8 +94,16 @@ export interface WorkerLeaseOptions {
   clock: Clock;
   setting: WorkerIdSetting;
   claimant: Claimant;
-  /** SNOWFLAKE_LEASE_MS: heartbeat age after which the lease is free; also the reservation ahead of the clock */
+  /** SNOWFLAKE_LEASE_MS: heartbeat age (by the database's clock) after which another instance may take the id */
   leaseMs: number;
+  /**
+   * SNOWFLAKE_RESERVE_MS: how far ahead of the clock each renewal reserves; the holder keeps
+   * issuing up to its reservation through a database stall. Defaults to leaseMs.
+   */
+  reserveMs?: number;
+  /** SNOWFLAKE_MAX_SKEW_MS: the largest clock difference between instances that stays unique */
+  maxSkewMs?: number;
+
   /** SNOWFLAKE_RENEW_MS */
   renewMs: number;
   /** SNOWFLAKE_START_WAIT_MS: longest wait for the clock to pass a reservation, then onFatal */
@@ -102,7 +119,7 @@ export interface WorkerLeaseOptions {
 
 type Held = {
   workerId: number;
-  /** the previous holder's reservation: issue only above it */
+  /** issue only above it: the previous holder's reservation, on a takeover the bound on what it may have issued */
   afterMs: number;
   /** committed reservation: never issue above it */
   reservedUntil: number;
@@ -132,13 +149,20 @@ export interface LeaseStatus {
 const silent: LeaseLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
- * A worker id leased from `worker_node`, with a time reservation (DESIGN.md):
+ * A worker id leased from `worker_node`, with a time reservation (DESIGN.md, README "High
+ * availability"):
  * - the holder issues no timestamp beyond reserved_until, which every renewal moves to
- *   clock + leaseMs; it stops (no permit) renewMs/2 before the committed reservation runs out,
- *   so a lease that cannot be renewed stops issuing before anyone else may take the id;
- * - whoever holds the id next, this instance after a restart included, issues only above the
- *   reservation it finds, waiting (no permit) until its clock passes it: at most startWaitMs,
- *   then onFatal;
+ *   clock + reserveMs; it stops (no permit) renewMs/2 before the committed reservation runs out,
+ *   so it rides out a database stall shorter than the reservation;
+ * - another instance may take the id once the heartbeat is leaseMs old; it issues only above
+ *   max(reserved_until, its clock at takeover + reserveMs + maxSkewMs): a database that lost
+ *   writes can show an older reservation than the live holder committed, but that holder's
+ *   reservation was never more than reserveMs ahead of a clock at most maxSkewMs ahead of ours;
+ * - a row released cleanly (or never held) needs no such wait: the release wrote
+ *   max(the reservation found at acquire, the highest timestamp issued), so acquisition prefers
+ *   those rows, and a rolling restart of a static id starts at once;
+ * - whoever holds the id next waits (no permit) until its clock passes that bound: at most
+ *   startWaitMs, then onFatal;
  * - all ids taken: wait and retry each renewMs; a static or ordinal id held by a live instance:
  *   wait, saying who holds it;
  * - a renewal that finds the row taken by another instance drops the lease at once and looks
@@ -150,6 +174,8 @@ export class WorkerLease implements PermitSource {
   private readonly clock: Clock;
   private readonly logger: LeaseLogger;
   private readonly marginMs: number;
+  private readonly reserveMs: number;
+  private readonly maxSkewMs: number;
   private readonly seedBlock: number;
   private readonly monotonic: () => number;
 
@@ -170,6 +196,8 @@ export class WorkerLease implements PermitSource {
     this.clock = options.clock;
     this.logger = options.logger ?? silent;
     this.marginMs = Math.floor(options.renewMs / 2);
+    this.reserveMs = options.reserveMs ?? options.leaseMs;
+    this.maxSkewMs = options.maxSkewMs ?? 0;
     this.seedBlock = options.seedBlock ?? 1024;
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.seededTo = options.setting.mode === 'lease' ? options.setting.from - 1 : -1;
@@ -199,6 +227,12 @@ export class WorkerLease implements PermitSource {
   get workerId(): number | null {
     return this.held?.workerId ?? null;
   }
+
+  /** the generator whose highest issued timestamp a clean release writes (it permits from this lease) */
+  issuedBy(generator: { readonly lastTimestamp: number }): void {
+    this.highestIssued = () => generator.lastTimestamp;
+  }
+  private highestIssued: () => number = () => -1;
 
   status(nowMs: number): LeaseStatus {
     const h = this.held;
@@ -323,10 +357,11 @@ export class WorkerLease implements PermitSource {
       return;
     }
     const now = this.clock.now();
+    const afterMs = got.takenOver ? Math.max(got.reservedUntil, now + this.reserveMs + this.maxSkewMs) : got.reservedUntil;
     this.generation += 1;
     this.held = {
       workerId: got.workerId,
-      afterMs: got.reservedUntil,
+      afterMs,
       reservedUntil: got.reservedUntil,
       generation: this.generation,
       acquiredAt: now,
@@ -334,7 +369,9 @@ export class WorkerLease implements PermitSource {
     };
     this.clockWaitSince = undefined;
     this.logger.log(
-      `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`,
+      got.takenOver
+        ? `took over worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId} from a holder whose lease lapsed; issuing only above ${new Date(afterMs).toISOString()} (its reservation ${new Date(got.reservedUntil).toISOString()}, or this clock + SNOWFLAKE_RESERVE_MS + SNOWFLAKE_MAX_SKEW_MS, in case the database lost its last renewals)`
+        : `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`,
     );
     await this.renew();
   }
@@ -381,7 +418,7 @@ export class WorkerLease implements PermitSource {
     if (h === undefined) return;
     const { claimant, leaseMs } = this.options;
     const now = this.clock.now();
-    const proposed = now + leaseMs;
+    const proposed = now + this.reserveMs;
     let ours: boolean;
     try {
       ours = await this.store.renew(h.workerId, claimant.instanceId, proposed);
@@ -453,9 +490,11 @@ export class WorkerLease implements PermitSource {
     if (h === undefined) return;
     this.held = undefined;
     this.current = undefined;
+    // issuing has stopped (no permit): nothing above this is or will be issued under this id
+    const until = Math.max(h.afterMs, this.highestIssued());
     try {
-      await this.store.release(h.workerId, this.options.claimant.instanceId);
-      this.logger.log(`released worker id ${h.workerId}; its reservation ${new Date(h.reservedUntil).toISOString()} stays for the next holder`);
+      await this.store.release(h.workerId, this.options.claimant.instanceId, until);
+      this.logger.log(`released worker id ${h.workerId} with reservation ${new Date(until).toISOString()} for the next holder`);
     } catch (e) {
       this.logger.warn(`worker id ${h.workerId}: release failed (${(e as Error).message}); the lease lapses by itself`);
     }

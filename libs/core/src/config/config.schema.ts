@@ -114,6 +114,10 @@ const baseSchema = z
       .optional(),
     SNOWFLAKE_LEASE_MS: int(500, 600_000).default(3000),
     SNOWFLAKE_RENEW_MS: int(100, 300_000).default(1000),
+    /** how far ahead of the clock a renewal reserves: the holder issues that long without the database */
+    SNOWFLAKE_RESERVE_MS: int(200, 3_600_000).default(30_000),
+    /** bound on the clock difference between instances (a takeover waits reserve + this) */
+    SNOWFLAKE_MAX_SKEW_MS: int(0, 600_000).default(1000),
     SNOWFLAKE_START_WAIT_MS: int(0, 3_600_000).default(60_000),
     SNOWFLAKE_MAX_BACKWARD_MS: int(0, 1000).default(5),
     SNOWFLAKE_PERMUTE: bool().default(false),
@@ -146,6 +150,16 @@ export const configSchema = baseSchema.superRefine((c, ctx) => {
     }
     if (c.SNOWFLAKE_RENEW_MS * 2 > c.SNOWFLAKE_LEASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_RENEW_MS'], message: 'must be at most half of SNOWFLAKE_LEASE_MS' });
+    }
+    if (c.SNOWFLAKE_RENEW_MS * 2 > c.SNOWFLAKE_RESERVE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_RESERVE_MS'], message: 'must be at least twice SNOWFLAKE_RENEW_MS' });
+    }
+    if (c.SNOWFLAKE_START_WAIT_MS <= c.SNOWFLAKE_RESERVE_MS + c.SNOWFLAKE_MAX_SKEW_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SNOWFLAKE_START_WAIT_MS'],
+        message: `must exceed SNOWFLAKE_RESERVE_MS + SNOWFLAKE_MAX_SKEW_MS (${c.SNOWFLAKE_RESERVE_MS + c.SNOWFLAKE_MAX_SKEW_MS}): taking over a lapsed worker id waits that long`,
+      });
     }
     const widths = c.SNOWFLAKE_BITS.split(',').map((s) => Number(s.trim()));
     if (widths.reduce((a, b) => a + b, 0) !== 63) {
