@@ -163,7 +163,7 @@ describe('the HTTP edge', () => {
       expect(doc.paths[path]?.get).toBeDefined();
     }
     const query = doc.paths['/ids/{strategy}'].get.parameters.filter((p: { in: string }) => p.in === 'query');
-    expect(query.map((p: { name: string }) => p.name).sort()).toEqual(['count', 'key']);
+    expect(query.map((p: { name: string }) => p.name).sort()).toEqual(['count', 'format', 'key']);
     expect(doc.paths['/ids/{strategy}'].get.responses['200'].content['application/json'].schema.$ref).toMatch(/IdsResponseDto$/);
     expect(doc.components.schemas.IdsResponseDto).toBeDefined();
   });

@@ -83,7 +83,7 @@ describe('a start-up failure is one line naming the setting and what to do, exit
     const db = await sqliteDatabase();
     const first = await ServerProcess.start({ ...db.env });
     try {
-      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port), SNOWFLAKE_START_WAIT_MS: '0' });
+      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port) });
       expect(code).toBe(2);
       expect(lines.filter((l) => l.startsWith('id-allocator: '))).toEqual([
         `id-allocator: cannot start: PORT/HOST: cannot listen on 127.0.0.1:${first.port}: the port is in use. To do: stop what uses it or set another PORT (or HOST).`,

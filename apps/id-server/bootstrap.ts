@@ -34,14 +34,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
       const rawPacket = (error as unknown as { rawPacket?: unknown }).rawPacket;
       const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
-      if (socket.writable) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
+      // as Node's own handler does: never after a response on this socket began (bytes after a
+      // request, e.g. a body sent with a HEAD, would put a second answer behind the first)
+      const answering = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (socket.writable && !answering) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
       socket.destroy(error);
     },
   });
   logAdminRequests(adapter.getInstance() as unknown as FastifyInstance);
   const root = options.logger ?? createRootLogger(config);
+  const logger = new ServiceLogger(root);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, root, { imports: options.imports }), adapter, {
-    logger: new ServiceLogger(root),
+    logger,
     abortOnError: false,
   });
 
@@ -50,7 +54,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   errors = filter;
   app.useGlobalFilters(filter);
 
-  const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig())]);
+  const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig(), logger)]);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
   // (Nest's hooks re-raise the signal, which ends the process with 143/130)

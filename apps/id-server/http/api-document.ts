@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -15,11 +15,15 @@ import { SnowflakeController } from '../snowflake/snowflake.controller';
 @Module({ controllers: [IdsController, SnowflakeController, AllocController, LeafController] })
 class DirectRoutesApiModule {}
 
-/** The OpenAPI paths and schemas of the direct routes, from their controller classes' decorators. */
-export async function directRoutesDocument(config: Omit<OpenAPIObject, 'paths'>): Promise<OpenAPIObject> {
+/**
+ * The OpenAPI paths and schemas of the direct routes, from their controller classes' decorators.
+ * `logger` must be the app's own: Nest installs a factory's logger as the process-wide one, so
+ * `logger: false` here would silence every Nest Logger of the running app from then on.
+ */
+export async function directRoutesDocument(config: Omit<OpenAPIObject, 'paths'>, logger: LoggerService): Promise<OpenAPIObject> {
   const declarations = await NestFactory.create<NestFastifyApplication>(DirectRoutesApiModule, new FastifyAdapter(), {
     preview: true,
-    logger: false,
+    logger,
   });
   try {
     return SwaggerModule.createDocument(declarations, config);
