@@ -65,14 +65,14 @@ describe("go-id-alloc's current /alloc?biz_tag and /health?biz_tag", () => {
     expect((await app.get('/alloc?biz_tag=pub')).body.msg).toContain('/ids/segment?key=pub');
   });
 
-  it('an exhausted key is a 503 with Retry-After after its last ids', async () => {
+  it('an exhausted key is a 409 without Retry-After (permanent) after its last ids', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) ids.push(/"id":([0-9]+)\}$/.exec((await app.get('/alloc?biz_tag=edge')).text)![1]);
     expect(ids[0]).toBe('9223372036854775797');
     expect(ids[9]).toBe('9223372036854775806');
     const res = await app.get('/alloc?biz_tag=edge');
-    expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toMatch(/^[0-9]+$/);
+    expect(res.status).toBe(409);
+    expect(res.headers.get('retry-after')).toBeNull();
     expect(res.body).toMatchObject({ errno: -1, id: 0 });
     expect(res.body.msg).toMatch(/^ID_SPACE_EXHAUSTED: /);
   });
