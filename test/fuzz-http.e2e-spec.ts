@@ -211,7 +211,11 @@ interface Answer {
 
 function send(agent: Agent, url: string, f: Fuzzed): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}${f.path}`, { method: f.method, headers: f.headers, agent }, (res) => {
+    // A body always framed by its length: Node's client sends a GET's or DELETE's body with no
+    // Content-Length at all, and the server then reads it as the connection's next request, whose
+    // 400 lands on whichever request the agent sends next on that socket.
+    const headers = f.body === undefined ? f.headers : { ...f.headers, 'content-length': String(Buffer.byteLength(f.body)) };
+    const req = httpRequest(`${url}${f.path}`, { method: f.method, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));

@@ -33,11 +33,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     clientErrorHandler: (error, socket) => {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
       const rawPacket = (error as unknown as { rawPacket?: unknown }).rawPacket;
-      const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
-      // as Node's own handler does: never after a response on this socket began (bytes after a
-      // request, e.g. a body sent with a HEAD, would put a second answer behind the first)
-      const answering = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-      if (socket.writable && !answering) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
+      // The bad bytes may be what an earlier request on this connection left unread, followed by
+      // the request its client now waits for (the last one named): answer in the shape its method
+      // allows. A HEAD, or bytes that name no method at all, get no body (a HEAD's client could not
+      // parse one).
+      const methods = Buffer.isBuffer(rawPacket) ? rawPacket.toString('latin1').match(/(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS)(?= \/)/g) : null;
+      const method = methods?.[methods.length - 1]; // the last: what came before is the earlier request's rest
+      const head = method === undefined || method === 'HEAD';
+      if (socket.writable) socket.end(clientErrorResponse((error as NodeJS.ErrnoException).code, head));
       socket.destroy(error);
     },
   });
