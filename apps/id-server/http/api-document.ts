@@ -1,4 +1,4 @@
-import { LoggerService, Module } from '@nestjs/common';
+import { Logger, LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -17,17 +17,22 @@ class DirectRoutesApiModule {}
 
 /**
  * The OpenAPI paths and schemas of the direct routes, from their controller classes' decorators.
- * `logger` must be the app's own: Nest installs a factory's logger as the process-wide one, so
- * `logger: false` here would silence every Nest Logger of the running app from then on.
+ * Nest installs a factory's logger as the process-wide one: the preview app is built silent (its
+ * "PREVIEW mode" banner is no news), then the app's own logger is put back, or every Nest Logger
+ * of the running service would print nothing from then on.
  */
 export async function directRoutesDocument(config: Omit<OpenAPIObject, 'paths'>, logger: LoggerService): Promise<OpenAPIObject> {
-  const declarations = await NestFactory.create<NestFastifyApplication>(DirectRoutesApiModule, new FastifyAdapter(), {
-    preview: true,
-    logger,
-  });
   try {
-    return SwaggerModule.createDocument(declarations, config);
+    const declarations = await NestFactory.create<NestFastifyApplication>(DirectRoutesApiModule, new FastifyAdapter(), {
+      preview: true,
+      logger: false,
+    });
+    try {
+      return SwaggerModule.createDocument(declarations, config);
+    } finally {
+      await declarations.close();
+    }
   } finally {
-    await declarations.close();
+    Logger.overrideLogger(logger);
   }
 }
