@@ -5,12 +5,12 @@ const LOCK_WAIT_S = 60;
 
 /**
  * Runs pending migrations; on MySQL under a named lock so instances starting together apply each
- * migration once. SQLite serialises writers itself and the migrations are idempotent.
+ * migration once. SQLite serialises writers itself and the migrations are idempotent, but
+ * TypeORM's own bookkeeping is not: processes starting together on one file may race to create
+ * its migrations table ("already exists"), and the one that lost tries again once the other is done.
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
-  if (dataSource.options.type !== 'mysql') {
-    return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
-  }
+  if (dataSource.options.type !== 'mysql') return runSqliteMigrations(dataSource);
   const runner = dataSource.createQueryRunner();
   try {
     const [row] = await runner.query('SELECT GET_LOCK(?, ?) AS got', [LOCK_NAME, LOCK_WAIT_S]);
@@ -22,5 +22,18 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     }
   } finally {
     await runner.release();
+  }
+}
+
+const SQLITE_RACE = /already exists|duplicate column name/i;
+
+async function runSqliteMigrations(dataSource: DataSource): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+    } catch (e) {
+      if (attempt >= 40 || !SQLITE_RACE.test((e as Error).message)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }
