@@ -115,9 +115,22 @@ export class MariaNode {
 
   /** system tables into an empty datadir (not for Galera joiners: they get the donor's by SST) */
   async install(): Promise<void> {
-    await promisify(execFile)(INSTALL_DB, [`--defaults-file=${this.cnfPath}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=socket'], {
-      timeout: 120_000,
-    });
+    const run = () =>
+      promisify(execFile)(INSTALL_DB, [`--defaults-file=${this.cnfPath}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=socket'], {
+        timeout: 120_000,
+      });
+    try {
+      await run();
+    } catch (first) {
+      // seen once on CI with no output kept: one more try into an emptied datadir, and the tool's own words if it fails again
+      this.wipe();
+      try {
+        await run();
+      } catch (e) {
+        const said = (x: unknown) => String((x as { stderr?: string }).stderr ?? (x as Error).message).trim().slice(-600);
+        throw new Error(`${INSTALL_DB} failed twice: ${said(first)} / ${said(e)}`);
+      }
+    }
   }
 
   /** empties the datadir, so a rejoin takes a full state transfer */
