@@ -44,7 +44,8 @@ export class Service {
   /** cpus: a taskset CPU list to pin the process (and its workers) to */
   static async start(env: Record<string, string>, script = MAIN_JS, cpus?: string): Promise<Service> {
     const port = await freePort();
-    const [command, args] = pinned(cpus, [process.execPath, script, String(port)]);
+    // the service takes its port from PORT (it refuses arguments other than --config); the baselines from argv
+    const [command, args] = pinned(cpus, [process.execPath, script, ...(script === MAIN_JS ? [] : [String(port)])]);
     const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', HOST: '127.0.0.1', ...env, PORT: String(port) },
       stdio: ['ignore', 'ignore', 'inherit'],

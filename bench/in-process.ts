@@ -33,15 +33,16 @@ export async function ticketInProcess(log: (s: string) => void): Promise<string[
   const { join } = await import('node:path');
   const { DataSource } = await import('typeorm');
   const { loadConfig } = await import('@app/core');
-  const { dataSourceOptions, runMigrations, sqliteHandle } = await import('@app/database');
+  const { dataSourceOptions, runMigrations, sqliteHandle, sqliteWriterFor } = await import('@app/database');
   const { SqliteTicketStore, SqliteSegmentStore, SegmentBuffer } = await import('@app/segment');
   log('in-process: ticket vs segment on a real SQLite file');
   const config = loadConfig({ env: { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 'ip.sqlite') } });
   const ds = await new DataSource(dataSourceOptions(config)).initialize();
+  const writer = sqliteWriterFor(ds);
   try {
     await runMigrations(ds);
     const ticket = new SqliteTicketStore(sqliteHandle(ds));
-    const store = new SqliteSegmentStore(sqliteHandle(ds));
+    const store = new SqliteSegmentStore(sqliteHandle(ds), writer);
     const buffer = new SegmentBuffer('default', { fetch: async (step) => { const max = await store.fetch('default', step); return { start: max - BigInt(step), end: max }; } }, { preload: 0.1, waitMs: 2000, step: 1000, stepMax: 1_000_000, dynamicStep: true });
     const time = async (fn: () => Promise<unknown>, ms: number) => {
       const end = performance.now() + ms;
@@ -64,6 +65,7 @@ export async function ticketInProcess(log: (s: string) => void): Promise<string[
       '',
     ];
   } finally {
+    await writer.close();
     await ds.destroy();
   }
 }

@@ -1,5 +1,5 @@
 import { loadConfig } from '@app/core';
-import { dataSourceOptions, MysqlPool, runMigrations } from '@app/database';
+import { dataSourceOptions, MysqlPool, runMigrations, sqliteWriterFor } from '@app/database';
 import { segmentStoreFor } from '@app/segment';
 import { DataSource } from 'typeorm';
 import { RunningApp, startApp } from './support/app';
@@ -148,8 +148,10 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
     try {
       await runMigrations(ds);
       const pool = config.DB_TYPE === 'mysql' ? new MysqlPool(config.DATABASE_URL!) : null;
-      const store = await segmentStoreFor(config, ds, pool);
+      const writer = pool === null ? sqliteWriterFor(ds) : null;
+      const store = await segmentStoreFor(config, ds, pool, writer);
       const maxIds = await Promise.all(Array.from({ length: 200 }, () => store.fetch('default', 1000)));
+      await writer?.close();
       const starts = maxIds.map((m) => m - 1000n).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(1000n);
       expect(new Set(maxIds.map(String)).size).toBe(200);

@@ -4,7 +4,7 @@ import { ApiTokens, IdError } from '@app/core';
 import { KeyInUse, PartitionGenerator, SegmentGenerator } from '@app/segment';
 import { IssueCounter } from '../metrics/issue-counter';
 import { DirectRoutes } from '../http/direct-routes';
-import { KEY_PATTERN } from '../ids/ids-query';
+import { checkKey } from '../ids/ids-query';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** go-id-alloc v1's success body; Id is below 2^53, so a plain JSON number */
@@ -18,8 +18,7 @@ function bizTag(query: Record<string, unknown>): string {
   const tag = query.biz_tag;
   if (tag === undefined) throw new IdError('INVALID_KEY', 'biz_tag: required (?biz_tag=KEY)');
   if (typeof tag !== 'string') throw new IdError('INVALID_KEY', 'biz_tag: give it once');
-  if (!KEY_PATTERN.test(tag)) throw new IdError('INVALID_KEY', 'biz_tag: 1 to 128 characters of A-Z a-z 0-9 _ . : -');
-  return tag;
+  return checkKey(tag, 'biz_tag');
 }
 
 /**

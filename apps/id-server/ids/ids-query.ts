@@ -3,7 +3,6 @@ import { wantsRanges } from './ranges-answer';
 
 export const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const COUNT_PATTERN = /^[1-9][0-9]{0,8}$/;
-const KEY_RULE = 'key: 1 to 128 characters of A-Z a-z 0-9 _ . : -';
 
 export interface IdsQuery {
   key: string;
@@ -34,9 +33,9 @@ export function rejectUnknownParameters(query: Query, allowed: readonly string[]
   );
 }
 
-/** a path or query key: the same rule on every route that takes one */
-export function checkKey(key: string): string {
-  if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', KEY_RULE);
+/** a path or query key: the same rule on every route that takes one, named as that route names it */
+export function checkKey(key: string, name = 'key'): string {
+  if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', `${name}: 1 to 128 characters of A-Z a-z 0-9 _ . : -`);
   return key;
 }
 

@@ -7,9 +7,12 @@ import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
 import { MysqlPool } from './mysql-pool';
 import { runMigrations } from './run-migrations';
 import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure } from './startup-check';
+import { sqliteWriterFor, SqliteWriterThread } from './sqlite-writer-thread';
 
 /** Injection token: the main database's MysqlPool (DB_TYPE=mysql), or null on SQLite. */
 export const MYSQL_POOL = Symbol('MYSQL_POOL');
+/** Injection token: the SqliteWriterThread of the SQLite file (DB_TYPE=sqlite), or null on MySQL. */
+export const SQLITE_WRITER = Symbol('SQLITE_WRITER');
 
 /**
  * The database from the configuration, migrated before any strategy starts. On MySQL the
@@ -19,7 +22,10 @@ export const MYSQL_POOL = Symbol('MYSQL_POOL');
  */
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(MYSQL_POOL) private readonly pool: MysqlPool | null) {}
+  constructor(
+    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
+    @Inject(SQLITE_WRITER) private readonly writer: SqliteWriterThread | null,
+  ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
     const logger = new Logger('Database');
@@ -66,13 +72,15 @@ export class DatabaseModule implements OnApplicationShutdown {
       ],
       providers: [
         { provide: MYSQL_POOL, useValue: pool },
+        { provide: SQLITE_WRITER, inject: [DataSource], useFactory: (ds: DataSource) => (pool === null ? sqliteWriterFor(ds) : null) },
         { provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) },
       ],
-      exports: [TypeOrmModule, ID_SECRET_KEY, MYSQL_POOL],
+      exports: [TypeOrmModule, ID_SECRET_KEY, MYSQL_POOL, SQLITE_WRITER],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool?.end();
+    await this.writer?.close();
   }
 }

@@ -1,5 +1,5 @@
 import { IdError } from '@app/core';
-import { MysqlPool, sqliteUnavailable } from '@app/database';
+import { MysqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { PartitionLayout } from './partition-layout';
 
@@ -198,7 +198,13 @@ export class MysqlPartitionStore implements PartitionStore {
   }
 }
 
+/**
+ * A partition table on the embedded SQLite file. The allocation, a commit per partition segment,
+ * runs on the writer thread (off the event loop, see SqliteWriterThread); the rest is rare.
+ */
 export class SqlitePartitionStore implements PartitionStore {
+  private readonly allocateSql: string;
+  private readonly versionSql = 'SELECT MAX(version) AS version FROM partition_layout WHERE idx = ?';
   private readonly allocateStmt: BetterSqlite3.Statement;
   private readonly versionStmt: BetterSqlite3.Statement;
   private readonly currentStmt: BetterSqlite3.Statement;
@@ -209,10 +215,12 @@ export class SqlitePartitionStore implements PartitionStore {
   constructor(
     readonly idx: number,
     private readonly db: BetterSqlite3.Database,
+    private readonly writer: SqliteWriterThread,
   ) {
     this.table = `partition_${idx}`;
-    this.allocateStmt = db.prepare(`REPLACE INTO ${this.table} (meanless) VALUES (0) RETURNING id`).safeIntegers(true);
-    this.versionStmt = db.prepare('SELECT MAX(version) AS version FROM partition_layout WHERE idx = ?').safeIntegers(true);
+    this.allocateSql = `REPLACE INTO ${this.table} (meanless) VALUES (0) RETURNING id`;
+    this.allocateStmt = db.prepare(this.allocateSql).safeIntegers(true);
+    this.versionStmt = db.prepare(this.versionSql).safeIntegers(true);
     this.currentStmt = db.prepare(`SELECT MAX(id) AS id FROM ${this.table}`).safeIntegers(true);
     this.layoutStmt = db
       .prepare(`SELECT ${LAYOUT_COLUMNS} FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`)
@@ -234,13 +242,17 @@ export class SqlitePartitionStore implements PartitionStore {
   }
 
   async allocate(): Promise<{ n: bigint; version: number }> {
-    return this.run(() =>
-      this.db.transaction(() => {
-        const n = (this.allocateStmt.get() as { id: bigint }).id - 1n;
-        const v = (this.versionStmt.get(this.idx) as { version: bigint | null }).version;
-        return { n, version: Number(v ?? 0n) };
-      })(),
-    );
+    let answers: unknown[];
+    try {
+      answers = await this.writer.transaction([
+        { sql: this.allocateSql, params: [], answer: 'get' },
+        { sql: this.versionSql, params: [this.idx], answer: 'get' },
+      ]);
+    } catch (e) {
+      throw sqliteUnavailable(e);
+    }
+    const [allocated, layout] = answers as [{ id: bigint }, { version: bigint | null }];
+    return { n: allocated.id - 1n, version: Number(layout.version ?? 0n) };
   }
 
   async current(): Promise<bigint> {

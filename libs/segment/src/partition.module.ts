@@ -11,6 +11,8 @@ import {
   partitionTableMigration,
   runMigrations,
   sqliteHandle,
+  SQLITE_WRITER,
+  SqliteWriterThread,
 } from '@app/database';
 import { DataSource } from 'typeorm';
 import { ConfiguredLayout, describeLayout } from './partition-layout';
@@ -126,14 +128,14 @@ export class PartitionRuntime {
   providers: [
     {
       provide: PartitionRuntime,
-      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations],
-      useFactory: (config: AppConfig, main: DataSource, mainPool: MysqlPool | null, observations: Observations) => {
+      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER],
+      useFactory: (config: AppConfig, main: DataSource, mainPool: MysqlPool | null, observations: Observations, writer: SqliteWriterThread | null) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
           return mainPool !== null
             ? new MysqlPartitionStore(p.idx, mainPool)
-            : new SqlitePartitionStore(p.idx, sqliteHandle(main));
+            : new SqlitePartitionStore(p.idx, sqliteHandle(main), writer!);
         });
         let buffer: SegmentBuffer | undefined;
         const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log, undefined, {

@@ -1,5 +1,5 @@
 import type { AppConfig } from '@app/core';
-import { MysqlPool, sqliteHandle } from '@app/database';
+import { MysqlPool, sqliteHandle, SqliteWriterThread } from '@app/database';
 import type { DataSource } from 'typeorm';
 import { MysqlSegmentStore, readMysqlSegmentTable } from './mysql-segment-store';
 import { readSqliteSegmentTable, SqliteSegmentStore } from './sqlite-segment-store';
@@ -9,8 +9,13 @@ import { SegmentStore } from './segment-store';
  * The store for the configured dialect on SEGMENT_TABLE, its columns read first: a table that
  * cannot serve stops the start with one line (ConfigError).
  */
-export async function segmentStoreFor(config: AppConfig, dataSource: DataSource, pool: MysqlPool | null): Promise<SegmentStore> {
+export async function segmentStoreFor(
+  config: AppConfig,
+  dataSource: DataSource,
+  pool: MysqlPool | null,
+  writer: SqliteWriterThread | null,
+): Promise<SegmentStore> {
   if (pool !== null) return new MysqlSegmentStore(pool, await readMysqlSegmentTable(pool, config.SEGMENT_TABLE));
   const db = sqliteHandle(dataSource);
-  return new SqliteSegmentStore(db, readSqliteSegmentTable(db, config.SEGMENT_TABLE));
+  return new SqliteSegmentStore(db, writer!, readSqliteSegmentTable(db, config.SEGMENT_TABLE));
 }

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_POOL, MYSQL_QUERY_TIMEOUT_MS } from '@app/database';
+import { ID_SECRET_KEY, MYSQL_POOL, MYSQL_QUERY_TIMEOUT_MS, SQLITE_WRITER } from '@app/database';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -17,7 +17,7 @@ const logger = {
 /** Wiring only: the store for the configured dialect, the generator, the admin operations. */
 @Module({
   providers: [
-    { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource, MYSQL_POOL], useFactory: segmentStoreFor },
+    { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource, MYSQL_POOL, SQLITE_WRITER], useFactory: segmentStoreFor },
     {
       provide: SegmentGenerator,
       inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY],

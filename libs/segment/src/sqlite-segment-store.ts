@@ -1,4 +1,4 @@
-import { sqliteUnavailable } from '@app/database';
+import { sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { ColumnInfo, SegmentTable } from './segment-table';
@@ -45,38 +45,40 @@ function wrap<T>(fn: () => T): Promise<T> {
   }
 }
 
+/** a writer-thread answer's failure, as the event loop's own statements report theirs */
+const unavailable = (e: unknown) => Promise.reject(sqliteUnavailable(e));
+
 /**
  * The segment table (SEGMENT_TABLE) on the embedded SQLite file. The fetch is UPDATE ... RETURNING read with safe
  * integers, the same overflow guard as MySQL. Each statement is its own transaction, fsynced
- * (synchronous=FULL) before the range is handed out.
+ * (synchronous=FULL) before the range is handed out. The writes that recur with traffic and
+ * time (fetches, marks, halt targets) commit on the writer thread, off the event loop (see
+ * SqliteWriterThread); the operator's writes (create, update, skip) stay here, rare and
+ * checked in one synchronous transaction.
  */
 export class SqliteSegmentStore implements SegmentStore {
-  private readonly fetchStmt: BetterSqlite3.Statement;
+  private readonly fetchSql: string;
   private readonly findStmt: BetterSqlite3.Statement;
   private readonly selectSql: string;
 
   constructor(
     private readonly db: BetterSqlite3.Database,
+    private readonly writer: SqliteWriterThread,
     readonly table: SegmentTable = SegmentTable.ours(),
   ) {
-    this.fetchStmt = db
-      .prepare(
-        `UPDATE ${table.sql} SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
-          WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ? RETURNING max_id`,
-      )
-      .safeIntegers(true);
+    this.fetchSql = `UPDATE ${table.sql} SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
+          WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ? RETURNING max_id`;
     this.selectSql = selectKey(table, 'sqlite');
     this.findStmt = db.prepare(`${this.selectSql} WHERE a.biz_tag = ${KEY}`);
   }
 
   fetch(key: string, step: number): Promise<bigint> {
-    return wrap(() => {
-      // Integers bound as BigInt: a JS number binds as REAL, and REAL arithmetic rounds above 2^53.
-      const big = BigInt(step);
-      const row = this.fetchStmt.get(big, key, big) as { max_id: bigint } | undefined;
+    // Integers bound as BigInt: a JS number binds as REAL, and REAL arithmetic rounds above 2^53.
+    const big = BigInt(step);
+    return this.writer.get<{ max_id: bigint }>(this.fetchSql, [big, key, big]).then((row) => {
       if (row !== undefined) return row.max_id;
       throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
-    });
+    }, unavailable);
   }
 
   private findSync(key: string): SegmentKeyRow | null {
@@ -175,29 +177,21 @@ export class SqliteSegmentStore implements SegmentStore {
     });
   }
 
-  raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
-    return wrap(() => {
-      const raise = this.db.prepare(
-        `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES (?, ?)
-           ON CONFLICT(biz_tag) DO UPDATE SET high_water = MAX(high_water, excluded.high_water)`,
-      );
-      this.db.transaction(() => {
-        for (const m of marks) raise.run(m.key, m.highWater);
-      }).immediate();
-    });
+  async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    const sql = `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES (?, ?)
+           ON CONFLICT(biz_tag) DO UPDATE SET high_water = MAX(high_water, excluded.high_water)`;
+    await this.writer.transaction(marks.map((m) => ({ sql, params: [m.key, m.highWater], answer: 'run' as const }))).catch(unavailable);
   }
 
-  publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
-    return wrap(() => {
-      const publish = this.db.prepare(
-        `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES (?, ?, ?, ${NOW_MS})
-           ON CONFLICT(instance_id, biz_tag) DO UPDATE SET min_target = excluded.min_target, seen_at = excluded.seen_at`,
-      );
-      this.db.transaction(() => {
-        for (const t of targets) publish.run(instanceId, t.key, t.target);
-        this.db.prepare(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`).run(TARGET_KEEP_MS);
-      }).immediate();
-    });
+  async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    const sql = `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES (?, ?, ?, ${NOW_MS})
+           ON CONFLICT(instance_id, biz_tag) DO UPDATE SET min_target = excluded.min_target, seen_at = excluded.seen_at`;
+    await this.writer
+      .transaction([
+        ...targets.map((t) => ({ sql, params: [instanceId, t.key, t.target], answer: 'run' as const })),
+        { sql: `DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, params: [TARGET_KEEP_MS], answer: 'run' },
+      ])
+      .catch(unavailable);
   }
 
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {

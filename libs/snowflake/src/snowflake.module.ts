@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, StartupError, systemClock } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, MysqlPool, mysqlUrl } from '@app/database';
+import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, MysqlPool, mysqlUrl, SQLITE_WRITER, SqliteWriterThread } from '@app/database';
 import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
@@ -65,11 +65,18 @@ const exitProcess = (message: string) => {
     },
     {
       provide: WorkerLease,
-      inject: [APP_CONFIG, SnowflakeLayout, DataSource, LEASE_POOL, SNOWFLAKE_FATAL],
-      useFactory: (config: AppConfig, layout: SnowflakeLayout, dataSource: DataSource, pool: MysqlPool | null, onFatal: (m: string) => void) => {
+      inject: [APP_CONFIG, SnowflakeLayout, DataSource, LEASE_POOL, SNOWFLAKE_FATAL, SQLITE_WRITER],
+      useFactory: (
+        config: AppConfig,
+        layout: SnowflakeLayout,
+        dataSource: DataSource,
+        pool: MysqlPool | null,
+        onFatal: (m: string) => void,
+        writer: SqliteWriterThread | null,
+      ) => {
         const host = process.env.HOSTNAME || hostname();
         const setting = workerIdSetting(config, layout, host);
-        const store: WorkerLeaseStore = pool !== null ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource);
+        const store: WorkerLeaseStore = pool !== null ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource, writer ?? undefined);
         const logger = new Logger('Snowflake');
         logger.log(
           `layout ${layout.describe()}: last valid date ${new Date(layout.lastValidMs).toISOString()}; worker id ${

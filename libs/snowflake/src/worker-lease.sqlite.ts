@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import { SqliteWriterThread } from '@app/database';
+import { sqliteWriterFor, SqliteWriterThread } from '@app/database';
 import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
 
 // SQLite's clock in Unix ms (the host's: SQLite serves processes of one host only).
@@ -14,12 +14,17 @@ const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < $
  * UPDATE ... RETURNING is atomic across the processes sharing the file).
  */
 export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
-  /** the renewal, once a second for the life of the process, commits off the event loop */
-  private readonly renewals: SqliteWriterThread | undefined;
+  /**
+   * the renewal, once a second for the life of the process, commits off the event loop; the
+   * release goes the same way, so it runs after any renewal still queued there
+   */
+  private readonly writer: SqliteWriterThread;
 
-  constructor(private readonly dataSource: DataSource) {
-    const path = dataSource.options.database;
-    this.renewals = typeof path === 'string' && path !== '' && path !== ':memory:' ? new SqliteWriterThread(path) : undefined;
+  constructor(
+    private readonly dataSource: DataSource,
+    writer?: SqliteWriterThread,
+  ) {
+    this.writer = writer ?? sqliteWriterFor(dataSource);
   }
 
   private db(): Database {
@@ -97,15 +102,16 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
           WHERE worker_id = ? AND instance_id = ?`;
     const params = [untilMs, workerId, instanceId];
     this.db(); // closed database: fail as before
-    const changes = this.renewals ? await this.renewals.run(sql, params) : this.db().prepare(sql).run(...params).changes;
-    return changes === 1;
+    return (await this.writer.run(sql, params)) === 1;
   }
 
   async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
-    await this.renewals?.close(); // no renewal after the release
-    this.db()
-      .prepare('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?')
-      .run(untilMs, workerId, instanceId);
+    this.db(); // closed database: fail as before
+    await this.writer.run('UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?', [
+      untilMs,
+      workerId,
+      instanceId,
+    ]);
   }
 
   async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
