@@ -237,6 +237,26 @@ describe('format=ranges and the client over it', () => {
     }
   });
 
+  it('callers alternating keys and strategies each get their own cache: public ids never come from the plain key', async () => {
+    const client = new IdClient({ baseUrls: [server.url], minBatch: 10 });
+    try {
+      const got: Record<string, string[]> = { plain: [], hidden: [], partition: [] };
+      for (let i = 0; i < 200; i++) {
+        got.plain.push(await client.next('segment'));
+        got.hidden.push(client.tryNext('segment', 'hidden') ?? (await client.next('segment', 'hidden')));
+        got.partition.push(await client.next('partition'));
+      }
+      // the plain key's ids are small consecutive numbers, the public key's are not
+      expect(got.plain.every((id) => BigInt(id) < 2n ** 32n)).toBe(true);
+      expect(got.hidden.every((id) => BigInt(id) > 2n ** 32n)).toBe(true);
+      for (const ids of Object.values(got)) expect(duplicates(ids)).toEqual([]);
+      expect(client.held('segment', 'hidden').inHand + client.held('segment').inHand).toBeGreaterThan(0);
+    } finally {
+      client.close();
+    }
+    await expect(client.next('partition')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('the client falls back to lists for a public key', async () => {
     const client = new IdClient({ baseUrls: [server.url] });
     try {

@@ -59,6 +59,11 @@ const RANGED = new Set(['segment', 'partition']);
 
 export class IdClient {
   private readonly caches = new Map<string, Map<string, IdCache>>();
+  // the last cache asked for: a caller in a loop asks for one strategy and key, and two Map
+  // lookups per id were a tenth of a cached id's cost
+  private lastStrategy: string | undefined;
+  private lastKey: string | undefined;
+  private lastCache: IdCache | undefined;
   private readonly transport: HttpTransport;
   private readonly settings: Required<Omit<IdClientOptions, 'baseUrls' | 'token' | 'timeoutMs'>>;
   private closed = false;
@@ -130,10 +135,12 @@ export class IdClient {
     this.closed = true;
     for (const byKey of this.caches.values()) for (const cache of byKey.values()) cache.close(closedError());
     this.caches.clear();
+    this.lastStrategy = this.lastKey = this.lastCache = undefined;
     this.transport.close();
   }
 
   private cacheFor(strategy: string, key: string): IdCache {
+    if (strategy === this.lastStrategy && key === this.lastKey) return this.lastCache!;
     let byKey = this.caches.get(strategy);
     if (byKey === undefined) {
       this.checkOpen();
@@ -144,6 +151,9 @@ export class IdClient {
       this.checkOpen();
       byKey.set(key, (cache = this.newCache(strategy, key)));
     }
+    this.lastStrategy = strategy;
+    this.lastKey = key;
+    this.lastCache = cache;
     return cache;
   }
 
