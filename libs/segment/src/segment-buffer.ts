@@ -129,6 +129,11 @@ export class SegmentBuffer {
   /** the observed floor per lane when the fetch in flight was sent */
   private floorAtSend: Map<string, bigint> | null = null;
   private stepVersion = 0;
+
+  /** counts stored-step changes: a reader sent before one must not apply what it read */
+  get storedStepVersion(): number {
+    return this.stepVersion;
+  }
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = MIN_RETRY_MS;
   private fetchBlockedUntil = 0;

@@ -216,6 +216,34 @@ describe('SegmentGenerator', () => {
     g.close();
   });
 
+  it('a poll answer read before a PATCH through this instance does not put the old step back', async () => {
+    const store = new MemoryStore();
+    store.add('k', 1n, 100);
+    const g = generator(store);
+    await g.next('k', 1);
+    await settle();
+    // the poll reads step 100, and its answer is held while the PATCH to 400 commits and is applied
+    let release!: () => void;
+    const findMany = store.findMany.bind(store);
+    store.findMany = async (keys) => {
+      const rows = await findMany(keys);
+      await new Promise<void>((r) => (release = r));
+      return rows;
+    };
+    const polling = g.poll();
+    await settle();
+    store.rows.get('k')!.step = 400;
+    g.updated({ ...store.rows.get('k')! });
+    release();
+    await polling;
+    expect(g.buffer('k')!.state().stepInUse).toBe(400);
+    store.findMany = findMany;
+    store.rows.get('k')!.step = 250; // a PATCH through another instance: the next poll applies it
+    await g.poll();
+    expect(g.buffer('k')!.state().stepInUse).toBe(250);
+    g.close();
+  });
+
   it('shows the skip status unknown once the poll has failed for longer than the stated time', async () => {
     const store = new MemoryStore();
     store.add('k', 1n, 100);

@@ -439,6 +439,7 @@ export class SegmentGenerator implements IdGenerator {
 
   private async pollChunk(entries: [string, KeyInfo][]): Promise<void> {
     const fetchedAtSend = entries.map(([, info]) => info.buffer.fetchedEnd());
+    const stepVersionAtSend = entries.map(([, info]) => info.buffer.storedStepVersion);
     const rows = new Map((await this.store.findMany(entries.map(([key]) => key))).map((r) => [r.key, r]));
     const marks: { key: string; highWater: bigint }[] = [];
     const halted: string[] = [];
@@ -451,7 +452,8 @@ export class SegmentGenerator implements IdGenerator {
       this.skipped(row);
       const maxId = BigInt(row.maxId);
       info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
-      info.buffer.setStoredStep(row.step);
+      // a PATCH through this instance while the poll was out is newer than what the poll read
+      if (info.buffer.storedStepVersion === stepVersionAtSend[i]) info.buffer.setStoredStep(row.step);
       if (row.public !== (info.permutation !== undefined) && info.refused === undefined) {
         info.refused = new IdError(
           'SEGMENT_UNAVAILABLE',
