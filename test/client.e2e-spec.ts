@@ -9,13 +9,6 @@ import { TcpProxy } from './support/tcp-proxy';
 const ADMIN_TOKEN = 'client-admin-token-0123456789';
 const SNOWFLAKE_EPOCH_MS = Date.parse('2025-01-01T00:00:00Z');
 
-/** the client's handles: timers and sockets, by kind */
-function activeResources(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
-}
-
 /** a child process running test/client-child.js; resolves with every id it took */
 function clientChild(env: Record<string, string>, onProgress: (n: number) => void): Promise<{ ids: string[]; errors: number }> {
   const child = spawn(process.execPath, [join(__dirname, 'client-child.js')], {
@@ -155,23 +148,39 @@ describe('IdClient against real server processes', () => {
   });
 
   it('close() drops the cache, aborts refills, leaves no timer or socket, and refuses later calls', async () => {
-    const before = activeResources();
-    const client = new IdClient({ baseUrls: [servers[1].url], timeoutMs: 5000 });
-    const first = await client.next('segment');
-    for (let i = 0; i < 200; i++) await client.next('segment');
-    client.tryNext('uuid'); // a refill in flight at close
-    const pending = client.next('uuidv7');
-    client.close();
-    await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
-    await expect(client.next('segment')).rejects.toMatchObject({ code: 'CLOSED' });
-    expect(() => client.tryNext('segment')).toThrow(IdClientError);
-    await sleep(50); // destroyed sockets finish closing
-    const after = activeResources();
-    expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
-    expect(after.TCPSocketWrap ?? 0).toBeLessThanOrEqual(before.TCPSocketWrap ?? 0);
+    // in a process of its own: timers and sockets of this test runner's other work do not count
+    const script = `
+      const { IdClient } = require(${JSON.stringify(join(__dirname, '../dist/libs/client/src'))});
+      const mine = () => process.getActiveResourcesInfo().filter((k) => k === 'Timeout' || k === 'TCPSocketWrap');
+      (async () => {
+        const before = mine();
+        const client = new IdClient({ baseUrls: [${JSON.stringify(servers[1].url)}], timeoutMs: 5000 });
+        const first = await client.next('segment');
+        for (let i = 0; i < 200; i++) await client.next('segment');
+        client.tryNext('uuid'); // a refill in flight at close
+        const pending = client.next('uuidv7');
+        client.close();
+        const code = await pending.then(() => 'resolved', (e) => e.code);
+        const later = await client.next('segment').then(() => 'resolved', (e) => e.code);
+        let sync;
+        try { client.tryNext('segment'); } catch (e) { sync = e.code; }
+        await new Promise((r) => setTimeout(r, 50)); // destroyed sockets finish closing
+        process.stdout.write(JSON.stringify({ first, code, later, sync, before: before.length, left: mine() }));
+      })();
+    `;
+    // not spawnSync: this process must keep reading the servers' output meanwhile
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const [status, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+    clearTimeout(killer);
+    expect({ status, signal }).toEqual({ status: 0, signal: null }); // SIGKILL: something of the client kept the process alive
+    const seen = JSON.parse(out) as { first: string; code: string; later: string; sync: string; before: number; left: string[] };
+    expect(seen).toMatchObject({ code: 'CLOSED', later: 'CLOSED', sync: 'CLOSED', before: 0, left: [] });
     // what it held is gone with it: a new client gets later ids, never the dropped ones
     const next = await new IdClient({ baseUrls: [servers[1].url] }).batch('segment', 'default', 1);
-    expect(BigInt(next[0])).toBeGreaterThan(BigInt(first) + 200n);
+    expect(BigInt(next[0])).toBeGreaterThan(BigInt(seen.first) + 200n);
   });
 
   it('drops snowflake ids held past maxAgeMs: an id handed out is never older than the bound', async () => {

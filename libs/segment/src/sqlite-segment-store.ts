@@ -77,7 +77,9 @@ export class SqliteSegmentStore implements SegmentStore {
     const big = BigInt(step);
     return this.writer.get<{ max_id: bigint }>(this.fetchSql, [big, key, big]).then((row) => {
       if (row !== undefined) return row.max_id;
-      throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
+      return wrap<bigint>(() => {
+        throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
+      });
     }, unavailable);
   }
 
