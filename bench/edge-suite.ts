@@ -12,7 +12,6 @@ const ROUTES = [
   ['snowflake', '/ids/snowflake'],
   ['/alloc', '/alloc'],
 ] as const;
-const RATES = [2000, 5000, 8000];
 
 export interface EdgeOptions {
   pairs: number;
@@ -20,6 +19,8 @@ export interface EdgeOptions {
   openSeconds: number;
   connections: number;
   workers: number[];
+  /** open-loop rates, req/s (BENCH_RATES; empty: closed loop only) */
+  rates: number[];
 }
 
 export const edgeOptionsFromEnv = (): EdgeOptions => ({
@@ -28,6 +29,7 @@ export const edgeOptionsFromEnv = (): EdgeOptions => ({
   openSeconds: Number(process.env.BENCH_OPEN_SECONDS ?? 4),
   connections: 50,
   workers: (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number),
+  rates: (process.env.BENCH_RATES ?? '2000,5000,8000').split(',').filter((r) => r !== '').map(Number),
 });
 
 /** One run of the load generator in its own process, pinned to the last CPU. */
@@ -99,7 +101,7 @@ export async function edgeSuite(log: (s: string) => void, options: EdgeOptions =
           `| ${name} | ${workers} | ${fmt(med(p.bare, (r) => r.achieved))} | ${fmt(med(p.service, (r) => r.achieved))} | **${median(p.ratios).toFixed(2)}x** | ${spread(p.ratios)} | ${ms(med(p.service, (r) => r.p999))} / ${ms(med(p.bare, (r) => r.p999))} | ${ms(Math.max(...[...p.bare, ...p.service].map((r) => r.loopLagMax)))} | ${bad(p.bare) + bad(p.service)} |`,
         );
       }
-      for (const rate of RATES) {
+      for (const rate of options.rates) {
         for (const [name, path] of ROUTES) {
           log(`  open loop: ${name}, WORKERS=${workers}, ${rate} req/s, ${options.pairs} pairs`);
           const p = await pairs(

@@ -103,8 +103,7 @@ if (missing) {
         // a statement on instance 1's main pool (its buffers need none yet): an unknown-key lookup
         expect((await request(`${servers[0].url}/ids/segment?key=no-such-key`)).body.code).toBe('UNKNOWN_KEY');
         const readiness = await request(`${servers[0].url}/health/ready`);
-        nodes[0].wipe(); // a full state transfer on rejoin
-        await nodes[0].start();
+        await nodes[0].rejoin(); // a full state transfer
         await waitSynced(nodes, 3);
         load.phase = 'after';
         await sleep(3000);

@@ -140,6 +140,23 @@ export class MariaNode {
     this.chown();
   }
 
+  /**
+   * A Galera node back from an empty datadir (a full state transfer). On a loaded 2-core machine
+   * a joiner can lose the group while the transfer runs (seen on CI: its links flapped, it left
+   * and exited); an operator starts it again, and so does this, once, saying so.
+   */
+  async rejoin(): Promise<void> {
+    this.wipe();
+    try {
+      await this.start();
+    } catch (first) {
+      if (this.running) throw first; // did not start in time: not a lost join
+      console.log(`${this.options.name}: the rejoin failed, starting it once more (${String(first).split('\n')[0]})`);
+      this.wipe();
+      await this.start();
+    }
+  }
+
   /** starts mariadbd and waits until it accepts connections on its socket */
   async start(args: string[] = [], timeoutMs = 90_000): Promise<void> {
     const child = spawn(MARIADBD, [`--defaults-file=${this.cnfPath}`, ...args], { stdio: 'ignore' });
