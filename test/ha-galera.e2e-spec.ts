@@ -128,7 +128,10 @@ if (missing) {
         }
         expect(servers[0].output).toMatch(/host 1 of 3 \(127\.0\.0\.1:\d+\) is not usable .* moving to host 2 of 3/);
         expect(readiness.status).toBe(200);
-        expect(readiness.body.info.database).toEqual({ status: 'up', host: '2 of 3' });
+        // node 2 itself stalls until the survivors evict node 1 (its commits waited 6 s once on
+        // CI): an instance that timed out there too moves on to node 3, just as right
+        expect(readiness.body.info.database.status).toBe('up');
+        expect(['2 of 3', '3 of 3']).toContain(readiness.body.info.database.host);
         expect(readiness.text).not.toMatch(/127\.0\.0\.1/);
         const back = await request(`${servers[0].url}/health/ready`);
         // never back to node 1 once it rejoined; the rsync donor (Donor/Desynced, not Synced, while
