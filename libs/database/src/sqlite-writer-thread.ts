@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
+import { databaseUnavailable } from '@app/core';
 import type { DataSource } from 'typeorm';
 import { SQLITE_PRAGMAS } from './data-source-options';
+import { sqliteUnavailable } from './sqlite-handle';
 
 /** one statement for the writer: `get` answers its first row (or undefined), `run` its changes count */
 export interface SqliteStatement {
@@ -37,7 +39,7 @@ parentPort.on('message', ({ id, list, transaction }) => {
 
 interface Waiting {
   resolve(answers: unknown[]): void;
-  reject(e: Error): void;
+  reject(e: unknown): void;
 }
 
 /**
@@ -103,12 +105,13 @@ export class SqliteWriterThread {
       if (w === undefined) return;
       this.waiting.delete(m.id);
       if (this.waiting.size === 0) worker.unref();
-      if (m.error) w.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      // mapped as the event loop's own statements are: busy, locked or I/O -> DATABASE_UNAVAILABLE
+      if (m.error) w.reject(sqliteUnavailable(Object.assign(new Error(m.error.message), { code: m.error.code })));
       else w.resolve(m.answers ?? []);
     });
     const fail = (e: Error) => {
       if (this.worker === worker) this.worker = undefined;
-      for (const w of this.waiting.values()) w.reject(e);
+      for (const w of this.waiting.values()) w.reject(databaseUnavailable(e, 'the SQLite writer thread'));
       this.waiting.clear();
     };
     worker.on('error', fail);

@@ -242,16 +242,10 @@ export class SqlitePartitionStore implements PartitionStore {
   }
 
   async allocate(): Promise<{ n: bigint; version: number }> {
-    let answers: unknown[];
-    try {
-      answers = await this.writer.transaction([
-        { sql: this.allocateSql, params: [], answer: 'get' },
-        { sql: this.versionSql, params: [this.idx], answer: 'get' },
-      ]);
-    } catch (e) {
-      throw sqliteUnavailable(e);
-    }
-    const [allocated, layout] = answers as [{ id: bigint }, { version: bigint | null }];
+    const [allocated, layout] = (await this.writer.transaction([
+      { sql: this.allocateSql, params: [], answer: 'get' },
+      { sql: this.versionSql, params: [this.idx], answer: 'get' },
+    ])) as [{ id: bigint }, { version: bigint | null }];
     return { n: allocated.id - 1n, version: Number(layout.version ?? 0n) };
   }
 

@@ -45,9 +45,6 @@ function wrap<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** a writer-thread answer's failure, as the event loop's own statements report theirs */
-const unavailable = (e: unknown) => Promise.reject(sqliteUnavailable(e));
-
 /**
  * The segment table (SEGMENT_TABLE) on the embedded SQLite file. The fetch is UPDATE ... RETURNING read with safe
  * integers, the same overflow guard as MySQL. Each statement is its own transaction, fsynced
@@ -80,7 +77,7 @@ export class SqliteSegmentStore implements SegmentStore {
       return wrap<bigint>(() => {
         throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
       });
-    }, unavailable);
+    });
   }
 
   private findSync(key: string): SegmentKeyRow | null {
@@ -182,18 +179,16 @@ export class SqliteSegmentStore implements SegmentStore {
   async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
     const sql = `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES (?, ?)
            ON CONFLICT(biz_tag) DO UPDATE SET high_water = MAX(high_water, excluded.high_water)`;
-    await this.writer.transaction(marks.map((m) => ({ sql, params: [m.key, m.highWater], answer: 'run' as const }))).catch(unavailable);
+    await this.writer.transaction(marks.map((m) => ({ sql, params: [m.key, m.highWater], answer: 'run' as const })));
   }
 
   async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
     const sql = `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES (?, ?, ?, ${NOW_MS})
            ON CONFLICT(instance_id, biz_tag) DO UPDATE SET min_target = excluded.min_target, seen_at = excluded.seen_at`;
-    await this.writer
-      .transaction([
-        ...targets.map((t) => ({ sql, params: [instanceId, t.key, t.target], answer: 'run' as const })),
-        { sql: `DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, params: [TARGET_KEEP_MS], answer: 'run' },
-      ])
-      .catch(unavailable);
+    await this.writer.transaction([
+      ...targets.map((t) => ({ sql, params: [instanceId, t.key, t.target], answer: 'run' as const })),
+      { sql: `DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, params: [TARGET_KEEP_MS], answer: 'run' },
+    ]);
   }
 
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
