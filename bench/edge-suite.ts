@@ -128,6 +128,13 @@ export async function edgeSuite(log: (s: string) => void, options: EdgeOptions =
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...closedRows,
     '',
+    // a closed-loop-only run (BENCH_RATES empty) says nothing about the open loop, not an empty table
+    ...(options.rates.length === 0 ? [] : openSection(options, openRows)),
+  ];
+}
+
+function openSection(options: EdgeOptions, openRows: string[]): string[] {
+  return [
     `## The id routes against bare Fastify: open loop at fixed rates, latency from the scheduled send time (median of ${options.pairs} interleaved A/B pairs of ${options.openSeconds} s)`,
     '',
     '| route | WORKERS | rate req/s | service p50 / p99 / p99.9 ms | bare p50 / p99 / p99.9 ms | achieved service / bare | p99.9 service / bare | spread (min-max) | generator loop lag p99 / max ms | errors |',
