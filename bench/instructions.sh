@@ -5,15 +5,17 @@
 # two counts overstates the difference in req/s. Not part of `npm run bench` (minutes per target).
 #
 #   bash bench/instructions.sh bare|service|SCRIPT WARMUP N PATH [NAME=VALUE ...]
-#   e.g. bash bench/instructions.sh service 10000 3000 /ids/segment
+#   e.g. bash bench/instructions.sh service 40000 3000 /ids/segment
 #
 # The first WARMUP requests run uninstrumented (start-up and JIT warm-up), then N are counted.
+# WARMUP >= 40000 for the service: with 10000, TurboFan still compiles inside the window and the
+# count swung 112k-213k per request between runs; with 40000 it read 112.9k (bare: 107.0k).
 # Needs `npm run build` and Debian's valgrind. Prints: target warmup n instructions/request.
 set -euo pipefail
 target=$1 warm=$2 n=$3 path=${4:-/ids/segment}; shift 4
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
+port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 case $target in
   bare) script=$root/dist/bench/baseline-fastify.js args=$port probe=/ids/segment ;;
   service) script=$root/dist/apps/id-server/main.js args= probe=/health/ready ;;
