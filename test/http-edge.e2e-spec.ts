@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect, Socket } from 'node:net';
 import { ERROR_CODES, ServiceState } from '@app/core';
 import { RunningApp, startApp } from './support/app';
 import { testConfig } from './support/config';
@@ -192,5 +193,82 @@ describe('API_TOKENS and the snowflake decode', () => {
     const ok = await app.get('/ids/snowflake/123/decode', { headers: { authorization: 'Bearer token-for-orders-only' } });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ id: '123' });
+  });
+});
+
+describe('connection limits (HTTP_WRITE_TIMEOUT_MS=300)', () => {
+  let app: RunningApp;
+  let port: number;
+  beforeAll(async () => {
+    app = await startApp(testConfig({ HTTP_WRITE_TIMEOUT_MS: '300' }));
+    port = Number(new URL(app.url).port);
+  });
+  afterAll(() => app.close());
+
+  const closed = (socket: Socket, withinMs: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), withinMs);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  it('closes a connection whose client stops reading its answers, and keeps serving others', async () => {
+    const server = app.app.getHttpServer();
+    const open = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause(); // reads nothing: ~78 KB answers fill the kernel's buffers, then Node's queue
+    const ask = Buffer.from('GET /ids/uuid?count=2000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    socket.write(Buffer.concat(Array.from({ length: 400 }, () => ask)));
+    // the server gives the connection up (300-375 ms after its answers stopped leaving; bound: 30 s)
+    let connections = await open();
+    for (let i = 0; i < 300 && connections > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      connections = await open();
+    }
+    expect(connections).toBe(0);
+    // what the kernel already held still arrives, then the end: not the 400 answers asked for
+    let answers = 0;
+    let tail = '';
+    socket.on('data', (d) => {
+      const text = tail + d.toString('latin1');
+      answers += text.split('HTTP/1.1 200').length - 1;
+      tail = text.slice(-11); // shorter than the marker: none counted twice
+    });
+    socket.resume();
+    expect(await closed(socket, 30_000)).toBe(true);
+    expect(answers).toBeGreaterThan(0);
+    expect(answers).toBeLessThan(400);
+    expect((await app.get('/ids/segment')).status).toBe(200);
+  });
+
+  it('leaves an idle kept-alive connection open past the write limit (keepAliveTimeout governs it)', async () => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    const answers: string[] = [];
+    let buffered = '';
+    socket.on('data', (d) => {
+      buffered += d.toString('latin1');
+      const end = buffered.indexOf('}');
+      if (end >= 0) {
+        answers.push(buffered.slice(0, end + 1));
+        buffered = buffered.slice(end + 1);
+      }
+    });
+    const ask = () => socket.write('GET /ids/segment HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const answered = async (n: number) => {
+      for (let i = 0; i < 200 && answers.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      return answers.length;
+    };
+    socket.once('connect', ask);
+    expect(await answered(1)).toBe(1);
+    expect(await closed(socket, 1500)).toBe(false); // 5 sweeps of a 300 ms limit
+    ask();
+    expect(await answered(2)).toBe(2);
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 200/);
+    socket.destroy();
   });
 });

@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
 import { buildOpenApiDocument, openApiConfig } from './common/openapi';
 import { directRoutesDocument } from './http/api-document';
+import { EdgeServer, RequestListener } from './http/edge-server';
 import { createRootLogger, ServiceLogger } from './logging';
 
 export interface CreateAppOptions extends Pick<ModuleMetadata, 'imports'> {
@@ -26,8 +27,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const adapter = new FastifyAdapter({
     bodyLimit: 64 * 1024,
     return503OnClosing: false,
-    requestTimeout: config.HTTP_READ_TIMEOUT_MS,
-    connectionTimeout: config.HTTP_WRITE_TIMEOUT_MS,
+    // the server is ours (the direct routes go first, the connection limits are set there)
+    serverFactory: (nest: RequestListener, fastifyOptions: { keepAliveTimeout?: number }) =>
+      new EdgeServer(
+        { readTimeoutMs: config.HTTP_READ_TIMEOUT_MS, writeTimeoutMs: config.HTTP_WRITE_TIMEOUT_MS, keepAliveTimeoutMs: fastifyOptions.keepAliveTimeout ?? 72_000 },
+        nest,
+      ),
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => errors!.send(error, request, reply),
     clientErrorHandler: (error, socket) => {

@@ -11,7 +11,8 @@ import { rangesAnswer } from './ranges-answer';
  * digits or uuid hex, so nothing needs escaping, and JSON.stringify's generic walk is skipped.
  */
 function answer(strategy: string, key: string, ids: string[]): string {
-  return `{"strategy":"${strategy}","key":"${key}","ids":["${ids.join('","')}"]}`;
+  // most requests ask for one id: no join for it
+  return `{"strategy":"${strategy}","key":"${key}","ids":["${ids.length === 1 ? ids[0] : ids.join('","')}"]}`;
 }
 
 function listAnswer(generator: IdGenerator, strategy: string, key: string, count: number): string | Promise<string> {

@@ -137,7 +137,7 @@ const baseSchema = z
     ).optional(),
     /** time to receive a whole request (go-id-alloc's HttpReadTimeout) */
     HTTP_READ_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
-    /** socket inactivity limit while answering (go-id-alloc's HttpWriteTimeout) */
+    /** a connection whose answers stop leaving is closed after this (go-id-alloc's HttpWriteTimeout; see WriteStallGuard) */
     HTTP_WRITE_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   })
   .strict();
