@@ -2,7 +2,9 @@
 # Instructions per request, counted by valgrind (callgrind), for one target: repeatable where
 # timings are not (this VM's speed drifts 2x within minutes; bare Fastify's count repeated within
 # 0.2%). User-space instructions only: syscalls (writev, read) are not counted, so the ratio of
-# two counts overstates the difference in req/s. Not part of `npm run bench` (minutes per target).
+# two counts is not the ratio of req/s; and it misses costs that are not instructions (it
+# put Nest's hooks at ~0 where CPU time side by side put them at ~7%): judge changes by the edge
+# bench's side-by-side section. Not part of `npm run bench` (minutes per target).
 #
 #   bash bench/instructions.sh bare|service|SCRIPT WARMUP N PATH [NAME=VALUE ...]
 #   e.g. bash bench/instructions.sh service 40000 3000 /ids/segment
