@@ -2,13 +2,14 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { AppConfig, clientErrorResponse, IdExceptionFilter, MAX_PATH_PARAM_LENGTH } from '@app/core';
+import { AppConfig, clientErrorResponse, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
 import { buildOpenApiDocument, openApiConfig } from './common/openapi';
 import { directRoutesDocument } from './http/api-document';
+import { edgeRouting } from './http/edge-routing';
 import { EdgeServer, RequestListener } from './http/edge-server';
 import { createRootLogger, ServiceLogger } from './logging';
 
@@ -33,8 +34,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         { readTimeoutMs: config.HTTP_READ_TIMEOUT_MS, writeTimeoutMs: config.HTTP_WRITE_TIMEOUT_MS, keepAliveTimeoutMs: fastifyOptions.keepAliveTimeout ?? 72_000 },
         nest,
       ),
-    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
-    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => errors!.send(error, request, reply),
+    ...edgeRouting(() => errors!),
     clientErrorHandler: (error, socket) => {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
       const rawPacket = (error as unknown as { rawPacket?: unknown }).rawPacket;

@@ -1,7 +1,8 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { IdError, IdExceptionFilter, MAX_PATH_PARAM_LENGTH, ServiceState } from '@app/core';
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { IdError, IdExceptionFilter, ServiceState } from '@app/core';
+import { edgeRouting } from './edge-routing';
 import { EdgeServer } from './edge-server';
 
 /** One route that issues or reads ids, served by DirectRoutes. */
@@ -47,14 +48,7 @@ export class DirectRoutes implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly errors: IdExceptionFilter,
     private readonly state: ServiceState,
   ) {
-    // the router options and framework errors of Nest's instance (see bootstrap), so a path
-    // routes and fails alike on both
-    this.fastify = Fastify({
-      logger: false,
-      return503OnClosing: false,
-      routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
-      frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => errors.send(error, request, reply),
-    });
+    this.fastify = Fastify({ logger: false, return503OnClosing: false, ...edgeRouting(() => errors) });
     this.fastify.setErrorHandler((error, request, reply) => errors.send(error, request, reply));
   }
 
