@@ -36,15 +36,19 @@ export const edgeOptionsFromEnv = (): EdgeOptions => ({
   sideRounds: Number(process.env.BENCH_SIDE_ROUNDS ?? 5),
 });
 
-/** One run of the load generator in its own process, pinned to the last CPU. */
-function generate(url: string, mode: 'open' | 'closed', rate: number, seconds: number, connections: number, warmupSeconds = 0.5): Promise<LoadResult> {
+/** One run of the load generator in its own process, pinned to the last CPU: one result per URL (several take turns, see load-client) */
+function generate(urls: string[], mode: 'open' | 'closed', rate: number, seconds: number, connections: number, warmupSeconds = 0.5): Promise<LoadResult[]> {
   const cpu = String(availableParallelism() - 1);
-  const [command, args] = pinned(cpu, [process.execPath, LOAD_CLIENT_JS, url, mode, String(rate), String(seconds), String(connections), String(warmupSeconds)]);
+  const [command, args] = pinned(cpu, [process.execPath, LOAD_CLIENT_JS, urls.join(','), mode, String(rate), String(seconds), String(connections), String(warmupSeconds)]);
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited ${code}`))));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load client exited ${code}`));
+      const got = JSON.parse(out) as LoadResult | LoadResult[];
+      resolve(Array.isArray(got) ? got : [got]);
+    });
   });
 }
 
@@ -55,16 +59,20 @@ interface Pairs {
   ratios: number[];
 }
 
-/** n interleaved pairs, the order flipped every pair (A B, B A, ...) so drift hits both alike */
-async function pairs(n: number, run: (target: 'bare' | 'service') => Promise<LoadResult>, ratio: (s: LoadResult, b: LoadResult) => number): Promise<Pairs> {
+/**
+ * n interleaved pairs: in each, bare and service take turns in slices of a quarter second within
+ * one generator run (see load-client), the one that starts flipped every pair, so the VM's drift
+ * over seconds lands on both alike instead of on one side of a pair
+ */
+async function pairs(n: number, run: (order: ('bare' | 'service')[]) => Promise<LoadResult[]>, ratio: (s: LoadResult, b: LoadResult) => number): Promise<Pairs> {
   const out: Pairs = { bare: [], service: [], ratios: [] };
   for (let i = 0; i < n; i++) {
     const order: ('bare' | 'service')[] = i % 2 === 0 ? ['bare', 'service'] : ['service', 'bare'];
-    const got: Partial<Record<'bare' | 'service', LoadResult>> = {};
-    for (const target of order) got[target] = await run(target);
-    out.bare.push(got.bare!);
-    out.service.push(got.service!);
-    out.ratios.push(ratio(got.service!, got.bare!));
+    const results = await run(order);
+    const got = { [order[0]]: results[0], [order[1]]: results[1] } as Record<'bare' | 'service', LoadResult>;
+    out.bare.push(got.bare);
+    out.service.push(got.service);
+    out.ratios.push(ratio(got.service, got.bare));
   }
   return out;
 }
@@ -73,6 +81,8 @@ const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFix
 const spread = (values: number[]) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
 const med = (list: LoadResult[], f: (r: LoadResult) => number) => median(list.map(f));
 const bad = (list: LoadResult[]) => list.reduce((n, r) => n + r.non2xx + r.errors + r.unanswered, 0);
+/** median p50 / p99 / p99.9 of a list of open-loop runs */
+const lat = (list: LoadResult[]) => `${ms(med(list, (r) => r.p50))} / ${ms(med(list, (r) => r.p99))} / ${ms(med(list, (r) => r.p999))}`;
 
 /**
  * The id routes against bare Fastify answering the same JSON, in one run: closed-loop throughput
@@ -91,14 +101,13 @@ export async function edgeSuite(log: (s: string) => void, options: EdgeOptions =
     const url = (target: 'bare' | 'service', path: string) => (target === 'bare' ? bare.url : service.url) + path;
     try {
       for (const [, path] of ROUTES) {
-        await generate(url('bare', path), 'closed', 0, 1, options.connections);
-        await generate(url('service', path), 'closed', 0, 1, options.connections);
+        await generate([url('bare', path), url('service', path)], 'closed', 0, 1, options.connections);
       }
       for (const [name, path] of ROUTES) {
         log(`  closed loop: ${name}, WORKERS=${workers}, ${options.pairs} pairs`);
         const p = await pairs(
           options.pairs,
-          (t) => generate(url(t, path), 'closed', 0, options.closedSeconds, options.connections),
+          (order) => generate(order.map((t) => url(t, path)), 'closed', 0, options.closedSeconds, options.connections),
           (s, b) => s.achieved / b.achieved,
         );
         closedRows.push(
@@ -110,10 +119,9 @@ export async function edgeSuite(log: (s: string) => void, options: EdgeOptions =
           log(`  open loop: ${name}, WORKERS=${workers}, ${rate} req/s, ${options.pairs} pairs`);
           const p = await pairs(
             options.pairs,
-            (t) => generate(url(t, path), 'open', rate, options.openSeconds, options.connections),
+            (order) => generate(order.map((t) => url(t, path)), 'open', rate, options.openSeconds, options.connections),
             (s, b) => s.p999 / b.p999,
           );
-          const lat = (list: LoadResult[]) => `${ms(med(list, (r) => r.p50))} / ${ms(med(list, (r) => r.p99))} / ${ms(med(list, (r) => r.p999))}`;
           openRows.push(
             `| ${name} | ${workers} | ${fmt(rate)} | ${lat(p.service)} | ${lat(p.bare)} | ${fmt(med(p.service, (r) => r.achieved))} / ${fmt(med(p.bare, (r) => r.achieved))} | **${median(p.ratios).toFixed(2)}x** | ${spread(p.ratios)} | ${ms(med([...p.bare, ...p.service], (r) => r.loopLagP99))} / ${ms(Math.max(...[...p.bare, ...p.service].map((r) => r.loopLagMax)))} | ${bad(p.bare) + bad(p.service)} |`,
           );
@@ -127,7 +135,7 @@ export async function edgeSuite(log: (s: string) => void, options: EdgeOptions =
   // BENCH_WORKERS empty: the side-by-side section alone, not two empty tables
   if (options.workers.length === 0) return side;
   return [
-    `## The id routes against bare Fastify: closed loop, ${options.connections} connections (median of ${options.pairs} interleaved A/B pairs of ${options.closedSeconds} s)`,
+    `## The id routes against bare Fastify: closed loop, ${options.connections} connections (median of ${options.pairs} interleaved A/B pairs: in each, the two take turns in 250 ms slices, ${options.closedSeconds} s each)`,
     '',
     'Service on the embedded SQLite default; bare Fastify answers the same JSON. WORKERS=1: server pinned to CPU 0, generator (its own process) to the last CPU.',
     '',
@@ -153,7 +161,7 @@ function cpuTicks(pid: number): number {
  * generator on the last CPU: the scheduler shares CPU 0 between them, and whatever the VM does
  * to that CPU (steal, a slower host) hits both in the same seconds. Requests answered per CPU
  * second of each server process (all its threads) compare their cost per request; this ratio
- * repeats within a few percent where the interleaved pairs' spread is 0.6-1.0x. Then the open
+ * repeats within a few percent where pairs run one after the other spread 0.6-1.6x. Then the open
  * loop: both at the same fixed rate at once, their p99.9 compared round by round, so a stall of
  * the VM lands in both tails instead of in one side of a pair.
  */
@@ -168,9 +176,9 @@ async function sideBySide(log: (s: string) => void, options: EdgeOptions): Promi
       // closed: no warm-up inside a round, its answers are counted against the CPU time of the whole round
       const both = (mode: 'open' | 'closed', rate: number, seconds: number) =>
         Promise.all([
-          generate(bare.url + path, mode, rate, seconds, options.connections, mode === 'closed' ? 0 : 0.5),
-          generate(service.url + path, mode, rate, seconds, options.connections, mode === 'closed' ? 0 : 0.5),
-        ]);
+          generate([bare.url + path], mode, rate, seconds, options.connections, mode === 'closed' ? 0 : 0.5),
+          generate([service.url + path], mode, rate, seconds, options.connections, mode === 'closed' ? 0 : 0.5),
+        ]).then(([[b], [s]]) => [b, s] as const);
       await both('closed', 0, 2);
       const efficiency: number[] = [];
       const throughput: number[] = [];
@@ -199,7 +207,6 @@ async function sideBySide(log: (s: string) => void, options: EdgeOptions): Promi
           runs.service.push(s);
           ratios.push(s.p999 / b.p999);
         }
-        const lat = (list: LoadResult[]) => `${ms(med(list, (r) => r.p50))} / ${ms(med(list, (r) => r.p99))} / ${ms(med(list, (r) => r.p999))}`;
         openRows.push(
           `| ${name} | ${fmt(rate)} | ${lat(runs.service)} | ${lat(runs.bare)} | **${median(ratios).toFixed(2)}x** | ${spread(ratios)} | ${bad(runs.bare) + bad(runs.service)} |`,
         );
@@ -232,7 +239,7 @@ async function sideBySide(log: (s: string) => void, options: EdgeOptions): Promi
 
 function openSection(options: EdgeOptions, openRows: string[]): string[] {
   return [
-    `## The id routes against bare Fastify: open loop at fixed rates, latency from the scheduled send time (median of ${options.pairs} interleaved A/B pairs of ${options.openSeconds} s)`,
+    `## The id routes against bare Fastify: open loop at fixed rates, latency from the scheduled send time (median of ${options.pairs} interleaved A/B pairs: in each, the two take turns in 250 ms slices, ${options.openSeconds} s each)`,
     '',
     '| route | WORKERS | rate req/s | service p50 / p99 / p99.9 ms | bare p50 / p99 / p99.9 ms | achieved service / bare | p99.9 service / bare | spread (min-max) | generator loop lag p99 / max ms | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

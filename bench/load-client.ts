@@ -11,8 +11,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
  *   was due, so a server that stalls is not hidden by a generator that waits for it.
  * closed: every connection sends its next request when the previous answer arrives.
  *
- * Usage: node load-client.js URL open|closed RATE SECONDS CONNECTIONS WARMUP_SECONDS -> one JSON
- * line on stdout. Bounded: it stops sending at the end and gives up on answers 2 s later.
+ * Usage: node load-client.js URL[,URL...] open|closed RATE SECONDS CONNECTIONS WARMUP_SECONDS -> one
+ * JSON line on stdout (a list for several URLs, which take turns: see run). Bounded: it stops sending at the end and gives up on answers 2 s later.
  */
 export interface LoadResult {
   mode: 'open' | 'closed';
@@ -110,80 +110,115 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
-export function run(url: string, mode: 'open' | 'closed', rate: number, seconds: number, connections: number, warmup: number): Promise<LoadResult> {
-  const target = new URL(url);
-  const request = Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n\r\n`, 'latin1');
-  const latencies: number[] = [];
-  let non2xx = 0;
-  let errors = 0;
-  let answeredInWindow = 0;
-  const queue: Pending[] = [];
+/** one URL under load: its own connections, queue and counts */
+class Target {
+  readonly pool: Connection[] = [];
+  readonly queue: Pending[] = [];
+  readonly latencies: number[] = [];
+  non2xx = 0;
+  errors = 0;
+  answeredInWindow = 0;
+  readonly request: Buffer;
+  readonly url: URL;
+
+  constructor(url: string) {
+    this.url = new URL(url);
+    this.request = Buffer.from(`GET ${this.url.pathname}${this.url.search} HTTP/1.1\r\nHost: ${this.url.host}\r\n\r\n`, 'latin1');
+  }
+}
+
+/**
+ * One URL, or several taking turns: with n URLs the time from the start is cut into slices of
+ * sliceMs, slice k belonging to URL k % n (the warm-up included), and each URL is loaded only in
+ * its own slices, for `seconds` in all (the run lasts n x seconds). Why: on this VM the speed of
+ * a CPU drifts over seconds; URLs measured one after the other, seconds apart, each get a
+ * different machine, while slices of a fraction of a second spread the drift over both alike.
+ * Answers count for the URL and slice their request was sent (closed) or due (open) in.
+ */
+export function run(urls: string[], mode: 'open' | 'closed', rate: number, seconds: number, connections: number, warmup: number, sliceMs = 250): Promise<LoadResult[]> {
+  const targets = urls.map((u) => new Target(u));
+  const n = targets.length;
   const lag = monitorEventLoopDelay({ resolution: 1 });
   const start = performance.now() + 50;
   const measureFrom = start + warmup * 1000;
-  const end = measureFrom + seconds * 1000;
+  const end = measureFrom + n * seconds * 1000;
+  // a timer may fire a little before start: that is still the first slice
+  const turn = (t: number) => (n === 1 ? 0 : Math.floor(Math.max(0, t - start) / sliceMs) % n);
   let sent = 0;
-
-  const answered = (c: Connection, p: Pending, status: number) => {
-    const now = performance.now();
-    if (p.measured) {
-      latencies.push(now - p.due);
-      answeredInWindow++;
-      if (status < 200 || status > 299) non2xx++;
-    }
-    next(c);
-  };
-  const failed = (_c: Connection, p: Pending | undefined) => {
-    if (p?.measured) errors++;
-  };
-  const pool: Connection[] = [];
-  const ready = (c: Connection) => {
-    if (mode === 'open' || sendingStarted) next(c);
-  };
   let sendingStarted = false;
-  for (let i = 0; i < connections; i++) pool.push(new Connection(target.hostname, Number(target.port), request, answered, failed, ready));
 
-  function next(c: Connection): void {
+  function next(target: Target, c: Connection): void {
     if (stopped) return;
+    const now = performance.now();
     if (mode === 'closed') {
-      const now = performance.now();
-      if (now < end) c.send({ due: now, measured: now >= measureFrom });
+      if (now < end && sendingStarted && targets[turn(now)] === target) c.send({ due: now, measured: now >= measureFrom });
       return;
     }
-    const p = queue.shift();
+    const p = target.queue.shift();
     if (p !== undefined) c.send(p);
   }
 
+  for (const target of targets) {
+    const answered = (c: Connection, p: Pending, status: number) => {
+      if (p.measured) {
+        target.latencies.push(performance.now() - p.due);
+        target.answeredInWindow++;
+        if (status < 200 || status > 299) target.non2xx++;
+      }
+      next(target, c);
+    };
+    const failed = (_c: Connection, p: Pending | undefined) => {
+      if (p?.measured) target.errors++;
+    };
+    for (let i = 0; i < connections; i++) {
+      target.pool.push(new Connection(target.url.hostname, Number(target.url.port), target.request, answered, failed, (c) => next(target, c)));
+    }
+  }
+  /** a closed-loop turn begins: the URL's idle connections start sending */
+  const wake = () => {
+    const target = targets[turn(performance.now())];
+    for (const c of target.pool) if (c.idle) next(target, c);
+  };
+
   return new Promise((resolve) => {
     let done = false;
+    let slices: NodeJS.Timeout | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       stopped = true;
+      clearInterval(slices);
       lag.disable();
-      const unanswered = mode === 'open' ? queue.length + pool.filter((c) => c.busy).length : 0;
-      for (const c of pool) c.close();
-      const sorted = Float64Array.from(latencies).sort();
-      resolve({
-        mode,
-        rate,
-        achieved: answeredInWindow / seconds,
-        p50: percentile(sorted, 0.5),
-        p99: percentile(sorted, 0.99),
-        p999: percentile(sorted, 0.999),
-        max: sorted.length ? sorted[sorted.length - 1] : NaN,
-        non2xx,
-        errors,
-        unanswered,
-        loopLagP99: lag.percentile(99) / 1e6,
-        loopLagMax: lag.max / 1e6,
+      const results = targets.map((t): LoadResult => {
+        const unanswered = mode === 'open' ? t.queue.length + t.pool.filter((c) => c.busy).length : 0;
+        for (const c of t.pool) c.close();
+        const sorted = Float64Array.from(t.latencies).sort();
+        return {
+          mode,
+          rate,
+          achieved: t.answeredInWindow / seconds,
+          p50: percentile(sorted, 0.5),
+          p99: percentile(sorted, 0.99),
+          p999: percentile(sorted, 0.999),
+          max: sorted.length ? sorted[sorted.length - 1] : NaN,
+          non2xx: t.non2xx,
+          errors: t.errors,
+          unanswered,
+          loopLagP99: lag.percentile(99) / 1e6,
+          loopLagMax: lag.max / 1e6,
+        };
       });
+      resolve(results);
     };
     setTimeout(() => {
       if (mode === 'closed') {
         sendingStarted = true;
-        for (const c of pool) if (c.idle) next(c);
+        wake();
+        // each turn's first connections wait for the next check: 1 ms in a turn of sliceMs
+        if (n > 1) slices = setInterval(wake, 1);
+        setTimeout(() => lag.enable(), measureFrom - performance.now());
       } else {
+        let lagStarted = false;
         const tick = () => {
           const now = performance.now();
           if (now >= measureFrom && !lagStarted) {
@@ -194,21 +229,20 @@ export function run(url: string, mode: 'open' | 'closed', rate: number, seconds:
           const due = Math.floor(((stopAt - start) * rate) / 1000);
           for (; sent < due; sent++) {
             const at = start + (sent * 1000) / rate;
+            const target = targets[turn(at)];
             const p: Pending = { due: at, measured: at >= measureFrom };
-            const idle = pool.find((c) => c.idle);
-            if (idle !== undefined && queue.length === 0) idle.send(p);
-            else queue.push(p);
+            const idle = target.queue.length === 0 ? target.pool.find((c) => c.idle) : undefined;
+            if (idle !== undefined) idle.send(p);
+            else target.queue.push(p);
           }
           if (now < end) setImmediate(tick);
         };
-        let lagStarted = false;
         setImmediate(tick);
       }
-      if (mode === 'closed') setTimeout(() => lag.enable(), measureFrom - performance.now());
       // stop sending at the end; answers still on their way get 2 s, then count as unanswered
       setTimeout(() => {
         const wait = setInterval(() => {
-          if (queue.length === 0 && pool.every((c) => !c.busy)) {
+          if (targets.every((t) => t.queue.length === 0 && t.pool.every((c) => !c.busy))) {
             clearInterval(wait);
             finish();
           }
@@ -223,9 +257,11 @@ export function run(url: string, mode: 'open' | 'closed', rate: number, seconds:
 }
 
 if (require.main === module) {
-  const [url, mode, rate, seconds, connections, warmup] = process.argv.slice(2);
-  void run(url, mode as 'open' | 'closed', Number(rate), Number(seconds), Number(connections ?? 50), Number(warmup ?? 1)).then((r) => {
-    process.stdout.write(JSON.stringify(r) + '\n');
+  const [urls, mode, rate, seconds, connections, warmup] = process.argv.slice(2);
+  // URL, or URL,URL,...: the URLs take turns (see run); one JSON line, a list for a list
+  const list = urls.split(',');
+  void run(list, mode as 'open' | 'closed', Number(rate), Number(seconds), Number(connections ?? 50), Number(warmup ?? 1)).then((r) => {
+    process.stdout.write(JSON.stringify(list.length === 1 ? r[0] : r) + '\n');
     process.exit(0);
   });
 }
