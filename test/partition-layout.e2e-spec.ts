@@ -64,7 +64,8 @@ async function skipResumesEveryInstance<T>(
   servers: ServerProcess[],
   backup: { save: () => Promise<T>; restore: (copy: T) => Promise<void> },
 ): Promise<void> {
-  const env = { ...dbEnv, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS) };
+  // segments of 1000: each instance's next fetch, the one that meets the restore, comes within the draw
+  const env = { ...dbEnv, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS), PARTITION_SEGMENT_SIZE: '1000' };
   const [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
   servers.push(a, b);
   const ids: string[] = [];
@@ -100,7 +101,7 @@ describe('the embedded default records its layout: restarting with another one i
   let db: TestDatabase;
   afterAll(() => db?.drop());
 
-  it('P = 1 drawn, then PARTITION_SEGMENT_SIZE=500: exit 2 with one line naming partition 1, stored and configured', async () => {
+  it('P = 1 drawn (the new layout records 100,000 ids a segment), then PARTITION_SEGMENT_SIZE=500: exit 2 with one line naming partition 1, stored and configured', async () => {
     db = await sqliteDatabase();
     const first = await ServerProcess.start({ ...db.env });
     const before = await draw(first.url, 3000);
@@ -111,7 +112,7 @@ describe('the embedded default records its layout: restarting with another one i
     expect(refused.code).toBe(2);
     expect(refused.lines).toHaveLength(1);
     expect(refused.lines[0]).toMatch(
-      /^id-allocator: cannot start: partition 1: stored layout total 1, segment size 1000, base 1, version 1, layout id [0-9a-f]{32}, recorded for partition 1; configured: partition 1 of total 1, segment size 500/,
+      /^id-allocator: cannot start: partition 1: stored layout total 1, segment size 100000, base 1, version 1, layout id [0-9a-f]{32}, recorded for partition 1; configured: partition 1 of total 1, segment size 500/,
     );
 
     // the same layout starts again and continues above everything drawn before
@@ -183,7 +184,7 @@ if (!mysqlAvailable()) {
       const refused = await refusedStart({ ...main.env, PARTITIONS: two });
       expect(refused.code).toBe(2);
       expect(refused.lines).toHaveLength(1);
-      expect(refused.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: stored layout total 1, segment size 1000, .*configured: partition 1 of total 2, segment size 1000/);
+      expect(refused.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: stored layout total 1, segment size 100000, .*configured: partition 1 of total 2, segment size as recorded/);
       // the refusal wrote nothing into the second database
       const conn = await adminConnection(other.name);
       const [rows] = await conn.query('SELECT COUNT(*) AS n FROM partition_layout');
@@ -193,11 +194,11 @@ if (!mysqlAvailable()) {
       const moved = await refusedStart({ ...main.env, PARTITIONS: JSON.stringify([{ idx: 1, total: 1, url: other.url }]) });
       expect(moved.code).toBe(2);
       expect(moved.lines).toHaveLength(1);
-      expect(moved.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: the main database records it \(total 1, segment size 1000, layout id [0-9a-f]{32}\), but the configuration places it in another database/);
+      expect(moved.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: the main database records it \(total 1, segment size 100000, layout id [0-9a-f]{32}\), but the configuration places it in another database/);
     }, 90_000);
 
     it('re-base from P = 1 (size 1000) to P = 2 (size 500) under load from two instances: 0 duplicates', async () => {
-      const oldEnv = { ...main.env, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS) };
+      const oldEnv = { ...main.env, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS), PARTITION_SEGMENT_SIZE: '1000' };
       const [a, b] = await Promise.all([ServerProcess.start(oldEnv), ServerProcess.start(oldEnv)]);
       servers.push(a, b);
       const before = await Promise.all([draw(a.url, 5000), draw(b.url, 5000)]);
@@ -267,7 +268,7 @@ if (!mysqlAvailable()) {
     }
 
     it('a rollback seen only through the poll halts the other instance; one skip through one instance resumes both', async () => {
-      const env = { ...main.env, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS), SEGMENT_PRELOAD: '0.9' };
+      const env = { ...main.env, ADMIN_TOKEN, SEGMENT_POLL_MS: String(POLL_MS), SEGMENT_PRELOAD: '0.9', PARTITION_SEGMENT_SIZE: '1000' };
       const [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
       servers.push(a, b);
       const ids: string[] = [];

@@ -68,7 +68,7 @@ export class PartitionsController {
     description:
       'Refused unless every partition of the old and the new layout is reachable (held here or passed in `partitions`). ' +
       'Instances on the old layout stop drawing once they see the new version (their next fetch or poll) and must be restarted ' +
-      'with the new total and PARTITION_SEGMENT_SIZE; ids they buffered stay valid.',
+      'with the new total (and the new PARTITION_SEGMENT_SIZE where they set it; unset takes the recorded one); ids they buffered stay valid.',
   })
   @ApiBody({ type: PartitionRebaseDto })
   @ApiOkResponse({ type: PartitionRebaseResultDto })

@@ -59,7 +59,7 @@ export class PartitionPartDto {
   @ApiProperty({ example: 0.000001, description: 'share of 2^53 (the /alloc ceiling) reached' }) spaceUsed: number;
   @ApiPropertyOptional({ example: 'the partitioned sequence has used 81.0% of 2^53 (the /alloc ceiling)' }) warning?: string;
   @ApiProperty({ type: 'integer', example: 2, description: 'TotalPartition' }) total: number;
-  @ApiProperty({ type: 'integer', example: 1000 }) segmentSize: number;
+  @ApiPropertyOptional({ type: 'integer', example: 100000, description: 'the recorded layout\'s; absent until a partition\'s record is checked' }) segmentSize?: number;
   @ApiProperty({ type: 'integer', example: 1, description: 'the partition this instance prefers' }) preferred: number;
   @ApiProperty({
     type: 'object',

@@ -1,7 +1,7 @@
 import { IdError } from '@app/core';
 import { randomUUID } from 'node:crypto';
 import { PartitionStore } from './partition-store';
-import { ConfiguredLayout, describeLayout, judgeLayouts, PartitionLayout, PartitionObservation, rangeOf, rebaseBase } from './partition-layout';
+import { ConfiguredLayout, describeLayout, judgeLayouts, NEW_LAYOUT_SEGMENT_SIZE, PartitionLayout, PartitionObservation, rangeOf, rebaseBase, StartLayout } from './partition-layout';
 import { PartitionedSource } from './partitioned-source';
 
 export interface LayoutKeeperLog {
@@ -34,7 +34,7 @@ export class PartitionLayoutKeeper {
   constructor(
     private readonly stores: PartitionStore[],
     private readonly source: PartitionedSource,
-    private readonly configured: ConfiguredLayout,
+    private readonly configured: StartLayout,
     private readonly adoptUnrecorded: boolean,
     private readonly log: LayoutKeeperLog,
   ) {}
@@ -99,22 +99,27 @@ export class PartitionLayoutKeeper {
   /** the first layout, in idx order: whoever records partition 1 first decides the layout id */
   private async writeFirst(): Promise<void> {
     let layoutId = randomUUID().replace(/-/g, '');
+    let layout = { total: this.configured.total, segmentSize: this.configured.segmentSize ?? NEW_LAYOUT_SEGMENT_SIZE };
     const ordered = [...this.stores].sort((a, b) => a.idx - b.idx);
     for (const [i, store] of ordered.entries()) {
       await store.insertLayout({
         version: 1,
         layoutId,
-        total: this.configured.total,
-        segmentSize: this.configured.segmentSize,
+        ...layout,
         base: 1n,
         idx: store.idx,
         first: 0n,
         complete: true,
       });
       const stored = await store.readLayout();
-      if (i === 0 && stored !== null) layoutId = stored.layoutId; // another instance won the race: same layout id
+      // another instance won the race: the rest under its layout id and sizes (the check then
+      // judges them against this instance's configuration)
+      if (i === 0 && stored !== null) {
+        layoutId = stored.layoutId;
+        layout = { total: stored.total, segmentSize: stored.segmentSize };
+      }
     }
-    this.log.info(`recorded the partition layout (${describeLayout({ ...this.configured, base: 1n, version: 1, layoutId })}) in partitions ${ordered.map((s) => s.idx).join(', ')}`);
+    this.log.info(`recorded the partition layout (${describeLayout({ ...layout, base: 1n, version: 1, layoutId })}) in partitions ${ordered.map((s) => s.idx).join(', ')}`);
   }
 
   /**

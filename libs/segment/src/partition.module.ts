@@ -15,7 +15,7 @@ import {
   SqliteWriterThread,
 } from '@app/database';
 import { DataSource } from 'typeorm';
-import { ConfiguredLayout, describeLayout } from './partition-layout';
+import { ConfiguredLayout, describeLayout, NEW_LAYOUT_SEGMENT_SIZE } from './partition-layout';
 import { LayoutRefused, PartitionLayoutKeeper } from './partition-layout-keeper';
 import { LayoutFence, MysqlPartitionStore, PartitionPollAnswer, PartitionStore, SqlitePartitionStore } from './partition-store';
 import { PartitionWatch } from './partition-watch';
@@ -138,7 +138,7 @@ export class PartitionRuntime {
             : new SqlitePartitionStore(p.idx, sqliteHandle(main), writer!);
         });
         let buffer: SegmentBuffer | undefined;
-        const source = new PartitionedSource(stores, placements[0].total, config.PARTITION_SEGMENT_SIZE, log, undefined, {
+        const source = new PartitionedSource(stores, placements[0].total, log, undefined, {
           dropLane: (lane) => {
             buffer!.skipObserved(lane);
             return buffer!.issuedEnd(lane);
@@ -147,8 +147,9 @@ export class PartitionRuntime {
         buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,
-          step: config.PARTITION_SEGMENT_SIZE,
-          stepMax: config.PARTITION_SEGMENT_SIZE,
+          // unused: the source's ranges are the recorded layout's segments
+          step: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
+          stepMax: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
           dynamicStep: false,
           onFetchError: () => undefined, // the source logs per partition
           onFetched: (range, ms) => observations.fetched('partition', range.lane ?? '', ms),

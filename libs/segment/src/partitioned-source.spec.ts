@@ -1,6 +1,6 @@
 import { IdError } from '@app/core';
 import { LayoutFence, PartitionStore } from './partition-store';
-import { PartitionLayout } from './partition-layout';
+import { NEW_LAYOUT_SEGMENT_SIZE, PartitionLayout } from './partition-layout';
 import { PartitionLayoutKeeper } from './partition-layout-keeper';
 import { PartitionedSource } from './partitioned-source';
 
@@ -63,7 +63,7 @@ class FakePartition implements PartitionStore {
 
 /** a source over fakes whose first layout (total, size) is recorded and checked */
 async function checkedSource(stores: FakePartition[], total: number, size: number, events = {}) {
-  const source = new PartitionedSource(stores, total, size, log, undefined, events);
+  const source = new PartitionedSource(stores, total, log, undefined, events);
   const keeper = new PartitionLayoutKeeper(stores, source, { total, segmentSize: size }, false, { info: jest.fn(), error: jest.fn() });
   await keeper.check(true);
   return { source, keeper };
@@ -134,7 +134,7 @@ describe('PartitionedSource', () => {
     expect(p2.layouts[0].layoutId).toBe(p1.layouts[0].layoutId);
     await source.fetch();
     const keeper = (total: number, size: number, stores = [p1, p2]) =>
-      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, total, size, log), { total, segmentSize: size }, false, {
+      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, total, log), { total, segmentSize: size }, false, {
         info: jest.fn(),
         error: jest.fn(),
       });
@@ -145,6 +145,62 @@ describe('PartitionedSource', () => {
     const drawn = new FakePartition(1);
     drawn.n = 10n;
     await expect(keeper(1, 1000, [drawn]).check(true)).rejects.toThrow(/^partition 1: its table holds 11 allocation\(s\) but no recorded layout/);
+  });
+
+  it('PARTITION_SEGMENT_SIZE unset: a new layout records NEW_LAYOUT_SEGMENT_SIZE, a recorded one keeps its size', async () => {
+    const keeper = (stores: FakePartition[], segmentSize: number | undefined, adopt = false) =>
+      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, 1, log), { total: 1, segmentSize }, adopt, { info: jest.fn(), error: jest.fn() });
+    const fresh = new FakePartition(1);
+    await keeper([fresh], undefined).check(true);
+    expect(fresh.layouts[0]).toMatchObject({ total: 1, segmentSize: NEW_LAYOUT_SEGMENT_SIZE });
+
+    const older = new FakePartition(1);
+    await keeper([older], 1000).check(true);
+    const source = new PartitionedSource([older], 1, log);
+    await new PartitionLayoutKeeper([older], source, { total: 1 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    expect(older.layouts).toHaveLength(1);
+    expect(await source.fetch()).toMatchObject({ start: 1n, end: 1001n });
+    expect(source.detail()).toMatchObject({ segmentSize: 1000 });
+
+    // a table drawn before layouts were recorded: adopting it needs the size it was drawn under
+    const drawn = new FakePartition(1);
+    drawn.n = 4n;
+    await expect(keeper([drawn], undefined, true).check(true)).rejects.toThrow(/^partition 1: its table holds 5 allocation\(s\) but no recorded layout, and PARTITION_SEGMENT_SIZE is unset/);
+    expect(drawn.layouts).toHaveLength(0);
+    await keeper([drawn], 1000, true).check(true);
+    expect(drawn.layouts[0]).toMatchObject({ segmentSize: 1000 });
+  });
+
+  it('instances recording the first layout together: the rest follow the winner, and records that disagree are refused', async () => {
+    const p1 = new FakePartition(1);
+    const p2 = new FakePartition(2);
+    // another instance, configured with 1000, recorded partition 1 first
+    await p1.insertLayout({ version: 1, layoutId: 'a'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
+    const source = new PartitionedSource([p1, p2], 2, log);
+    // p1 has a record, p2 none: refused (a swapped database), not written
+    await expect(new PartitionLayoutKeeper([p1, p2], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true)).rejects.toThrow(
+      /^partition 2: its database records no layout/,
+    );
+    // the race itself: this instance (size unset) loses partition 1 while writing
+    const q1 = new FakePartition(1);
+    const q2 = new FakePartition(2);
+    const insert = q1.insertLayout.bind(q1);
+    q1.insertLayout = async (l: PartitionLayout) => {
+      await insert({ ...l, layoutId: 'b'.repeat(32), segmentSize: 1000 }); // the winner's record lands first
+      await insert(l);
+    };
+    const raced = new PartitionedSource([q1, q2], 2, log);
+    await new PartitionLayoutKeeper([q1, q2], raced, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    expect(q2.layouts[0]).toMatchObject({ layoutId: 'b'.repeat(32), segmentSize: 1000 });
+    expect(await raced.fetch()).toMatchObject({ start: 1n, end: 1001n });
+    // one layout id, two sizes (written by an older version of this race): refused
+    const r1 = new FakePartition(1);
+    const r2 = new FakePartition(2);
+    await r1.insertLayout({ version: 1, layoutId: 'c'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
+    await r2.insertLayout({ version: 1, layoutId: 'c'.repeat(32), total: 2, segmentSize: 500, base: 1n, idx: 2, first: 0n, complete: true });
+    await expect(
+      new PartitionLayoutKeeper([r1, r2], new PartitionedSource([r1, r2], 2, log), { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true),
+    ).rejects.toThrow(/^partition 2: stored layout total 2, segment size 500, .*partition 1 carries another layout/);
   });
 
   it('waits, drawing from none, until every partition answers before recording the first layout', async () => {

@@ -65,7 +65,6 @@ export class PartitionedSource implements RangeSource {
   constructor(
     stores: PartitionStore[],
     readonly total: number,
-    readonly segmentSize: number,
     private readonly log: PartitionLog,
     clock?: Clock,
     private readonly events: PartitionEvents = {},
@@ -282,8 +281,8 @@ export class PartitionedSource implements RangeSource {
     const layout = this.partitions.find((p) => p.layout)?.layout;
     return {
       total: this.total,
-      segmentSize: this.segmentSize,
-      ...(layout ? { layout: describeLayout({ ...layout, idx: undefined }) } : {}),
+      // the recorded size (PARTITION_SEGMENT_SIZE may be unset): known once a record is checked
+      ...(layout ? { segmentSize: layout.segmentSize, layout: describeLayout({ ...layout, idx: undefined }) } : {}),
       preferred: this.partitions[0].store.idx,
       partitions: parts,
     };

@@ -79,8 +79,8 @@ const baseSchema = z
         .refine((list) => list.every((p) => p.idx <= p.total), { error: 'each idx must be <= its total' })
         .refine((list) => list.every((p) => p.total === list[0].total), { error: 'every partition must name the same total' }),
     ).optional(),
-    /** ids per partition segment (go-id-alloc's SegmentSize) */
-    PARTITION_SEGMENT_SIZE: int(1, 100_000_000).default(1000),
+    /** ids per partition segment (go-id-alloc's SegmentSize); unset: the recorded layout's, 100,000 for a new one */
+    PARTITION_SEGMENT_SIZE: int(1, 100_000_000).optional(),
     /** record the configured layout for partition tables that hold allocations but no layout (upgrades, go-id-alloc v1) */
     PARTITION_ADOPT_LAYOUT: bool().default(false),
     /** the segment table: leaf_alloc (Leaf's), segments (go-id-alloc's current version), or another of that shape */
