@@ -68,12 +68,15 @@ export class PartitionLayoutKeeper {
   }
 
   private async runCheck(atStart: boolean): Promise<void> {
+    // a partition answering only now is held to the layout already drawn under, not only to the
+    // configuration (which may leave the size to the record)
+    const checked = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined);
     let seen = await this.observeAll();
-    let verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded);
+    let verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded, checked);
     if (verdict.kind === 'write') {
       await this.writeFirst();
       seen = await this.observeAll();
-      verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded);
+      verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded, checked);
     }
     switch (verdict.kind) {
       case 'ok':

@@ -93,14 +93,26 @@ export type LayoutVerdict =
 
 /**
  * The start-up rule. Partitions not yet reachable are checked when they answer; a partition is
- * never drawn from before its record has been checked.
+ * never drawn from before its record has been checked. `checked`: a record this instance has
+ * already checked and draws under; a partition that answers later must carry the same layout.
  */
-export function judgeLayouts(configured: StartLayout, seen: PartitionObservation[], adoptUnrecorded: boolean): LayoutVerdict {
+export function judgeLayouts(configured: StartLayout, seen: PartitionObservation[], adoptUnrecorded: boolean, checked?: PartitionLayout): LayoutVerdict {
   const reachable = seen.filter((s) => s.reachable);
   const recorded = reachable.filter((s) => s.layout !== null);
   const configuredText = describeLayout(configured);
-  if (recorded.length === 0) {
+  const reference = checked ?? (recorded.length > 0 ? recorded[0].layout! : undefined);
+  if (reference === undefined) {
     const drawn = reachable.find((s) => s.allocations > 0n);
+    if (drawn !== undefined && configured.segmentSize === undefined) {
+      return {
+        kind: 'refuse',
+        message:
+          `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout (drawn before layouts ` +
+          'were recorded, or by go-id-alloc v1), and PARTITION_SEGMENT_SIZE is unset: recording a layout for them needs the ' +
+          "segment size they were drawn under (go-id-alloc's SegmentSize; 1000 if they were drawn on this service's old default). " +
+          'If you know it, set it and start once with PARTITION_ADOPT_LAYOUT=true to record it.',
+      };
+    }
     if (drawn !== undefined && !adoptUnrecorded) {
       return {
         kind: 'refuse',
@@ -110,19 +122,22 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
           'If that is the layout they were drawn under, start once with PARTITION_ADOPT_LAYOUT=true to record it.',
       };
     }
-    if (drawn !== undefined && configured.segmentSize === undefined) {
+    // Instances holding other partitions record theirs from their own configuration: only a
+    // size each names can be the same everywhere.
+    const others = partitionsNotHeld(seen, configured.total);
+    if (configured.segmentSize === undefined && others.length > 0) {
       return {
         kind: 'refuse',
         message:
-          `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout, and PARTITION_SEGMENT_SIZE ` +
-          'is unset: recording a layout for them needs the segment size they were drawn under (go-id-alloc\'s SegmentSize; ' +
-          '1000 if they were drawn on this service\'s old default). Set it, with PARTITION_ADOPT_LAYOUT=true.',
+          `partitions ${others.join(', ')} of ${configured.total} are not held here, and no layout is recorded yet: their instances ` +
+          'record the first layout from their own configuration, so set PARTITION_SEGMENT_SIZE alike on every instance ' +
+          '(unset takes the recorded size, or 100,000 only for an instance that holds every partition).',
       };
     }
     const unreachable = seen.filter((s) => !s.reachable).map((s) => s.idx);
     return unreachable.length > 0 ? { kind: 'wait', unreachable } : { kind: 'write' };
   }
-  const reference = recorded[0].layout!;
+  const referenceIdx = reference.idx;
   const layouts = new Map<number, PartitionLayout>();
   for (const s of reachable) {
     const l = s.layout;
@@ -131,7 +146,7 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
       return {
         kind: 'refuse',
         message:
-          `partition ${s.idx}: its database records no layout, while partition ${recorded[0].idx} carries ${describeLayout(reference)}; ` +
+          `partition ${s.idx}: its database records no layout, while partition ${referenceIdx} carries ${describeLayout(reference)}; ` +
           `${configuredHere}. A database swapped or emptied would repeat ids: restore it, or re-base (POST /admin/partitions/rebase).`,
       };
     }
@@ -143,7 +158,7 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
           : l.total !== configured.total || (configured.segmentSize !== undefined && l.segmentSize !== configured.segmentSize)
           ? 'the configured layout differs'
           : l.layoutId !== reference.layoutId || l.version !== reference.version || l.total !== reference.total || l.segmentSize !== reference.segmentSize
-            ? `partition ${recorded[0].idx} carries another layout (${describeLayout(reference)})`
+            ? `partition ${referenceIdx} carries another layout (${describeLayout(reference)})`
             : !l.complete
               ? 'a re-base to it is unfinished (run POST /admin/partitions/rebase again)'
               : null;
@@ -158,6 +173,14 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
     layouts.set(s.idx, l);
   }
   return { kind: 'ok', layouts };
+}
+
+/** the partitions 1..total that the observations (this instance's) do not include */
+function partitionsNotHeld(seen: PartitionObservation[], total: number): number[] {
+  const held = new Set(seen.map((s) => s.idx));
+  const missing: number[] = [];
+  for (let idx = 1; idx <= total; idx++) if (!held.has(idx)) missing.push(idx);
+  return missing;
 }
 
 /**

@@ -165,7 +165,12 @@ describe('PartitionedSource', () => {
     // a table drawn before layouts were recorded: adopting it needs the size it was drawn under
     const drawn = new FakePartition(1);
     drawn.n = 4n;
-    await expect(keeper([drawn], undefined, true).check(true)).rejects.toThrow(/^partition 1: its table holds 5 allocation\(s\) but no recorded layout, and PARTITION_SEGMENT_SIZE is unset/);
+    for (const adopt of [false, true]) {
+      // with or without PARTITION_ADOPT_LAYOUT, the one line names both settings it needs
+      await expect(keeper([drawn], undefined, adopt).check(true)).rejects.toThrow(
+        /^partition 1: its table holds 5 allocation\(s\) but no recorded layout .*PARTITION_SEGMENT_SIZE is unset.*PARTITION_ADOPT_LAYOUT=true/,
+      );
+    }
     expect(drawn.layouts).toHaveLength(0);
     await keeper([drawn], 1000, true).check(true);
     expect(drawn.layouts[0]).toMatchObject({ segmentSize: 1000 });
@@ -201,6 +206,38 @@ describe('PartitionedSource', () => {
     await expect(
       new PartitionLayoutKeeper([r1, r2], new PartitionedSource([r1, r2], 2, log), { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true),
     ).rejects.toThrow(/^partition 2: stored layout total 2, segment size 500, .*partition 1 carries another layout/);
+  });
+
+  it('PARTITION_SEGMENT_SIZE unset: an instance holding only some partitions does not record a new layout', async () => {
+    const p1 = new FakePartition(1);
+    const keeper = (segmentSize?: number) =>
+      new PartitionLayoutKeeper([p1], new PartitionedSource([p1], 2, log), { total: 2, segmentSize }, false, { info: jest.fn(), error: jest.fn() });
+    // the instance of partition 2 records its own from its own configuration: only a named size can agree
+    await expect(keeper().check(true)).rejects.toThrow(/^partitions 2 of 2 are not held here, and no layout is recorded yet/);
+    expect(p1.layouts).toHaveLength(0);
+    await keeper(1000).check(true);
+    expect(p1.layouts[0]).toMatchObject({ total: 2, segmentSize: 1000 });
+    // once recorded, unset takes it
+    await keeper().check(true);
+  });
+
+  it('a partition that answers only later is held to the layout already drawn under, whoever else is down', async () => {
+    const p1 = new FakePartition(1);
+    const p2 = new FakePartition(2);
+    const layout = { version: 1, layoutId: 'd'.repeat(32), total: 2, base: 1n, first: 0n, complete: true };
+    await p1.insertLayout({ ...layout, segmentSize: 1000, idx: 1 });
+    await p2.insertLayout({ ...layout, segmentSize: 500, idx: 2 }); // swapped in, or left by an older race
+    p2.down = true;
+    const source = new PartitionedSource([p1, p2], 2, log);
+    const keeper = new PartitionLayoutKeeper([p1, p2], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() });
+    await keeper.check(true);
+    expect(source.layoutOf(1)).toMatchObject({ segmentSize: 1000 });
+    p1.down = true;
+    p2.down = false;
+    await keeper.check(false);
+    expect(source.layoutOf(2)).toBeUndefined();
+    expect(JSON.stringify(source.detail())).toMatch(/partition 2: stored layout total 2, segment size 500, .*partition 1 carries another layout/);
+    await expect(source.fetch()).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
   });
 
   it('waits, drawing from none, until every partition answers before recording the first layout', async () => {
