@@ -172,6 +172,28 @@ if (!mysqlAvailable()) {
       await other.drop();
     });
 
+    it('two partitions on fresh databases with PARTITION_SEGMENT_SIZE unset: exit 2 with one line, nothing recorded', async () => {
+      const two = JSON.stringify([
+        { idx: 1, total: 2, url: main.env.DATABASE_URL },
+        { idx: 2, total: 2, url: other.url },
+      ]);
+      const refused = await refusedStart({ ...main.env, PARTITIONS: two });
+      expect(refused.code).toBe(2);
+      expect(refused.lines).toHaveLength(1);
+      expect(refused.lines[0]).toMatch(/^id-allocator: cannot start: partitions 1, 2 of 2: no layout is recorded yet, and PARTITION_SEGMENT_SIZE is unset/);
+      const onMain = await main.query('SELECT COUNT(*) AS n FROM partition_layout');
+      expect(Number(onMain[0].n)).toBe(0);
+      const conn = await adminConnection(other.name);
+      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM partition_layout');
+      await conn.end();
+      expect(Number((rows as { n: string }[])[0].n)).toBe(0);
+      // named, it records that size in both
+      const named = await ServerProcess.start({ ...main.env, PARTITIONS: two, PARTITION_SEGMENT_SIZE: '2000' });
+      servers.push(named);
+      const ready = await request(`${named.url}/health/ready`);
+      expect(ready.body.info.partition).toMatchObject({ total: 2, segmentSize: 2000 });
+    }, 60_000);
+
     it('P = 1 on the main database drawn, then two partitions: refused with the one line, and so is moving partition 1 away', async () => {
       const first = await ServerProcess.start({ ...main.env });
       expect((await draw(first.url, 2000)).ids).toHaveLength(2000);

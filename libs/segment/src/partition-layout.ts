@@ -31,7 +31,8 @@ export interface ConfiguredLayout {
 }
 
 /**
- * The segment size a new layout records when PARTITION_SEGMENT_SIZE is unset. Each segment costs
+ * The segment size a new layout of one partition records when PARTITION_SEGMENT_SIZE is unset
+ * (with more, it must be set: see judgeLayouts). Each segment costs
  * one durable commit, on the path of /alloc: at 1,000 that was ~5% of a core at 80k req/s; at
  * 100,000 a segment lasts 12 s at 8,000 req/s, so two held segments ride out a database restart.
  * The cost: an instance that stops skips what it held, up to two segments (of 2^53).
@@ -122,20 +123,20 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
           'If that is the layout they were drawn under, start once with PARTITION_ADOPT_LAYOUT=true to record it.',
       };
     }
-    // Instances holding other partitions record theirs from their own configuration: only a
-    // size each names can be the same everywhere.
-    const others = partitionsNotHeld(seen, configured.total);
-    if (configured.segmentSize === undefined && others.length > 0) {
+    const unreachable = seen.filter((s) => !s.reachable).map((s) => s.idx);
+    if (unreachable.length > 0) return { kind: 'wait', unreachable };
+    // With several partitions, instances that hold different ones each record from their own
+    // configuration, and a record half-written by a race outlives the race: only a size that
+    // every instance names can agree. The size defaults only where there is one partition.
+    if (configured.segmentSize === undefined && configured.total > 1) {
       return {
         kind: 'refuse',
         message:
-          `partitions ${others.join(', ')} of ${configured.total} are not held here, and no layout is recorded yet: their instances ` +
-          'record the first layout from their own configuration, so set PARTITION_SEGMENT_SIZE alike on every instance ' +
-          '(unset takes the recorded size, or 100,000 only for an instance that holds every partition).',
+          `partitions ${seen.map((s) => s.idx).join(', ')} of ${configured.total}: no layout is recorded yet, and PARTITION_SEGMENT_SIZE ` +
+          'is unset: with more than one partition a new layout needs it, set alike on every instance (unset takes a recorded size).',
       };
     }
-    const unreachable = seen.filter((s) => !s.reachable).map((s) => s.idx);
-    return unreachable.length > 0 ? { kind: 'wait', unreachable } : { kind: 'write' };
+    return { kind: 'write' };
   }
   const referenceIdx = reference.idx;
   const layouts = new Map<number, PartitionLayout>();
@@ -173,14 +174,6 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
     layouts.set(s.idx, l);
   }
   return { kind: 'ok', layouts };
-}
-
-/** the partitions 1..total that the observations (this instance's) do not include */
-function partitionsNotHeld(seen: PartitionObservation[], total: number): number[] {
-  const held = new Set(seen.map((s) => s.idx));
-  const missing: number[] = [];
-  for (let idx = 1; idx <= total; idx++) if (!held.has(idx)) missing.push(idx);
-  return missing;
 }
 
 /**

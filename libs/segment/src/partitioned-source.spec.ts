@@ -186,7 +186,8 @@ describe('PartitionedSource', () => {
     await expect(new PartitionLayoutKeeper([p1, p2], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true)).rejects.toThrow(
       /^partition 2: its database records no layout/,
     );
-    // the race itself: this instance (size unset) loses partition 1 while writing
+    // the race itself: this instance (configured 500) loses partition 1 while writing: the rest
+    // follow the winner's record, and the configuration that lost is refused
     const q1 = new FakePartition(1);
     const q2 = new FakePartition(2);
     const insert = q1.insertLayout.bind(q1);
@@ -195,9 +196,14 @@ describe('PartitionedSource', () => {
       await insert(l);
     };
     const raced = new PartitionedSource([q1, q2], 2, log);
-    await new PartitionLayoutKeeper([q1, q2], raced, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    await expect(new PartitionLayoutKeeper([q1, q2], raced, { total: 2, segmentSize: 500 }, false, { info: jest.fn(), error: jest.fn() }).check(true)).rejects.toThrow(
+      /^partition 1: stored layout total 2, segment size 1000, .*the configured layout differs/,
+    );
     expect(q2.layouts[0]).toMatchObject({ layoutId: 'b'.repeat(32), segmentSize: 1000 });
-    expect(await raced.fetch()).toMatchObject({ start: 1n, end: 1001n });
+    // the winner's configuration, or none, draws under the one record
+    const after = new PartitionedSource([q1, q2], 2, log);
+    await new PartitionLayoutKeeper([q1, q2], after, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    expect(await after.fetch()).toMatchObject({ start: 1n, end: 1001n });
     // one layout id, two sizes (written by an older version of this race): refused
     const r1 = new FakePartition(1);
     const r2 = new FakePartition(2);
@@ -208,17 +214,26 @@ describe('PartitionedSource', () => {
     ).rejects.toThrow(/^partition 2: stored layout total 2, segment size 500, .*partition 1 carries another layout/);
   });
 
-  it('PARTITION_SEGMENT_SIZE unset: an instance holding only some partitions does not record a new layout', async () => {
+  it('PARTITION_SEGMENT_SIZE unset with several partitions: no new layout is recorded; a recorded one is taken, waiting for it while down', async () => {
+    const keeper = (stores: FakePartition[], segmentSize?: number) =>
+      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, 2, log), { total: 2, segmentSize }, false, { info: jest.fn(), error: jest.fn() });
+    // instances holding other partitions record from their own configuration, so only a named size can agree
     const p1 = new FakePartition(1);
-    const keeper = (segmentSize?: number) =>
-      new PartitionLayoutKeeper([p1], new PartitionedSource([p1], 2, log), { total: 2, segmentSize }, false, { info: jest.fn(), error: jest.fn() });
-    // the instance of partition 2 records its own from its own configuration: only a named size can agree
-    await expect(keeper().check(true)).rejects.toThrow(/^partitions 2 of 2 are not held here, and no layout is recorded yet/);
-    expect(p1.layouts).toHaveLength(0);
-    await keeper(1000).check(true);
+    await expect(keeper([p1]).check(true)).rejects.toThrow(/^partitions 1 of 2: no layout is recorded yet, and PARTITION_SEGMENT_SIZE is unset/);
+    const p2 = new FakePartition(2);
+    await expect(keeper([p1, p2]).check(true)).rejects.toThrow(/^partitions 1, 2 of 2: no layout is recorded yet/);
+    expect([...p1.layouts, ...p2.layouts]).toHaveLength(0);
+    await keeper([p1], 1000).check(true);
     expect(p1.layouts[0]).toMatchObject({ total: 2, segmentSize: 1000 });
-    // once recorded, unset takes it
-    await keeper().check(true);
+    // a restart with the size unset while its database is down waits for the record instead of refusing
+    p1.down = true;
+    const source = new PartitionedSource([p1], 2, log);
+    const later = new PartitionLayoutKeeper([p1], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() });
+    await later.check(true);
+    expect(source.layoutOf(1)).toBeUndefined();
+    p1.down = false;
+    await later.check(false);
+    expect(source.layoutOf(1)).toMatchObject({ segmentSize: 1000 });
   });
 
   it('a partition that answers only later is held to the layout already drawn under, whoever else is down', async () => {
