@@ -172,23 +172,33 @@ if (!mysqlAvailable()) {
       await other.drop();
     });
 
-    it('two partitions on fresh databases with PARTITION_SEGMENT_SIZE unset: exit 2 with one line, nothing recorded', async () => {
-      const two = JSON.stringify([
+    /** partitions 1 (the main database) and 2 (the other) of 2 */
+    const twoPartitions = () =>
+      JSON.stringify([
         { idx: 1, total: 2, url: main.env.DATABASE_URL },
         { idx: 2, total: 2, url: other.url },
       ]);
-      const refused = await refusedStart({ ...main.env, PARTITIONS: two });
+    /** start with PARTITIONS=twoPartitions() must exit 2 with one line matching `line` */
+    async function refusedWithTwo(line: RegExp): Promise<void> {
+      const refused = await refusedStart({ ...main.env, PARTITIONS: twoPartitions() });
       expect(refused.code).toBe(2);
       expect(refused.lines).toHaveLength(1);
-      expect(refused.lines[0]).toMatch(/^id-allocator: cannot start: partitions 1, 2 of 2: no layout is recorded yet, and PARTITION_SEGMENT_SIZE is unset/);
-      const onMain = await main.query('SELECT COUNT(*) AS n FROM partition_layout');
-      expect(Number(onMain[0].n)).toBe(0);
+      expect(refused.lines[0]).toMatch(line);
+    }
+    async function layoutRowsInOther(): Promise<number> {
       const conn = await adminConnection(other.name);
       const [rows] = await conn.query('SELECT COUNT(*) AS n FROM partition_layout');
       await conn.end();
-      expect(Number((rows as { n: string }[])[0].n)).toBe(0);
+      return Number((rows as { n: string }[])[0].n);
+    }
+
+    it('two partitions on fresh databases with PARTITION_SEGMENT_SIZE unset: exit 2 with one line, nothing recorded', async () => {
+      await refusedWithTwo(/^id-allocator: cannot start: partitions 1, 2 of 2: no layout is recorded yet, and PARTITION_SEGMENT_SIZE is unset/);
+      const onMain = await main.query('SELECT COUNT(*) AS n FROM partition_layout');
+      expect(Number(onMain[0].n)).toBe(0);
+      expect(await layoutRowsInOther()).toBe(0);
       // named, it records that size in both
-      const named = await ServerProcess.start({ ...main.env, PARTITIONS: two, PARTITION_SEGMENT_SIZE: '2000' });
+      const named = await ServerProcess.start({ ...main.env, PARTITIONS: twoPartitions(), PARTITION_SEGMENT_SIZE: '2000' });
       servers.push(named);
       const ready = await request(`${named.url}/health/ready`);
       expect(ready.body.info.partition).toMatchObject({ total: 2, segmentSize: 2000 });
@@ -199,19 +209,9 @@ if (!mysqlAvailable()) {
       expect((await draw(first.url, 2000)).ids).toHaveLength(2000);
       await first.kill();
 
-      const two = JSON.stringify([
-        { idx: 1, total: 2, url: main.env.DATABASE_URL },
-        { idx: 2, total: 2, url: other.url },
-      ]);
-      const refused = await refusedStart({ ...main.env, PARTITIONS: two });
-      expect(refused.code).toBe(2);
-      expect(refused.lines).toHaveLength(1);
-      expect(refused.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: stored layout total 1, segment size 100000, .*configured: partition 1 of total 2, segment size as recorded/);
+      await refusedWithTwo(/^id-allocator: cannot start: partition 1: stored layout total 1, segment size 100000, .*configured: partition 1 of total 2, segment size as recorded/);
       // the refusal wrote nothing into the second database
-      const conn = await adminConnection(other.name);
-      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM partition_layout');
-      await conn.end();
-      expect(Number((rows as { n: string }[])[0].n)).toBe(0);
+      expect(await layoutRowsInOther()).toBe(0);
 
       const moved = await refusedStart({ ...main.env, PARTITIONS: JSON.stringify([{ idx: 1, total: 1, url: other.url }]) });
       expect(moved.code).toBe(2);
