@@ -44,11 +44,7 @@ function generate(urls: string[], mode: 'open' | 'closed', rate: number, seconds
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`load client exited ${code}`));
-      const got = JSON.parse(out) as LoadResult | LoadResult[];
-      resolve(Array.isArray(got) ? got : [got]);
-    });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult[]) : reject(new Error(`load client exited ${code}`))));
   });
 }
 

@@ -12,7 +12,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
  * closed: every connection sends its next request when the previous answer arrives.
  *
  * Usage: node load-client.js URL[,URL...] open|closed RATE SECONDS CONNECTIONS WARMUP_SECONDS -> one
- * JSON line on stdout (a list for several URLs, which take turns: see run). Bounded: it stops sending at the end and gives up on answers 2 s later.
+ * JSON line on stdout, a list of results in the order of the URLs (several take turns: see run).
+ * Bounded: it stops sending at the end and gives up on answers 2 s later.
  */
 export interface LoadResult {
   mode: 'open' | 'closed';
@@ -258,10 +259,8 @@ export function run(urls: string[], mode: 'open' | 'closed', rate: number, secon
 
 if (require.main === module) {
   const [urls, mode, rate, seconds, connections, warmup] = process.argv.slice(2);
-  // URL, or URL,URL,...: the URLs take turns (see run); one JSON line, a list for a list
-  const list = urls.split(',');
-  void run(list, mode as 'open' | 'closed', Number(rate), Number(seconds), Number(connections ?? 50), Number(warmup ?? 1)).then((r) => {
-    process.stdout.write(JSON.stringify(list.length === 1 ? r[0] : r) + '\n');
+  void run(urls.split(','), mode as 'open' | 'closed', Number(rate), Number(seconds), Number(connections ?? 50), Number(warmup ?? 1)).then((r) => {
+    process.stdout.write(JSON.stringify(r) + '\n');
     process.exit(0);
   });
 }

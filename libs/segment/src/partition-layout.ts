@@ -104,22 +104,21 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
   const reference = checked ?? (recorded.length > 0 ? recorded[0].layout! : undefined);
   if (reference === undefined) {
     const drawn = reachable.find((s) => s.allocations > 0n);
-    if (drawn !== undefined && configured.segmentSize === undefined) {
+    const unrecorded = drawn && `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout (drawn before layouts were recorded, or by go-id-alloc v1)`;
+    if (unrecorded && configured.segmentSize === undefined) {
       return {
         kind: 'refuse',
         message:
-          `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout (drawn before layouts ` +
-          'were recorded, or by go-id-alloc v1), and PARTITION_SEGMENT_SIZE is unset: recording a layout for them needs the ' +
-          "segment size they were drawn under (go-id-alloc's SegmentSize; 1000 if they were drawn on this service's old default). " +
+          `${unrecorded}, and PARTITION_SEGMENT_SIZE is unset: recording a layout for them needs the segment size they were drawn ` +
+          "under (go-id-alloc's SegmentSize; 1000 if they were drawn on this service's old default). " +
           'If you know it, set it and start once with PARTITION_ADOPT_LAYOUT=true to record it.',
       };
     }
-    if (drawn !== undefined && !adoptUnrecorded) {
+    if (unrecorded && !adoptUnrecorded) {
       return {
         kind: 'refuse',
         message:
-          `partition ${drawn.idx}: its table holds ${drawn.allocations} allocation(s) but no recorded layout (drawn before layouts ` +
-          `were recorded, or by go-id-alloc v1), so the layout they were drawn under is unknown; configured: ${configuredText}. ` +
+          `${unrecorded}, so the layout they were drawn under is unknown; configured: ${configuredText}. ` +
           'If that is the layout they were drawn under, start once with PARTITION_ADOPT_LAYOUT=true to record it.',
       };
     }

@@ -1,6 +1,6 @@
 import { IdError } from '@app/core';
 import { LayoutFence, PartitionStore } from './partition-store';
-import { NEW_LAYOUT_SEGMENT_SIZE, PartitionLayout } from './partition-layout';
+import { NEW_LAYOUT_SEGMENT_SIZE, PartitionLayout, StartLayout } from './partition-layout';
 import { PartitionLayoutKeeper } from './partition-layout-keeper';
 import { PartitionedSource } from './partitioned-source';
 
@@ -64,9 +64,14 @@ class FakePartition implements PartitionStore {
 /** a source over fakes whose first layout (total, size) is recorded and checked */
 async function checkedSource(stores: FakePartition[], total: number, size: number, events = {}) {
   const source = new PartitionedSource(stores, total, log, undefined, events);
-  const keeper = new PartitionLayoutKeeper(stores, source, { total, segmentSize: size }, false, { info: jest.fn(), error: jest.fn() });
+  const keeper = keeperOf(stores, { total, segmentSize: size }, { source });
   await keeper.check(true);
   return { source, keeper };
+}
+
+/** a layout keeper over fakes with this configuration, on its own source unless one is given */
+function keeperOf(stores: FakePartition[], configured: StartLayout, { adopt = false, source = new PartitionedSource(stores, configured.total, log) } = {}) {
+  return new PartitionLayoutKeeper(stores, source, configured, adopt, { info: jest.fn(), error: jest.fn() });
 }
 
 const log = { error: jest.fn(), warn: jest.fn() };
@@ -134,10 +139,7 @@ describe('PartitionedSource', () => {
     expect(p2.layouts[0].layoutId).toBe(p1.layouts[0].layoutId);
     await source.fetch();
     const keeper = (total: number, size: number, stores = [p1, p2]) =>
-      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, total, log), { total, segmentSize: size }, false, {
-        info: jest.fn(),
-        error: jest.fn(),
-      });
+      keeperOf(stores, { total, segmentSize: size });
     await expect(keeper(2, 500).check(true)).rejects.toThrow(/^partition 1: stored layout total 2, segment size 1000, .*configured: partition 1 of total 2, segment size 500/);
     await expect(keeper(1, 1000, [p1]).check(true)).rejects.toThrow(/^partition 1: stored layout total 2, .*configured: partition 1 of total 1/);
     const fresh = new FakePartition(2);
@@ -149,7 +151,7 @@ describe('PartitionedSource', () => {
 
   it('PARTITION_SEGMENT_SIZE unset: a new layout records NEW_LAYOUT_SEGMENT_SIZE, a recorded one keeps its size', async () => {
     const keeper = (stores: FakePartition[], segmentSize: number | undefined, adopt = false) =>
-      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, 1, log), { total: 1, segmentSize }, adopt, { info: jest.fn(), error: jest.fn() });
+      keeperOf(stores, { total: 1, segmentSize }, { adopt });
     const fresh = new FakePartition(1);
     await keeper([fresh], undefined).check(true);
     expect(fresh.layouts[0]).toMatchObject({ total: 1, segmentSize: NEW_LAYOUT_SEGMENT_SIZE });
@@ -157,7 +159,7 @@ describe('PartitionedSource', () => {
     const older = new FakePartition(1);
     await keeper([older], 1000).check(true);
     const source = new PartitionedSource([older], 1, log);
-    await new PartitionLayoutKeeper([older], source, { total: 1 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    await keeperOf([older], { total: 1 }, { source }).check(true);
     expect(older.layouts).toHaveLength(1);
     expect(await source.fetch()).toMatchObject({ start: 1n, end: 1001n });
     expect(source.detail()).toMatchObject({ segmentSize: 1000 });
@@ -183,7 +185,7 @@ describe('PartitionedSource', () => {
     await p1.insertLayout({ version: 1, layoutId: 'a'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
     const source = new PartitionedSource([p1, p2], 2, log);
     // p1 has a record, p2 none: refused (a swapped database), not written
-    await expect(new PartitionLayoutKeeper([p1, p2], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true)).rejects.toThrow(
+    await expect(keeperOf([p1, p2], { total: 2 }, { source }).check(true)).rejects.toThrow(
       /^partition 2: its database records no layout/,
     );
     // the race itself: this instance (configured 500) loses partition 1 while writing: the rest
@@ -196,13 +198,13 @@ describe('PartitionedSource', () => {
       await insert(l);
     };
     const raced = new PartitionedSource([q1, q2], 2, log);
-    await expect(new PartitionLayoutKeeper([q1, q2], raced, { total: 2, segmentSize: 500 }, false, { info: jest.fn(), error: jest.fn() }).check(true)).rejects.toThrow(
+    await expect(keeperOf([q1, q2], { total: 2, segmentSize: 500 }, { source: raced }).check(true)).rejects.toThrow(
       /^partition 1: stored layout total 2, segment size 1000, .*the configured layout differs/,
     );
     expect(q2.layouts[0]).toMatchObject({ layoutId: 'b'.repeat(32), segmentSize: 1000 });
     // the winner's configuration, or none, draws under the one record
     const after = new PartitionedSource([q1, q2], 2, log);
-    await new PartitionLayoutKeeper([q1, q2], after, { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true);
+    await keeperOf([q1, q2], { total: 2 }, { source: after }).check(true);
     expect(await after.fetch()).toMatchObject({ start: 1n, end: 1001n });
     // one layout id, two sizes (written by an older version of this race): refused
     const r1 = new FakePartition(1);
@@ -210,13 +212,13 @@ describe('PartitionedSource', () => {
     await r1.insertLayout({ version: 1, layoutId: 'c'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
     await r2.insertLayout({ version: 1, layoutId: 'c'.repeat(32), total: 2, segmentSize: 500, base: 1n, idx: 2, first: 0n, complete: true });
     await expect(
-      new PartitionLayoutKeeper([r1, r2], new PartitionedSource([r1, r2], 2, log), { total: 2 }, false, { info: jest.fn(), error: jest.fn() }).check(true),
+      keeperOf([r1, r2], { total: 2 }).check(true),
     ).rejects.toThrow(/^partition 2: stored layout total 2, segment size 500, .*partition 1 carries another layout/);
   });
 
   it('PARTITION_SEGMENT_SIZE unset with several partitions: no new layout is recorded; a recorded one is taken, waiting for it while down', async () => {
     const keeper = (stores: FakePartition[], segmentSize?: number) =>
-      new PartitionLayoutKeeper(stores, new PartitionedSource(stores, 2, log), { total: 2, segmentSize }, false, { info: jest.fn(), error: jest.fn() });
+      keeperOf(stores, { total: 2, segmentSize });
     // instances holding other partitions record from their own configuration, so only a named size can agree
     const p1 = new FakePartition(1);
     await expect(keeper([p1]).check(true)).rejects.toThrow(/^partitions 1 of 2: no layout is recorded yet, and PARTITION_SEGMENT_SIZE is unset/);
@@ -228,7 +230,7 @@ describe('PartitionedSource', () => {
     // a restart with the size unset while its database is down waits for the record instead of refusing
     p1.down = true;
     const source = new PartitionedSource([p1], 2, log);
-    const later = new PartitionLayoutKeeper([p1], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() });
+    const later = keeperOf([p1], { total: 2 }, { source });
     await later.check(true);
     expect(source.layoutOf(1)).toBeUndefined();
     p1.down = false;
@@ -244,7 +246,7 @@ describe('PartitionedSource', () => {
     await p2.insertLayout({ ...layout, segmentSize: 500, idx: 2 }); // swapped in, or left by an older race
     p2.down = true;
     const source = new PartitionedSource([p1, p2], 2, log);
-    const keeper = new PartitionLayoutKeeper([p1, p2], source, { total: 2 }, false, { info: jest.fn(), error: jest.fn() });
+    const keeper = keeperOf([p1, p2], { total: 2 }, { source });
     await keeper.check(true);
     expect(source.layoutOf(1)).toMatchObject({ segmentSize: 1000 });
     p1.down = true;
