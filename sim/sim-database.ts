@@ -1,0 +1,477 @@
+/**
+ * The simulated database: in-memory tables behind the same store interfaces the service uses
+ * (SegmentStore, PartitionStore), each method a small model of the SQL it stands for.
+ *
+ * Statement model (what every store method goes through, `exec`):
+ * - A statement is sent, runs atomically at one virtual instant (a MySQL statement under its row
+ *   locks, or a transaction: SQL serialises them, so running them one at a time is faithful),
+ *   and its answer arrives a few ms later.
+ * - A stalled database runs nothing until the stall ends; the driver gives up after the
+ *   statement timeout (DATABASE_UNAVAILABLE) while the statement may still run later: an
+ *   unknown outcome, as with mysql2's timeout over a live connection.
+ * - A fault may fail a statement before it runs (nothing committed) or after (committed, the
+ *   answer lost): both answer DATABASE_UNAVAILABLE.
+ * - Every committed write keeps a snapshot; a failover promotes a copy that lost the last K
+ *   commits (K = 0: semi-sync AFTER_SYNC or Galera; K > 0: an asynchronous replica), a restore
+ *   goes back further, and a Galera-style loss drops the last K commits with no failover at all.
+ *   Statements that run during the move fail without effect.
+ * - The database's clock (NOW() for published targets) is the true virtual time.
+ */
+import { IdError } from '@app/core';
+import type { PartitionLayout } from '../libs/segment/src/partition-layout';
+import type { LayoutFence, PartitionPollAnswer, PartitionStore } from '../libs/segment/src/partition-store';
+import { skipBackwards as partitionSkipBackwards } from '../libs/segment/src/partition-store';
+import {
+  belowMark,
+  exhausted,
+  keyExists,
+  skipBackwards,
+  skipPastMax,
+  smallestStart,
+  unknownKey,
+} from '../libs/segment/src/segment-sql';
+import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from '../libs/segment/src/segment-store';
+import { SegmentTable } from '../libs/segment/src/segment-table';
+import { Rng, VirtualTime } from './virtual-time';
+
+interface KeyState {
+  maxId: bigint;
+  step: number;
+  description: string | null;
+}
+interface MetaState {
+  public: boolean;
+  skipSeq: number;
+  highWater: bigint;
+}
+interface PartitionTable {
+  /** the auto-increment's last id (MAX(id)); allocation n is id n + 1; 0: empty */
+  lastId: bigint;
+  /** recorded layouts, by version, each with its skip counter */
+  layouts: (PartitionLayout & { skips: bigint })[];
+}
+
+/** Everything the database holds; copied whole at each commit (it is small). */
+export interface DbState {
+  keys: Map<string, KeyState>;
+  meta: Map<string, MetaState>;
+  /** id_segment_halt: instance|key -> target, seen_at */
+  halts: Map<string, { key: string; target: bigint; seenAt: number }>;
+  partitions: Map<number, PartitionTable>;
+}
+
+export interface DbFaults {
+  /** chance that a statement fails (half before it runs, half after it committed) */
+  failRate: number;
+  /** the driver's statement timeout */
+  statementTimeoutMs: number;
+}
+
+/** A committed write, for the checker: which fetch it was, and whether it survived. */
+export interface CommitRecord {
+  seq: number;
+  at: number;
+  who: string;
+  what: string;
+  lost: boolean;
+  /** when it was lost (virtual ms) */
+  lostAt?: number;
+}
+
+/** Told of every answer delivered: what the asker can know of the database from then on. */
+export type AnswerHook = (who: string, what: string, seqAtRun: number, ranAt: number, deliveredAt: number) => void;
+
+export type TraceFn = (line: string) => void;
+
+export class SimDatabase {
+  state: DbState;
+  private snapshots: { seq: number; at: number; state: DbState }[] = [];
+  private commitSeq = 0;
+  readonly commits = new Map<number, CommitRecord>();
+  private stalledUntil = 0;
+  /** a failover or restore in progress: statements fail until then */
+  private movingUntil = 0;
+  /** the commit sequence of the latest statement run (readers record what they saw) */
+  lastRunSeq = 0;
+  onAnswer?: AnswerHook;
+  /** commits made before this (virtual ms) are never lost */
+  protectedUntil = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly time: VirtualTime,
+    private readonly rng: Rng,
+    readonly faults: DbFaults,
+    readonly trace: TraceFn,
+  ) {
+    this.state = { keys: new Map(), meta: new Map(), halts: new Map(), partitions: new Map() };
+    this.snapshot();
+  }
+
+  /** the sequence number the statement running now will commit under */
+  get nextCommitSeq(): number {
+    return this.commitSeq + 1;
+  }
+
+  private snapshot(): void {
+    this.snapshots.push({ seq: this.commitSeq, at: this.time.now, state: structuredClone(this.state) });
+    if (this.snapshots.length > 400) this.snapshots.shift();
+  }
+
+  stall(ms: number): void {
+    this.stalledUntil = Math.max(this.stalledUntil, this.time.now + ms);
+    this.trace(`db ${this.name}: stalls for ${ms} ms`);
+  }
+
+  /**
+   * The primary is replaced by a copy that lost the last `lost` commits (0: nothing lost); the
+   * database is unreachable for `outageMs`. `kind` names the story in the trace.
+   */
+  loseCommits(lost: number, outageMs: number, kind: string): void {
+    // never back past the service's first minutes (the layout records, the keys' creation): a
+    // copy older than the service itself is a new database, not a restore
+    let keep = Math.max(0, this.snapshots.length - 1 - lost);
+    while (keep < this.snapshots.length - 1 && this.snapshots[keep].at < this.protectedUntil) keep++;
+    const dropped = this.snapshots.splice(keep + 1);
+    for (const s of dropped) {
+      const c = this.commits.get(s.seq);
+      if (c) {
+        c.lost = true;
+        c.lostAt = this.time.now;
+      }
+    }
+    this.state = structuredClone(this.snapshots[keep].state);
+    this.movingUntil = Math.max(this.movingUntil, this.time.now + outageMs);
+    this.trace(
+      `db ${this.name}: ${kind}: ${dropped.length} commit(s) lost (${dropped.map((s) => this.commits.get(s.seq)?.what ?? s.seq).join(', ') || 'none'}); unreachable ${outageMs} ms`,
+    );
+  }
+
+  /**
+   * Runs `work` as one statement (or one transaction) at a virtual instant. `work` must throw
+   * before it changes anything (an IdError is the SQL's own refusal, answered as is).
+   */
+  exec<T>(who: string, what: string, write: boolean, work: (s: DbState) => T, opts: { timeoutMs?: number } = {}): Promise<T> {
+    const sentAt = this.time.now;
+    const runAt = Math.max(sentAt, this.stalledUntil) + this.rng.int(0, 3);
+    const fault = this.rng.chance(this.faults.failRate) ? (this.rng.chance(0.5) ? 'before' : 'after') : null;
+    const answerDelay = this.rng.int(0, 3);
+    const timeoutMs = opts.timeoutMs ?? this.faults.statementTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let answered = false;
+      const answer = (fn: () => void) => {
+        if (answered) return;
+        answered = true;
+        fn();
+      };
+      this.time.schedule(timeoutMs, () => answer(() => reject(unavailable(`statement timeout (${what})`))));
+      this.time.schedule(runAt - sentAt, () => {
+        if (this.time.now < this.movingUntil || this.time.now < this.stalledUntil) {
+          // a statement that reaches a database in the middle of a move fails without effect
+          this.time.schedule(answerDelay, () => answer(() => reject(unavailable(`connection lost (${what})`))));
+          return;
+        }
+        if (fault === 'before') {
+          this.time.schedule(answerDelay, () => answer(() => reject(unavailable(`failed before running (${what})`))));
+          return;
+        }
+        let result: T;
+        try {
+          result = work(this.state);
+        } catch (e) {
+          this.time.schedule(answerDelay, () => answer(() => reject(e)));
+          return;
+        }
+        if (write) {
+          const seq = ++this.commitSeq;
+          this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false });
+          this.snapshot();
+          this.lastRunSeq = seq;
+          if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
+        }
+        const seqAtRun = this.commitSeq;
+        const ranAt = this.time.now;
+        this.time.schedule(answerDelay, () =>
+          answer(() => {
+            if (fault === 'after') {
+              reject(unavailable(`answer lost after commit (${what})`));
+              return;
+            }
+            this.onAnswer?.(who, what, seqAtRun, ranAt, this.time.now);
+            resolve(result);
+          }),
+        );
+      });
+    });
+  }
+}
+
+function unavailable(why: string): IdError {
+  return new IdError('DATABASE_UNAVAILABLE', `database unavailable: ${why}`);
+}
+
+function rowOf(s: DbState, key: string): SegmentKeyRow | null {
+  const k = s.keys.get(key);
+  if (k === undefined) return null;
+  const m = s.meta.get(key);
+  return {
+    key,
+    maxId: k.maxId.toString(),
+    step: k.step,
+    description: k.description,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    public: m?.public ?? false,
+    skipSeq: m?.skipSeq ?? 0,
+    highWater: (m?.highWater ?? 0n).toString(),
+  };
+}
+
+function metaOf(s: DbState, key: string): MetaState {
+  let m = s.meta.get(key);
+  if (m === undefined) {
+    m = { public: false, skipSeq: 0, highWater: 0n };
+    s.meta.set(key, m);
+  }
+  return m;
+}
+
+/** Observers of fetches, for the checker: which commit handed which range to whom. */
+export interface FetchObserver {
+  fetched(who: string, key: string, maxId: bigint, step: number, commitSeq: number, sentAt: number): void;
+}
+
+/**
+ * SegmentStore over the simulated tables, one per instance (so the trace names who sent what).
+ * Each method models the MySQL store's statement of the same name.
+ */
+export class SimSegmentStore implements SegmentStore {
+  readonly table = SegmentTable.ours();
+
+  constructor(
+    private readonly db: SimDatabase,
+    private readonly who: string,
+    private readonly time: VirtualTime,
+    private readonly observer: FetchObserver,
+  ) {}
+
+  /** UPDATE leaf_alloc SET max_id = LAST_INSERT_ID(max_id + ?) WHERE biz_tag = ? AND max_id <= MAX - ? */
+  fetch(key: string, step: number): Promise<bigint> {
+    const sentAt = this.time.now;
+    let seq = 0;
+    return this.db
+      .exec(this.who, `fetch ${key} +${step}`, true, (s) => {
+        const k = s.keys.get(key);
+        if (k === undefined) throw unknownKey(key);
+        if (k.maxId > MAX_ID - BigInt(step)) throw exhausted(key, step);
+        k.maxId += BigInt(step);
+        seq = this.db.nextCommitSeq;
+        return k.maxId;
+      })
+      .then((maxId) => {
+        this.observer.fetched(this.who, key, maxId, step, seq, sentAt);
+        this.db.trace(`${this.who}: fetched ${key} [${maxId - BigInt(step)}, ${maxId}) (#${seq})`);
+        return maxId;
+      });
+  }
+
+  find(key: string): Promise<SegmentKeyRow | null> {
+    return this.db.exec(this.who, `find ${key}`, false, (s) => rowOf(s, key));
+  }
+
+  /** the poll's SELECT ... WHERE biz_tag IN (...): one consistent read */
+  findMany(keys: string[]): Promise<SegmentKeyRow[]> {
+    return this.db.exec(this.who, `read ${keys.join(',')}`, false, (s) =>
+      keys.map((k) => rowOf(s, k)).filter((r): r is SegmentKeyRow => r !== null),
+    );
+  }
+
+  list(): Promise<SegmentKeyRow[]> {
+    return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!));
+  }
+
+  /** one transaction: the mark check, the row and its meta */
+  create(row: NewSegmentKey): Promise<SegmentKeyRow> {
+    return this.db.exec(this.who, `create ${row.key} at ${row.startId}`, true, (s) => {
+      if (s.keys.has(row.key)) throw keyExists(row.key);
+      const smallest = smallestStart(s.meta.get(row.key)?.highWater ?? 0n, row.markMargin);
+      if (row.startId < smallest) throw belowMark(row.key, smallest);
+      s.keys.set(row.key, { maxId: row.startId, step: row.step, description: row.description });
+      metaOf(s, row.key).public = row.public;
+      return rowOf(s, row.key)!;
+    });
+  }
+
+  raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    if (marks.length === 0) return Promise.resolve();
+    return this.db.exec(this.who, `raise marks ${marks.map((m) => `${m.key}>=${m.highWater}`).join(',')}`, true, (s) => {
+      for (const m of marks) {
+        const meta = metaOf(s, m.key);
+        if (m.highWater > meta.highWater) meta.highWater = m.highWater;
+      }
+    });
+  }
+
+  publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    return this.db.exec(this.who, `publish ${targets.map((t) => `${t.key}>=${t.target}`).join(',')}`, true, (s) => {
+      for (const t of targets) s.halts.set(`${instanceId}|${t.key}`, { key: t.key, target: t.target, seenAt: this.time.now });
+    });
+  }
+
+  requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
+    return this.db.exec(this.who, 'required targets', false, (s) => {
+      const found = new Map<string, bigint>();
+      for (const h of s.halts.values()) {
+        if (!keys.includes(h.key) || h.seenAt < this.time.now - withinMs) continue;
+        const known = found.get(h.key);
+        if (known === undefined || h.target > known) found.set(h.key, h.target);
+      }
+      return found;
+    });
+  }
+
+  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+    return this.db.exec(this.who, `update ${key} ${JSON.stringify(patch)}`, true, (s) => {
+      const k = s.keys.get(key);
+      if (k === undefined) return null;
+      if (patch.step !== undefined) k.step = patch.step;
+      if (patch.description !== undefined) k.description = patch.description;
+      if (patch.public !== undefined) metaOf(s, key).public = patch.public;
+      return rowOf(s, key);
+    });
+  }
+
+  /** one transaction: max_id ahead (never back), skip_seq + 1, the mark raised */
+  skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
+    const what = 'by' in target ? `skip ${key} by ${target.by}` : `skip ${key} to ${target.to}`;
+    return this.db.exec(this.who, what, true, (s) => {
+      const k = s.keys.get(key);
+      if (k === undefined) return null;
+      if ('by' in target) {
+        if (k.maxId > MAX_ID - target.by) throw skipPastMax(key);
+        k.maxId += target.by;
+      } else {
+        if (k.maxId >= target.to) throw skipBackwards(key, k.maxId.toString(), target.to);
+        k.maxId = target.to;
+      }
+      const m = metaOf(s, key);
+      m.skipSeq++;
+      if (k.maxId > m.highWater) m.highWater = k.maxId;
+      return rowOf(s, key);
+    });
+  }
+
+  /** an operator's hand-written DELETE FROM leaf_alloc (the service has no delete route) */
+  deleteRow(key: string): Promise<void> {
+    return this.db.exec(this.who, `DELETE ${key}`, true, (s) => {
+      s.keys.delete(key);
+    });
+  }
+}
+
+/** Partition fetches, for the checker. */
+export interface AllocationObserver {
+  allocated(who: string, idx: number, n: bigint, commitSeq: number, sentAt: number): void;
+}
+
+/** PartitionStore over one partition's simulated database; each method models the MySQL store's. */
+export class SimPartitionStore implements PartitionStore {
+  constructor(
+    readonly idx: number,
+    private readonly db: SimDatabase,
+    private readonly who: string,
+    private readonly time: VirtualTime,
+    private readonly observer: AllocationObserver,
+  ) {}
+
+  private table(s: DbState): PartitionTable {
+    let t = s.partitions.get(this.idx);
+    if (t === undefined) {
+      t = { lastId: 0n, layouts: [] };
+      s.partitions.set(this.idx, t);
+    }
+    return t;
+  }
+
+  /** REPLACE INTO partition_N (one statement), then SELECT MAX(version) (another) */
+  async allocate(): Promise<{ n: bigint; version: number }> {
+    const sentAt = this.time.now;
+    let seq = 0;
+    const n = await this.db.exec(this.who, `allocate p${this.idx}`, true, (s) => {
+      const t = this.table(s);
+      t.lastId += 1n;
+      seq = this.db.nextCommitSeq;
+      return t.lastId - 1n;
+    });
+    this.observer.allocated(this.who, this.idx, n, seq, sentAt);
+    this.db.trace(`${this.who}: allocated p${this.idx} n=${n} (#${seq})`);
+    const version = await this.db.exec(this.who, `layout version p${this.idx}`, false, (s) => {
+      const ls = this.table(s).layouts;
+      return ls.length === 0 ? 0 : ls[ls.length - 1].version;
+    });
+    return { n, version };
+  }
+
+  current(): Promise<bigint> {
+    return this.db.exec(this.who, `current p${this.idx}`, false, (s) => this.table(s).lastId - 1n);
+  }
+
+  readLayout(): Promise<PartitionLayout | null> {
+    return this.db.exec(this.who, `read layout p${this.idx}`, false, (s) => {
+      const ls = this.table(s).layouts;
+      if (ls.length === 0) return null;
+      const { skips: _skips, ...layout } = ls[ls.length - 1];
+      return { ...layout };
+    });
+  }
+
+  insertLayout(layout: PartitionLayout): Promise<void> {
+    return this.db.exec(this.who, `insert layout p${this.idx} v${layout.version}`, true, (s) => {
+      const ls = this.table(s).layouts;
+      if (ls.some((l) => l.version === layout.version)) return; // ER_DUP_ENTRY: ignored, read back
+      ls.push({ ...layout, skips: 0n });
+    });
+  }
+
+  fence(fence: LayoutFence, expected: number): Promise<bigint> {
+    return this.db.exec(this.who, `fence p${this.idx} v${fence.version}`, true, (s) => {
+      const t = this.table(s);
+      const found = t.layouts.length === 0 ? 0 : t.layouts[t.layouts.length - 1].version;
+      if (found !== expected) throw new IdError('VALIDATION_FAILED', `partition ${this.idx}: layout version ${found}, expected ${expected}`);
+      t.lastId += 1n;
+      const last = t.lastId - 1n;
+      t.layouts.push({ version: fence.version, idx: this.idx, layoutId: fence.layoutId, total: fence.total, segmentSize: fence.segmentSize, base: 0n, first: last + 1n, complete: false, skips: 0n });
+      return last;
+    });
+  }
+
+  completeLayout(version: number, base: bigint): Promise<void> {
+    return this.db.exec(this.who, `complete layout p${this.idx} v${version}`, true, (s) => {
+      const l = this.table(s).layouts.find((x) => x.version === version);
+      if (l) {
+        l.base = base;
+        l.complete = true;
+      }
+    });
+  }
+
+  /** one transaction: the layout row locked, MAX(id) checked, the counter moved, skips + 1 */
+  skipTo(next: bigint): Promise<void> {
+    return this.db.exec(this.who, `skip p${this.idx} to allocation ${next}`, true, (s) => {
+      const t = this.table(s);
+      const current = t.lastId - 1n;
+      if (next <= current) throw partitionSkipBackwards(this.idx, current, next);
+      t.lastId = next;
+      const latest = t.layouts[t.layouts.length - 1];
+      if (latest) latest.skips += 1n;
+    });
+  }
+
+  poll(): Promise<PartitionPollAnswer> {
+    return this.db.exec(this.who, `poll p${this.idx}`, false, (s) => {
+      const t = this.table(s);
+      const latest = t.layouts[t.layouts.length - 1];
+      if (latest === undefined) return { version: 0, skips: 0n, last: -1n };
+      return { version: latest.version, skips: latest.skips, last: t.lastId - 1n };
+    });
+  }
+}

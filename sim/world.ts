@@ -1,0 +1,471 @@
+/**
+ * One simulated world: several instances of the real classes (SegmentGenerator with its poll,
+ * SegmentBuffer, SegmentAdmin, PartitionedSource with its watch and layout keeper) on simulated
+ * databases, clients asking for ids, random faults and the README's runbooks as operator
+ * actions, all on one seeded PRNG and virtual time. See sim/README.md.
+ */
+import { Clock, IdError, isIdError } from '@app/core';
+import { PartitionLayoutKeeper } from '../libs/segment/src/partition-layout-keeper';
+import { PartitionWatch } from '../libs/segment/src/partition-watch';
+import { PartitionedSource } from '../libs/segment/src/partitioned-source';
+import { SegmentAdmin } from '../libs/segment/src/segment-admin';
+import { SegmentBuffer } from '../libs/segment/src/segment-buffer';
+import { SegmentGenerator } from '../libs/segment/src/segment.generator';
+import { Checker } from './checker';
+import { SimDatabase, SimPartitionStore, SimSegmentStore } from './sim-database';
+import { Rng, VirtualTime } from './virtual-time';
+
+export const POLL_MS = 1000;
+export const STATEMENT_TIMEOUT_MS = 2000;
+/** the runbook's "skip past anything that may have been issued" for keys nobody names a target for */
+const RUNBOOK_SKIP_BY = 10_000_000n;
+
+export interface WorldOptions {
+  seed: number;
+  /** virtual minutes of traffic and faults (then a quiet end for the liveness check) */
+  minutes: number;
+  /** keep the trace (the last lines are printed on a failure) */
+  traceLimit?: number;
+}
+
+const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, log: () => undefined };
+
+class SimInstance {
+  session = 0;
+  alive = false;
+  clockOffset = 0;
+  startedAt = 0;
+  readonly clock: Clock;
+  generator?: SegmentGenerator;
+  admin?: SegmentAdmin;
+  source?: PartitionedSource;
+  partitionBuffer?: SegmentBuffer;
+  keeper?: PartitionLayoutKeeper;
+  watch?: PartitionWatch;
+  partitionStores: SimPartitionStore[] = [];
+
+  constructor(
+    readonly index: number,
+    private readonly world: World,
+  ) {
+    this.clock = { now: () => this.world.time.now + this.clockOffset };
+  }
+
+  get name(): string {
+    return `i${this.index}.${this.session}`;
+  }
+
+  async start(): Promise<void> {
+    const w = this.world;
+    this.session++;
+    this.alive = true;
+    this.startedAt = w.time.now;
+    const name = this.name;
+    w.trace(`${name}: starts`);
+    const store = new SimSegmentStore(w.mainDb, name, w.time, w.checker);
+    this.generator = new SegmentGenerator(store, {
+      preload: w.preload,
+      waitMs: 2000,
+      stepMax: w.stepMax,
+      dynamicStep: w.dynamicStep,
+      clock: this.clock,
+      log: quiet,
+      pollMs: POLL_MS,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      instanceId: name,
+    });
+    this.generator.start();
+    this.admin = new SegmentAdmin(store, this.generator, quiet, { publicAvailable: false, stepMax: w.stepMax });
+    // every instance holds every partition, preferring its own (go-id-alloc's PartitionIdx)
+    const order = w.partitionDbs.map((_, i) => ((i + this.index) % w.partitionDbs.length) + 1);
+    this.partitionStores = order.map((idx) => new SimPartitionStore(idx, w.partitionDbs[idx - 1], name, w.time, w.checker));
+    let buffer: SegmentBuffer | undefined;
+    const source = new PartitionedSource(this.partitionStores, w.partitionDbs.length, quiet, this.clock, {
+      dropLane: (lane) => {
+        buffer!.skipObserved(lane);
+        return buffer!.issuedEnd(lane);
+      },
+    });
+    buffer = new SegmentBuffer('partition', source, {
+      preload: w.preload,
+      waitMs: 2000,
+      step: w.partitionSize,
+      stepMax: w.partitionSize,
+      dynamicStep: false,
+      clock: this.clock,
+    });
+    this.source = source;
+    this.partitionBuffer = buffer;
+    this.keeper = new PartitionLayoutKeeper(this.partitionStores, source, { total: w.partitionDbs.length, segmentSize: w.partitionSize }, false, quiet);
+    this.watch = new PartitionWatch(this.partitionStores, source, this.keeper, POLL_MS);
+    this.watch.start();
+    // the start-up check; unreachable partitions are checked again by the watch
+    await this.world.call(this.keeper.check(false)).catch(() => undefined);
+  }
+
+  crash(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.world.trace(`${this.name}: crashes (memory lost)`);
+    this.generator?.close();
+    this.partitionBuffer?.close();
+    this.watch?.stop();
+  }
+}
+
+export interface Fault {
+  at: number;
+  what: string;
+}
+
+export class World {
+  readonly time = new VirtualTime();
+  readonly rng: Rng;
+  readonly checker: Checker;
+  readonly mainDb: SimDatabase;
+  readonly partitionDbs: SimDatabase[];
+  readonly instances: SimInstance[] = [];
+  readonly keys: string[] = [];
+  readonly preload: number;
+  readonly stepMax: number;
+  readonly dynamicStep: boolean;
+  readonly partitionSize: number;
+  private readonly traceLines: string[] = [];
+  events = 0;
+  faults = 0;
+  /** lossy events per database not yet covered by the runbook: when they happened */
+  private readonly pendingRunbook = new Map<SimDatabase, { at: number; backAt: number }>();
+  /** instances restarted since a database's lossy event (the runbook then skips every key by N) */
+  private restartedSince = new Set<SimDatabase>();
+  private nextKey = 0;
+  private lastCrashAt = -Infinity;
+
+  constructor(readonly options: WorldOptions) {
+    this.rng = new Rng(options.seed);
+    const faults = { failRate: this.rng.pick([0, 0.01, 0.05, 0.15]), statementTimeoutMs: STATEMENT_TIMEOUT_MS };
+    this.checker = new Checker(this);
+    this.mainDb = new SimDatabase('main', this.time, this.rng, faults, (l) => this.trace(l));
+    const partitions = this.rng.int(1, 3);
+    this.partitionDbs = Array.from({ length: partitions }, (_, i) => new SimDatabase(`p${i + 1}`, this.time, this.rng, faults, (l) => this.trace(l)));
+    this.preload = this.rng.pick([0.1, 0.5, 0.9]);
+    this.dynamicStep = this.rng.chance(0.5);
+    const step = this.rng.pick([5, 10, 50]);
+    this.stepMax = step * this.rng.pick([1, 4, 16]);
+    this.partitionSize = this.rng.pick([5, 10, 50]);
+    const keys = this.rng.int(1, 3);
+    for (let i = 0; i < keys; i++) {
+      const key = `k${this.nextKey++}`;
+      this.keys.push(key);
+      this.mainDb.state.keys.set(key, { maxId: 1n, step, description: null });
+    }
+    this.checker.attach([this.mainDb, ...this.partitionDbs]);
+    const n = this.rng.int(2, 3);
+    for (let i = 0; i < n; i++) this.instances.push(new SimInstance(i, this));
+  }
+
+  trace(line: string): void {
+    this.traceLines.push(`${(this.time.now - 1_767_225_600_000).toString().padStart(7)} ${line}`);
+    if (this.traceLines.length > (this.options.traceLimit ?? 4000)) this.traceLines.shift();
+  }
+
+  get traceTail(): string[] {
+    return this.traceLines;
+  }
+
+  private alive(): SimInstance[] {
+    return this.instances.filter((i) => i.alive);
+  }
+
+  /** one client request to a random live instance */
+  private request(): void {
+    const live = this.alive();
+    if (live.length === 0) return;
+    const inst = this.rng.pick(live);
+    const count = this.rng.chance(0.8) ? 1 : this.rng.int(2, 12);
+    const usePartition = this.rng.chance(0.3);
+    const key = this.rng.pick(this.keys);
+    const ns = usePartition ? 'partition' : `segment:${key}`;
+    const who = inst.name;
+    let answer: string[] | Promise<string[]>;
+    try {
+      answer = usePartition ? inst.partitionBuffer!.take(count) : inst.generator!.next(key, count);
+    } catch (e) {
+      this.checker.refused(ns, e);
+      return;
+    }
+    const settle = (ids: string[]) => {
+      if (ids.length !== count) this.checker.problem(`${who} answered ${ids.length} ids for count ${count} on ${ns}`);
+      this.checker.issued(ns, ids, who);
+    };
+    if (Array.isArray(answer)) settle(answer);
+    else answer.then(settle, (e) => this.checker.refused(ns, e));
+  }
+
+  private async fault(): Promise<void> {
+    const r = this.rng.next();
+    const dbs = [this.mainDb, ...this.partitionDbs];
+    const db = this.rng.pick(dbs);
+    this.faults++;
+    if (r < 0.2) {
+      db.stall(this.rng.int(100, 6000));
+    } else if (r < 0.32) {
+      // semi-sync / Galera failover: nothing acknowledged is lost
+      db.loseCommits(0, this.rng.int(200, 4000), 'failover (semi-sync: nothing lost)');
+    } else if (r < 0.4) {
+      this.lossy(db, this.rng.int(1, 6), this.rng.int(200, 4000), 'failover to an asynchronous replica');
+    } else if (r < 0.44) {
+      this.lossy(db, this.rng.int(5, 40), this.rng.int(1000, 8000), 'restored from an older copy');
+    } else if (r < 0.48) {
+      this.lossy(db, this.rng.int(1, 3), 0, 'Galera: acknowledged commits lost on a crash, no failover');
+    } else if (r < 0.66) {
+      const inst = this.rng.pick(this.instances);
+      if (inst.alive) {
+        inst.crash();
+        this.lastCrashAt = this.time.now;
+        for (const d of this.pendingRunbook.keys()) this.restartedSince.add(d);
+        const down = this.rng.int(0, 5000);
+        this.time.schedule(down, () => void inst.start());
+      }
+    } else if (r < 0.78) {
+      const inst = this.rng.pick(this.alive());
+      if (inst) {
+        const step = this.rng.pick([-60_000, -5_000, -100, 100, 5_000, 60_000]);
+        inst.clockOffset += step;
+        this.trace(`${inst.name}: wall clock stepped ${step > 0 ? '+' : ''}${step} ms`);
+      }
+    } else {
+      this.faults--;
+      await this.operatorRoutine();
+    }
+  }
+
+  private lossy(db: SimDatabase, lost: number, outageMs: number, kind: string): void {
+    db.loseCommits(lost, outageMs, kind);
+    const pending = this.pendingRunbook.get(db);
+    this.pendingRunbook.set(db, { at: pending?.at ?? this.time.now, backAt: this.time.now + outageMs });
+    // an instance that crashed shortly before may have issued from the commits just lost
+    if (this.time.now - this.lastCrashAt < 60_000) this.restartedSince.add(db);
+  }
+
+  /** ordinary admin work, at random: skip by N, PATCH step, a new key, a partition skip */
+  private async operatorRoutine(): Promise<void> {
+    const inst = this.rng.pick(this.alive());
+    if (!inst) return;
+    const r = this.rng.next();
+    const key = this.rng.pick(this.keys);
+    try {
+      if (r < 0.3) {
+        const by = BigInt(this.rng.int(1, 500));
+        this.trace(`operator: skip ${key} by ${by} through ${inst.name}`);
+        await this.call(inst.admin!.skip(key, { by }));
+      } else if (r < 0.55) {
+        const step = this.rng.pick([5, 10, 20, 50]);
+        this.trace(`operator: PATCH ${key} step ${step} through ${inst.name}`);
+        await this.call(inst.admin!.update(key, { step }));
+      } else if (r < 0.7 && this.keys.length < 6) {
+        const newKey = `k${this.nextKey++}`;
+        this.trace(`operator: create ${newKey} through ${inst.name}`);
+        await this.call(inst.admin!.create({ key: newKey, startId: 1n, step: 10, description: null, public: false }));
+        this.keys.push(newKey);
+      } else {
+        const idx = this.rng.int(1, this.partitionDbs.length);
+        const layout = inst.source!.layoutOf(idx);
+        if (!layout) return;
+        const state = this.partitionDbs[idx - 1].state.partitions.get(idx);
+        const first = layout.base + (state ? state.lastId : 0n) * BigInt(layout.segmentSize) * BigInt(layout.total);
+        const to = first + BigInt(this.rng.int(0, 500));
+        this.trace(`operator: partition ${idx} skip to ${to} through ${inst.name}`);
+        await this.call(inst.source!.skip(idx, to));
+      }
+    } catch (e) {
+      this.trace(`operator: refused: ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+    }
+  }
+
+  /**
+   * The README's runbook after a database lost writes, once every live instance has polled the
+   * database since it came back: keys with a requiredSkipTarget skipped to it (after a first try
+   * below it, which must be refused), every other key (every key if an instance restarted since)
+   * by N; each partition of the database skipped to the target the service names.
+   */
+  private async runbooks(): Promise<void> {
+    for (const [db, pending] of [...this.pendingRunbook]) {
+      const live = this.alive();
+      if (live.length === 0) return;
+      const polledSince = live.every((inst) => {
+        if (db === this.mainDb) {
+          const status = inst.generator!.pollStatus();
+          return this.time.now - status.lastOkAgoMs > pending.backAt && [...inst.generator!.inUse()].length > 0;
+        }
+        const idx = this.partitionDbs.indexOf(db) + 1;
+        return (inst.watch!.answeredAt(idx) ?? 0) > pending.backAt;
+      });
+      if (!polledSince || this.time.now < pending.backAt + 2 * POLL_MS) continue;
+      const inst = this.rng.pick(live);
+      const restarted = this.restartedSince.has(db);
+      this.trace(`operator: runbook for db ${db.name} through ${inst.name}${restarted ? ' (instances restarted since: skip everything by N)' : ''}`);
+      try {
+        if (db === this.mainDb) await this.keyRunbook(inst, restarted);
+        else await this.partitionRunbook(inst, this.partitionDbs.indexOf(db) + 1, restarted);
+        this.pendingRunbook.delete(db);
+        this.restartedSince.delete(db);
+      } catch (e) {
+        this.trace(`operator: runbook step failed (will retry): ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+      }
+    }
+  }
+
+  private async keyRunbook(inst: SimInstance, restarted: boolean): Promise<void> {
+    const listing = await this.call(inst.admin!.list());
+    for (const row of listing) {
+      const required = row.requiredSkipTarget;
+      if (required !== null && !restarted) {
+        const below = BigInt(required) - BigInt(this.rng.int(1, 50));
+        if (below > BigInt(row.maxId)) {
+          try {
+            await this.call(inst.admin!.skip(row.key, { to: below }));
+            this.checker.problem(`a skip of ${row.key} to ${below} below the required ${required} was accepted`);
+          } catch (e) {
+            if (!isIdError(e) || e.code !== 'SKIP_BACKWARDS') throw e;
+          }
+        }
+        this.trace(`operator: skip ${row.key} to ${required}`);
+        try {
+          await this.call(inst.admin!.skip(row.key, { to: BigInt(required) }));
+        } catch (e) {
+          if (!isIdError(e) || e.code !== 'SKIP_BACKWARDS') throw e;
+          // the key already issues above the target: the runbook's {"by": 1} moves the skip
+          // counter, which is what resumes the halted instances
+          this.trace(`operator: ${row.key} is past ${required}: skip by 1`);
+          await this.call(inst.admin!.skip(row.key, { by: 1n }));
+        }
+      } else {
+        this.trace(`operator: skip ${row.key} by ${RUNBOOK_SKIP_BY}`);
+        await this.call(inst.admin!.skip(row.key, { by: RUNBOOK_SKIP_BY }));
+      }
+    }
+  }
+
+  /**
+   * A partition: the target the operator has is what the service names (requiredSkipTarget),
+   * or, where it names none, a number from the operator's records that may be too low (the
+   * database's own position plus a little): the service must refuse any target below what a
+   * live instance issued or saw.
+   */
+  private async partitionRunbook(inst: SimInstance, idx: number, restarted: boolean): Promise<void> {
+    const source = inst.source!;
+    const layout = source.layoutOf(idx);
+    if (!layout) throw new IdError('DATABASE_UNAVAILABLE', `partition ${idx} not checked on ${inst.name}`);
+    const named = await this.namedPartitionTarget(inst, idx);
+    const recordsMax = this.checker.highestIssued('partition');
+    let to: bigint;
+    if (restarted) to = recordsMax + 1n + BigInt(layout.segmentSize) * BigInt(layout.total) * 1000n;
+    else if (named !== undefined) to = named;
+    else {
+      const state = this.partitionDbs[idx - 1].state.partitions.get(idx);
+      const first = layout.base + (state ? state.lastId : 0n) * BigInt(layout.segmentSize) * BigInt(layout.total);
+      to = first + BigInt(this.rng.int(0, 200));
+    }
+    this.trace(`operator: partition ${idx} skip to ${to}${named !== undefined ? ' (named by the service)' : ''}`);
+    try {
+      await this.call(source.skip(idx, to));
+    } catch (e) {
+      if (!isIdError(e) || e.code !== 'SKIP_BACKWARDS') throw e;
+    }
+  }
+
+  /** what the service names as the smallest safe target for a partition (none yet: undefined) */
+  private async namedPartitionTarget(_inst: SimInstance, _idx: number): Promise<bigint | undefined> {
+    return undefined;
+  }
+
+  async run(): Promise<void> {
+    this.time.install();
+    try {
+      for (const inst of this.instances) await inst.start();
+      for (const db of [this.mainDb, ...this.partitionDbs]) db.protectedUntil = this.time.now + 1000;
+      const end = this.time.now + this.options.minutes * 60_000;
+      // Poisson-ish schedule: requests every few ms, a fault every few seconds
+      let nextFault = this.time.now + this.rng.int(500, 6000);
+      while (this.time.now < end) {
+        const step = this.rng.int(1, 40);
+        await this.time.runUntil(this.time.now + step);
+        this.events++;
+        const burst = this.rng.int(1, 4);
+        for (let i = 0; i < burst; i++) this.request();
+        if (this.time.now >= nextFault) {
+          await this.fault();
+          nextFault = this.time.now + this.rng.int(300, 8000);
+        }
+        await this.runbooks();
+      }
+      await this.quietEnd();
+    } finally {
+      for (const inst of this.instances) inst.crash();
+      await this.time.runUntil(this.time.now + 10_000);
+      this.time.clear();
+      this.time.uninstall();
+    }
+  }
+
+  /** no more faults: dead instances start, pending runbooks run, then every key must issue */
+  private async quietEnd(): Promise<void> {
+    this.trace('quiet: faults stop');
+    for (const inst of this.instances) if (!inst.alive) await inst.start();
+    for (const inst of this.instances) inst.clockOffset = 0;
+    const deadline = this.time.now + 60_000;
+    while (this.pendingRunbook.size > 0 && this.time.now < deadline) {
+      for (let i = 0; i < 5; i++) this.request();
+      await this.time.runUntil(this.time.now + 200);
+      await this.runbooks();
+    }
+    await this.time.runUntil(this.time.now + 3 * POLL_MS + STATEMENT_TIMEOUT_MS);
+    for (const inst of this.instances) {
+      for (const key of this.keys) await this.mustIssue(inst, `segment:${key}`, () => inst.generator!.next(key, 1));
+      await this.mustIssue(inst, 'partition', () => inst.partitionBuffer!.take(1));
+    }
+  }
+
+  private async mustIssue(inst: SimInstance, ns: string, take: () => string[] | Promise<string[]>): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const answer = take();
+        const ids = Array.isArray(answer) ? answer : await this.settleWithin(answer, 5000);
+        this.checker.issued(ns, ids, inst.name);
+        return;
+      } catch (e) {
+        lastError = e;
+        await this.time.runUntil(this.time.now + 1000);
+      }
+    }
+    this.checker.stuck(`${inst.name} cannot issue ${ns} after the quiet period: ${isIdError(lastError) ? `${lastError.code} ${lastError.message}` : String(lastError)}`);
+  }
+
+  /** awaits the code under test while virtual time runs (a bare await would wait forever) */
+  call<T>(p: Promise<T>): Promise<T> {
+    return this.settleWithin(p, 60_000);
+  }
+
+  /** a promise from the code under test, settled while virtual time runs */
+  private async settleWithin<T>(p: Promise<T>, ms: number): Promise<T> {
+    let done = false;
+    let value: T | undefined;
+    let error: unknown;
+    p.then(
+      (v) => {
+        done = true;
+        value = v;
+      },
+      (e) => {
+        done = true;
+        error = e ?? new Error('rejected');
+      },
+    );
+    const until = this.time.now + ms;
+    while (!done && this.time.now < until) await this.time.runUntil(this.time.now + 50);
+    if (!done) throw new Error('no answer');
+    if (error !== undefined) throw error;
+    return value as T;
+  }
+}
