@@ -151,6 +151,13 @@ export class Checker implements FetchObserver, AllocationObserver {
     this.world.trace(`STUCK ${message}`);
   }
 
+  /** unavailable with a named reason and remedy outside the runbooks simulated */
+  readonly namedHalts: string[] = [];
+  namedHalt(message: string): void {
+    this.namedHalts.push(message);
+    this.world.trace(`NAMED HALT ${message}`);
+  }
+
   highestIssued(ns: string): bigint {
     let max = 0n;
     for (const id of this.seen.get(ns)?.keys() ?? []) {

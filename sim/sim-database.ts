@@ -20,7 +20,7 @@
 import { IdError } from '@app/core';
 import type { PartitionLayout } from '../libs/segment/src/partition-layout';
 import type { LayoutFence, PartitionPollAnswer, PartitionStore } from '../libs/segment/src/partition-store';
-import { skipBackwards as partitionSkipBackwards } from '../libs/segment/src/partition-store';
+import { AllocationUnverified, skipBackwards as partitionSkipBackwards } from '../libs/segment/src/partition-store';
 import {
   belowMark,
   exhausted,
@@ -140,7 +140,14 @@ export class SimDatabase {
         c.lostAt = this.time.now;
       }
     }
+    const layouts = new Map([...this.state.partitions].map(([idx, t]) => [idx, t.layouts]));
     this.state = structuredClone(this.snapshots[keep].state);
+    // a copy that predates a partition's layout record predates the service: out of scope
+    for (const [idx, kept] of layouts) {
+      const t = this.state.partitions.get(idx);
+      if (t === undefined) this.state.partitions.set(idx, { lastId: 0n, layouts: structuredClone(kept) });
+      else if (t.layouts.length === 0) t.layouts = structuredClone(kept);
+    }
     this.movingUntil = Math.max(this.movingUntil, this.time.now + outageMs);
     this.trace(
       `db ${this.name}: ${kind}: ${dropped.length} commit(s) lost (${dropped.map((s) => this.commits.get(s.seq)?.what ?? s.seq).join(', ') || 'none'}); unreachable ${outageMs} ms`,
@@ -404,11 +411,15 @@ export class SimPartitionStore implements PartitionStore {
     });
     this.observer.allocated(this.who, this.idx, n, seq, sentAt);
     this.db.trace(`${this.who}: allocated p${this.idx} n=${n} (#${seq})`);
-    const version = await this.db.exec(this.who, `layout version p${this.idx}`, false, (s) => {
-      const ls = this.table(s).layouts;
-      return ls.length === 0 ? 0 : ls[ls.length - 1].version;
-    });
-    return { n, version };
+    try {
+      const version = await this.db.exec(this.who, `layout version p${this.idx}`, false, (s) => {
+        const ls = this.table(s).layouts;
+        return ls.length === 0 ? 0 : ls[ls.length - 1].version;
+      });
+      return { n, version };
+    } catch (e) {
+      throw new AllocationUnverified(n, e);
+    }
   }
 
   current(): Promise<bigint> {

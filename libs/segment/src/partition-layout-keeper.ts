@@ -81,7 +81,8 @@ export class PartitionLayoutKeeper {
     switch (verdict.kind) {
       case 'ok':
         for (const [idx, layout] of verdict.layouts) {
-          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout);
+          const read = seen.find((s) => s.idx === idx);
+          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout, read && read.allocations - 1n);
         }
         return;
       case 'wait':

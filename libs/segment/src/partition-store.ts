@@ -52,6 +52,20 @@ export interface PartitionStore {
   poll(): Promise<PartitionPollAnswer>;
 }
 
+/**
+ * The allocation committed but the layout version after it could not be read: the number is not
+ * used, yet it still tells the rollback guard how far the partition had reached (a database that
+ * later hands out a number at or below it lost writes).
+ */
+export class AllocationUnverified extends IdError {
+  constructor(
+    readonly allocation: bigint,
+    cause: unknown,
+  ) {
+    super('DATABASE_UNAVAILABLE', `allocation ${allocation} made, its layout version unread: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 export function skipBackwards(idx: number, current: bigint, next: bigint): IdError {
   return new IdError(
     'SKIP_BACKWARDS',
@@ -112,11 +126,15 @@ export class MysqlPartitionStore implements PartitionStore {
     // sent again after an unknown outcome (failover): an allocation that did commit is a gap, never a repeat
     const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`, [], { retryUnknown: true });
     const n = BigInt(String(ok.insertId)) - 1n;
-    const rows = await this.db.query<{ version: string | null }[]>(
-      'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ?',
-      [this.idx],
-    );
-    return { n, version: Number(rows[0]?.version ?? 0) };
+    try {
+      const rows = await this.db.query<{ version: string | null }[]>(
+        'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ?',
+        [this.idx],
+      );
+      return { n, version: Number(rows[0]?.version ?? 0) };
+    } catch (e) {
+      throw new AllocationUnverified(n, e);
+    }
   }
 
   async current(): Promise<bigint> {

@@ -36,6 +36,8 @@ export class PartitionWatch {
 
   tick(): void {
     if (!this.keeper.complete) void this.keeper.check(false).catch(() => undefined);
+    // halted partitions tell every instance's skip route what they require
+    void this.source.publishTargets().catch(() => undefined);
     for (const store of this.stores) {
       if (this.source.layoutOf(store.idx) === undefined || this.polling.has(store.idx)) continue;
       this.polling.add(store.idx);

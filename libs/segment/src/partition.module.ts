@@ -19,7 +19,11 @@ import { ConfiguredLayout, describeLayout, NEW_LAYOUT_SEGMENT_SIZE } from './par
 import { LayoutRefused, PartitionLayoutKeeper } from './partition-layout-keeper';
 import { LayoutFence, MysqlPartitionStore, PartitionPollAnswer, PartitionStore, SqlitePartitionStore } from './partition-store';
 import { PartitionWatch } from './partition-watch';
-import { PartitionedSource } from './partitioned-source';
+import { PartitionedSource, publishedPartitionTargets } from './partitioned-source';
+import { TARGET_FRESH_POLLS } from './segment-sql';
+import { SegmentStore } from './segment-store';
+import { SEGMENT_STORE, SegmentModule } from './segment.module';
+import { randomUUID } from 'node:crypto';
 import { PartitionGenerator } from './partition.generator';
 import { SegmentBuffer } from './segment-buffer';
 
@@ -125,11 +129,19 @@ export class PartitionRuntime {
 
 /** Wiring only: partition stores from PARTITIONS (or P = 1 on the main database), the buffer, the generator, the layout check and the poll. */
 @Module({
+  imports: [SegmentModule],
   providers: [
     {
       provide: PartitionRuntime,
-      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER],
-      useFactory: (config: AppConfig, main: DataSource, mainPool: MysqlPool | null, observations: Observations, writer: SqliteWriterThread | null) => {
+      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER, SEGMENT_STORE],
+      useFactory: (
+        config: AppConfig,
+        main: DataSource,
+        mainPool: MysqlPool | null,
+        observations: Observations,
+        writer: SqliteWriterThread | null,
+        segmentStore: SegmentStore,
+      ) => {
         const placements = partitionPlacements(config);
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
@@ -138,12 +150,21 @@ export class PartitionRuntime {
             : new SqlitePartitionStore(p.idx, sqliteHandle(main), writer!);
         });
         let buffer: SegmentBuffer | undefined;
-        const source = new PartitionedSource(stores, placements[0].total, log, undefined, {
-          dropLane: (lane) => {
-            buffer!.skipObserved(lane);
-            return buffer!.issuedEnd(lane);
+        const source = new PartitionedSource(
+          stores,
+          placements[0].total,
+          log,
+          undefined,
+          {
+            dropLane: (lane) => {
+              buffer!.skipObserved(lane);
+              return buffer!.issuedEnd(lane);
+            },
+            issuedEnd: (lane) => buffer!.issuedEnd(lane),
           },
-        });
+          publishedPartitionTargets(segmentStore, TARGET_FRESH_POLLS * config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS),
+          randomUUID(),
+        );
         buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,

@@ -1,12 +1,15 @@
 import { Clock, errorForLog, IdError, isIdError, publicError, systemClock } from '@app/core';
 import { FetchedRange, RangeSource } from './segment-buffer';
-import { PartitionPollAnswer, PartitionStore } from './partition-store';
+import { AllocationUnverified, PartitionPollAnswer, PartitionStore } from './partition-store';
+import type { SegmentStore } from './segment-store';
 import { allocationAbove, describeLayout, PartitionLayout, rangeOf } from './partition-layout';
 
 /** ids of the partitioned sequence stay JSON-safe: go-id-alloc's /alloc answers a JSON number */
 export const PARTITION_MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+/** own allocation ends remembered per partition */
+const OWN_ENDS_KEPT = 32;
 
 interface PartitionState {
   store: PartitionStore;
@@ -20,6 +23,10 @@ interface PartitionState {
   fetchedEnd?: bigint;
   /** highest end a poll observed in the database (counts against fetches sent after it arrived) */
   observedEnd?: bigint;
+  /** the same, leaving out readings equal to one of this instance's own allocations: what others drew */
+  observedOthers?: bigint;
+  /** ends of this instance's last allocations, to tell its own draws from others' in a poll */
+  ownEnds: bigint[];
   /** the skip counter last polled */
   skips?: bigint;
   /** bumped by every skip and layout change: a fetch in flight across one is discarded */
@@ -35,6 +42,37 @@ export interface PartitionLog {
   warn(message: string): void;
 }
 
+/**
+ * Where halted instances publish the smallest skip target they accept, so that a skip made
+ * through any instance is refused below what any live instance issued or saw drawn (the same
+ * table as segment keys: id_segment_halt, under a name no segment key can take).
+ */
+export interface PartitionTargets {
+  publish(instanceId: string, targets: { idx: number; above: bigint }[]): Promise<void>;
+  /** the largest published per partition within the freshness window */
+  required(idxs: number[]): Promise<Map<number, bigint>>;
+}
+
+/** The name a partition's targets are published under: a space is never in a segment key. */
+export function partitionTargetName(idx: number): string {
+  return `partition ${idx}`;
+}
+
+/** PartitionTargets over the segment store's published-target statements */
+export function publishedPartitionTargets(
+  store: Pick<SegmentStore, 'publishTargets' | 'requiredTargets'>,
+  freshMs: number,
+): PartitionTargets {
+  return {
+    publish: (instanceId, targets) =>
+      store.publishTargets(instanceId, targets.map((t) => ({ key: partitionTargetName(t.idx), target: t.above }))),
+    required: async (idxs) => {
+      const found = await store.requiredTargets(idxs.map(partitionTargetName), freshMs);
+      return new Map(idxs.filter((i) => found.has(partitionTargetName(i))).map((i) => [i, found.get(partitionTargetName(i))!]));
+    },
+  };
+}
+
 export interface PartitionEvents {
   /**
    * The partition's held ranges, and a fetch in flight, may overlap ids others issue now (a
@@ -42,6 +80,8 @@ export interface PartitionEvents {
    * the lane (0: none).
    */
   dropLane?(lane: string): bigint;
+  /** one past the highest id issued in the lane (0: none), without dropping anything */
+  issuedEnd?(lane: string): bigint;
 }
 
 /** What a poll answer changed for one partition. */
@@ -68,6 +108,8 @@ export class PartitionedSource implements RangeSource {
     private readonly log: PartitionLog,
     clock?: Clock,
     private readonly events: PartitionEvents = {},
+    private readonly targets?: PartitionTargets,
+    readonly instanceId = 'this instance',
   ) {
     if (stores.length === 0) throw new Error('no partition');
     this.clock = clock ?? systemClock;
@@ -76,6 +118,7 @@ export class PartitionedSource implements RangeSource {
       store,
       unchecked: 'layout not checked yet',
       epoch: 0,
+      ownEnds: [],
       lastError: null,
       retryAt: 0,
       retryDelay: MIN_RETRY_MS,
@@ -83,9 +126,16 @@ export class PartitionedSource implements RangeSource {
   }
 
   /** a partition's record was checked: it may be drawn from */
-  layoutChecked(idx: number, layout: PartitionLayout): void {
+  layoutChecked(idx: number, layout: PartitionLayout, lastAllocation?: bigint): void {
     const partition = this.partition(idx);
     partition.layout = layout;
+    // what the check read counts like a poll: an instance that just started must not take an
+    // allocation the table already passed (a database that lost it since) for a fresh one
+    const reached = lastAllocation === undefined ? undefined : rangeOf(layout, lastAllocation);
+    if (reached !== undefined) {
+      partition.observedEnd = max(partition.observedEnd, reached.end);
+      partition.observedOthers = max(partition.observedOthers, reached.end);
+    }
     partition.unchecked = '';
     partition.epoch++;
   }
@@ -142,6 +192,11 @@ export class PartitionedSource implements RangeSource {
     try {
       allocation = await partition.store.allocate();
     } catch (e) {
+      if (e instanceof AllocationUnverified) {
+        // never issued from, but the partition reached it: a later answer below it is a rollback
+        const reached = rangeOf(layout, e.allocation);
+        if (reached !== undefined) partition.fetchedEnd = max(partition.fetchedEnd, reached.end);
+      }
       partition.lastError = e;
       partition.retryAt = this.clock.now() + partition.retryDelay;
       partition.retryDelay = Math.min(partition.retryDelay * 2, MAX_RETRY_MS);
@@ -162,6 +217,8 @@ export class PartitionedSource implements RangeSource {
       return undefined;
     }
     partition.fetchedEnd = max(partition.fetchedEnd, range.end);
+    partition.ownEnds.push(range.end);
+    if (partition.ownEnds.length > OWN_ENDS_KEPT) partition.ownEnds.shift();
     if (range.start > PARTITION_MAX_ID) {
       throw new IdError('ID_SPACE_EXHAUSTED', `the partitioned sequence has passed ${PARTITION_MAX_ID} (2^53-1), the largest id /alloc can answer`);
     }
@@ -215,7 +272,10 @@ export class PartitionedSource implements RangeSource {
     // values are taken before their row locks). Readings only raise the guard; the allocation
     // itself, exact, is what is checked against it.
     const range = rangeOf(layout, answer.last);
-    if (range !== undefined) partition.observedEnd = max(partition.observedEnd, range.end);
+    if (range !== undefined) {
+      partition.observedEnd = max(partition.observedEnd, range.end);
+      if (!partition.ownEnds.includes(range.end)) partition.observedOthers = max(partition.observedOthers, range.end);
+    }
     return effect;
   }
 
@@ -225,9 +285,40 @@ export class PartitionedSource implements RangeSource {
     partition.epoch++;
     // The guard restarts from what was issued here: this instance's own fetched-but-never-issued
     // ranges are gone, and keeping them would halt it again on a target between the two.
+    // What others were seen to draw stays: a skip below it (accepted before any instance
+    // halted and published) must halt this instance rather than let it issue those ids again.
     const issued = this.events.dropLane?.(String(partition.store.idx)) ?? 0n;
     partition.fetchedEnd = issued > 0n ? issued : undefined;
-    partition.observedEnd = undefined;
+    partition.observedEnd = partition.observedOthers;
+  }
+
+  /**
+   * The smallest `{"to": N}` this instance accepts for a partition: the highest id it issued
+   * or saw another instance draw (its own fetched-but-never-issued ranges left out, so a halted
+   * partition can always be resumed).
+   */
+  smallestTarget(idx: number): bigint {
+    const partition = this.partition(idx);
+    const issued = this.events.issuedEnd?.(String(idx)) ?? 0n;
+    const reached = max(issued, partition.observedOthers) ?? 0n;
+    return reached > 0n ? reached - 1n : 0n;
+  }
+
+  /** halted partitions and their smallest targets, published on every poll period */
+  async publishTargets(): Promise<void> {
+    const halted = this.partitions.filter((p) => p.halted !== undefined);
+    if (halted.length === 0 || this.targets === undefined) return;
+    await this.targets.publish(
+      this.instanceId,
+      halted.map((p) => ({ idx: p.store.idx, above: this.smallestTarget(p.store.idx) })),
+    );
+  }
+
+  /** the smallest target a skip of idx may take: this instance's own and every live halted one's */
+  async requiredTarget(idx: number): Promise<bigint> {
+    const own = this.smallestTarget(idx);
+    const published = (await this.targets?.required([idx]))?.get(idx);
+    return published !== undefined && published > own ? published : own;
   }
 
   private noneUsable(): IdError {
@@ -251,6 +342,14 @@ export class PartitionedSource implements RangeSource {
     const layout = partition.layout;
     if (layout === undefined) throw new IdError('DATABASE_UNAVAILABLE', `partition ${idx}: ${partition.unchecked}`);
     if (partition.superseded !== undefined) throw new IdError('SEGMENT_UNAVAILABLE', `partition ${idx}: ${partition.superseded}`);
+    const required = await this.requiredTarget(idx);
+    if (above < required) {
+      throw new IdError(
+        'SKIP_BACKWARDS',
+        `partition ${idx}: ids up to ${required} may have been issued (by this instance, or seen drawn, or required by a halted ` +
+          `instance); a skip to ${above} would let them out again: use {"to": ${required}} or more`,
+      );
+    }
     const n = allocationAbove(layout, above);
     await partition.store.skipTo(n);
     this.skipped(partition);
@@ -274,6 +373,7 @@ export class PartitionedSource implements RangeSource {
       parts[String(p.store.idx)] = {
         status: reason === null ? 'up' : 'down',
         ...(p.layout ? { layoutVersion: p.layout.version } : {}),
+        ...(p.halted ? { smallestSkipTarget: this.smallestTarget(p.store.idx).toString() } : {}),
         ...(reason === null ? {} : { reason }),
         ...(reason !== null && p.lastError !== null && p.halted === undefined ? { code: publicError(p.lastError).code } : {}),
       };

@@ -54,6 +54,8 @@ interface KeyInfo {
   permutation?: IdPermutation;
   /** the skip counter last seen; a change means an admin skip: drop everything held */
   skipSeq: number;
+  /** skips made through this instance: a poll sent before one must not judge the counter */
+  localSkips: number;
   /** the high-water mark last read */
   highWater: bigint;
   /** set when the table's public flag no longer matches what this instance issues */
@@ -198,18 +200,27 @@ export class SegmentGenerator implements IdGenerator {
     this.rejectLookups(new IdError('SEGMENT_UNAVAILABLE', 'shutting down'));
   }
 
-  /** an admin skip, made here or seen by the poll: drop everything held of the key */
+  /** an admin skip made through this instance: drop everything held of the key */
   skipped(row: SegmentKeyRow): void {
     const info = this.keys.get(row.key);
-    // skip counters only grow: a poll answer older than a skip made here must not count again
-    if (info === undefined || row.skipSeq <= info.skipSeq) return;
+    if (info === undefined) return;
+    info.localSkips++;
+    this.applySkip(row.key, info, row);
+  }
+
+  /**
+   * A skip counter that differs from the last one seen means a skip, whichever way it moved: a
+   * database that lost writes can take the counter back, and a later skip then brings it to a
+   * value seen before (comparing with > would miss that skip).
+   */
+  private applySkip(key: string, info: KeyInfo, row: SegmentKeyRow): void {
     info.skipSeq = row.skipSeq;
     const wasHalted = info.buffer.isHalted;
     info.buffer.setStoredStep(row.step);
     info.buffer.resume();
     info.buffer.observe('', BigInt(row.maxId));
     this.options.log.info(
-      `key "${row.key}" skipped to max_id ${row.maxId}: dropped every range held below it${wasHalted ? '; resumed' : ''}`,
+      `key "${key}" skipped to max_id ${row.maxId}: dropped every range held below it${wasHalted ? '; resumed' : ''}`,
     );
   }
 
@@ -392,6 +403,7 @@ export class SegmentGenerator implements IdGenerator {
       buffer,
       permutation: row.public ? this.permutationFor(row) : undefined,
       skipSeq: row.skipSeq,
+      localSkips: 0,
       highWater: BigInt(row.highWater),
     });
     return buffer;
@@ -440,6 +452,7 @@ export class SegmentGenerator implements IdGenerator {
   private async pollChunk(entries: [string, KeyInfo][]): Promise<void> {
     const fetchedAtSend = entries.map(([, info]) => info.buffer.fetchedEnd());
     const stepVersionAtSend = entries.map(([, info]) => info.buffer.storedStepVersion);
+    const localSkipsAtSend = entries.map(([, info]) => info.localSkips);
     const rows = new Map((await this.store.findMany(entries.map(([key]) => key))).map((r) => [r.key, r]));
     const marks: { key: string; highWater: bigint }[] = [];
     const halted: string[] = [];
@@ -448,8 +461,8 @@ export class SegmentGenerator implements IdGenerator {
       const row = rows.get(key);
       if (row === undefined) return; // deleted: the next fetch says UNKNOWN_KEY and forgets it
       // a skip restarts the guard: what was fetched before it no longer counts against the table
-      const skippedNow = row.skipSeq > info.skipSeq;
-      this.skipped(row);
+      const skippedNow = row.skipSeq !== info.skipSeq && info.localSkips === localSkipsAtSend[i];
+      if (skippedNow) this.applySkip(key, info, row);
       const maxId = BigInt(row.maxId);
       info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
       // a PATCH through this instance while the poll was out is newer than what the poll read
