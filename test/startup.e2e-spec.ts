@@ -118,6 +118,33 @@ describe('the start line and the log formats', () => {
     await db.drop();
   }, 60_000);
 
+  it('admin reads log at debug, admin writes at info; pretty request lines take one line each', async () => {
+    const db = await sqliteDatabase();
+    const ADMIN_TOKEN = 'startup-admin-token-0123456789';
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    for (const LOG_LEVEL of ['info', 'debug']) {
+      const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'json', LOG_LEVEL, ADMIN_TOKEN });
+      expect((await request(`${server.url}/admin/segments`, { headers: auth })).status).toBe(200);
+      const body = JSON.stringify({ key: `k${LOG_LEVEL}` });
+      expect((await request(`${server.url}/admin/segments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body })).status).toBe(201);
+      await server.kill();
+      const completed = server.output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; req?: { method: string } })
+        .filter((e) => e.msg === 'request completed')
+        .map((e) => `${e.req?.method} ${e.level}`);
+      expect(completed).toEqual(LOG_LEVEL === 'info' ? ['POST 30'] : ['GET 20', 'POST 30']);
+    }
+    const pretty = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'pretty', LOG_LEVEL: 'info', ADMIN_TOKEN });
+    const body = JSON.stringify({ key: 'kpretty' });
+    expect((await request(`${pretty.url}/admin/segments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body })).status).toBe(201);
+    await pretty.kill();
+    const line = pretty.output.split('\n').find((l) => l.includes('request completed'));
+    expect(line).toMatch(/request completed .*"method":"POST".*"statusCode":201/);
+    await db.drop();
+  }, 60_000);
+
   it('LOG_FORMAT=pretty: pino-pretty lines with readable local times; boilerplate at debug', async () => {
     const db = await sqliteDatabase();
     const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' });
