@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,10 +61,13 @@ describe('the client as a package: packed, installed into an empty project, type
     const [tarball] = readdirSync(scratch).filter((f) => f.endsWith('.tgz'));
     expect(tarball).toMatch(/^id-allocator-client-.*\.tgz$/);
 
+    // vendored, as the client's README installs it: the lockfile's path lies inside the project
     const project = join(scratch, 'consumer');
-    await run('mkdir', [project]);
+    mkdirSync(join(project, 'vendor'), { recursive: true });
+    copyFileSync(join(scratch, tarball), join(project, 'vendor', tarball));
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, tarball)], { cwd: project });
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', `./vendor/${tarball}`], { cwd: project });
+    expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).dependencies).toEqual({ '@id-allocator/client': `file:vendor/${tarball}` });
     const installed = require(join(project, 'node_modules/@id-allocator/client/package.json'));
     expect(installed.dependencies ?? {}).toEqual({});
     expect(installed.types).toBe('dist/index.d.ts');
@@ -81,10 +84,20 @@ describe('the client as a package: packed, installed into an empty project, type
           types: ['node'],
           typeRoots: [join(ROOT, 'node_modules/@types')],
         },
-        files: ['main.ts'],
+        files: ['main.ts', 'readme.ts'],
       }),
     );
+    // the README's snippets, as written: compiled with the consumer's program, run against the server
+    const readme = readFileSync(join(ROOT, 'libs/client/README.md'), 'utf8');
+    const snippet = (lang: string) => readme.match(new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```$', 'm'))![1];
+    writeFileSync(join(project, 'readme.ts'), snippet('ts'));
+    writeFileSync(join(project, 'readme.js'), snippet('js'));
     await run(process.execPath, [TSC, '-p', project]); // fails on a type error, or an unused @ts-expect-error
+    const env = { PATH: process.env.PATH ?? '', ID_URLS: server.url };
+    const ts = await run(process.execPath, [join(project, 'out/readme.js')], { env });
+    expect(ts.stdout).toMatch(/^[1-9][0-9]* [1-9][0-9]* 100\n$/);
+    const js = await run(process.execPath, [join(project, 'readme.js')], { env, cwd: project });
+    expect(js.stdout).toMatch(/^[1-9][0-9]*\n$/);
     const { stdout } = await run(process.execPath, [join(project, 'out/main.js'), server.url]);
     const answer = JSON.parse(stdout);
     expect(new Set(answer.ids).size).toBe(5);

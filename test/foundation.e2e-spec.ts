@@ -97,6 +97,12 @@ describe('foundation over HTTP (embedded SQLite)', () => {
     });
   });
 
+  it('redirects GET / to the Swagger page', async () => {
+    const res = await app.get('/', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/docs');
+  });
+
   it('answers an unknown route 404 NOT_FOUND', async () => {
     const res = await app.get('/nothing/here');
     expect(res.status).toBe(404);

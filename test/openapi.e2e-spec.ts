@@ -157,6 +157,21 @@ describe('the OpenAPI document, as a generated client sees it', () => {
     }
   });
 
+  it('says in words which routes are open-or-token and which need the admin token; no inverted lock icons', async () => {
+    const access = (op: any) => String(op.description ?? '').split('\n')[0];
+    const ops = operationsOf(doc);
+    const admin = ops.filter(({ path }) => path.startsWith('/admin/'));
+    const ids = ops.filter(({ path }) => path.startsWith('/ids/{') || path === '/alloc' || path.startsWith('/api/'));
+    expect(admin.length).toBeGreaterThan(5);
+    expect(ids.length).toBeGreaterThan(3);
+    for (const { op } of admin) expect(access(op)).toMatch(/^\*\*Access: admin token required\*\*/);
+    for (const { op } of ids) expect(access(op)).toMatch(/^\*\*Access: open\*\*, or with `API_TOKENS` set a token/);
+    for (const { path, op } of ops.filter(({ op }) => (op.security ?? []).length === 0)) expect(`${path} ${access(op)}`).not.toContain('Access:');
+    // Swagger UI's per-operation lock shows "credentials entered", backwards for these routes
+    const page = await (await fetch(`${server.url}/docs`)).text();
+    expect(page).toContain('.swagger-ui .opblock .authorization__btn { display: none; }');
+  });
+
   it('asks for no authorization header parameter: the schemes carry the token', () => {
     for (const { path, op } of operationsOf(doc)) {
       const headers = (op.parameters ?? []).filter((p: any) => p.in === 'header').map((p: any) => `${path} ${p.name}`);

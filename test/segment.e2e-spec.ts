@@ -79,6 +79,21 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
     expect(BigInt(after.at(-1)!)).toBeGreaterThanOrEqual(100000n);
     const by = await admin('POST', '/admin/segments/orders/skip', { by: 1000000 });
     expect(BigInt(by.body.maxId)).toBeGreaterThan(1_000_000n);
+
+  });
+
+  it('a skip that would move back names the value sent and the smallest accepted, which is accepted', async () => {
+    // a key nothing draws from: its max_id stays where it was created
+    expect((await admin('POST', '/admin/segments', { key: 'idle', startId: '500' })).status).toBe(201);
+    const back = await admin('POST', '/admin/segments/idle/skip', { to: 10 });
+    expect(back.status).toBe(400);
+    expect(back.body).toMatchObject({
+      code: 'SKIP_BACKWARDS',
+      message: 'key "idle" already issues from 500; {"to": 10} would move it back (skips only move ahead): the smallest accepted is {"to": 500}',
+    });
+    const smallest = await admin('POST', '/admin/segments/idle/skip', { to: 500 });
+    expect(smallest.status).toBe(200);
+    expect(smallest.body.maxId).toBe('501');
   });
 
   describe('bad input on every admin route: a clear 4xx with its code, nothing changed', () => {

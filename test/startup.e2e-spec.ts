@@ -96,7 +96,7 @@ describe('a start-up failure is one line naming the setting and what to do, exit
 });
 
 describe('the start line and the log formats', () => {
-  it('LOG_FORMAT=json: every line JSON with an ISO time; the first info line names the URL, the docs and the database; no Nest boilerplate at info', async () => {
+  it('LOG_FORMAT=json: every line JSON with an ISO time; the ready line, last of the start, names the URL, the docs and the database; no Nest boilerplate at info', async () => {
     const db = await sqliteDatabase();
     const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
     await server.kill();
@@ -105,12 +105,43 @@ describe('the start line and the log formats', () => {
     for (const e of entries) expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const start = entries.find((e) => e.msg.includes('listening on'));
     expect(start?.level).toBe(30);
+    // the ready line comes last: every start-up step and warning before it, only the shutdown after
+    const closing = entries.findIndex((e) => e.msg.startsWith('SIGTERM: closing'));
+    expect(closing).toBeGreaterThan(0);
+    expect(entries[closing - 1]).toBe(start);
     expect(start!.msg).toBe(
-      `id-allocator listening on ${server.url} (bound to 127.0.0.1:${server.port}); docs ${server.url}/docs; database sqlite ${db.env.SQLITE_PATH}`,
+      `ready: id-allocator listening on ${server.url} (bound to 127.0.0.1:${server.port}); docs ${server.url}/docs; database sqlite ${db.env.SQLITE_PATH}`,
     );
     expect(entries.map((e) => e.context)).not.toContain('InstanceLoader');
     expect(entries.map((e) => e.context)).not.toContain('RouterExplorer');
     expect(lines.length).toBeLessThan(15);
+    await db.drop();
+  }, 60_000);
+
+  it('admin reads log at debug, admin writes at info; pretty request lines take one line each', async () => {
+    const db = await sqliteDatabase();
+    const ADMIN_TOKEN = 'startup-admin-token-0123456789';
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    for (const LOG_LEVEL of ['info', 'debug']) {
+      const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'json', LOG_LEVEL, ADMIN_TOKEN });
+      expect((await request(`${server.url}/admin/segments`, { headers: auth })).status).toBe(200);
+      const body = JSON.stringify({ key: `k${LOG_LEVEL}` });
+      expect((await request(`${server.url}/admin/segments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body })).status).toBe(201);
+      await server.kill();
+      const completed = server.output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; req?: { method: string } })
+        .filter((e) => e.msg === 'request completed')
+        .map((e) => `${e.req?.method} ${e.level}`);
+      expect(completed).toEqual(LOG_LEVEL === 'info' ? ['POST 30'] : ['GET 20', 'POST 30']);
+    }
+    const pretty = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'pretty', LOG_LEVEL: 'info', ADMIN_TOKEN });
+    const body = JSON.stringify({ key: 'kpretty' });
+    expect((await request(`${pretty.url}/admin/segments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body })).status).toBe(201);
+    await pretty.kill();
+    const line = pretty.output.split('\n').find((l) => l.includes('request completed'));
+    expect(line).toMatch(/request completed .*"method":"POST".*"statusCode":201/);
     await db.drop();
   }, 60_000);
 
@@ -120,7 +151,7 @@ describe('the start line and the log formats', () => {
     await server.kill();
     const lines = server.output.split('\n').filter((l) => l !== '');
     for (const l of lines) expect(l).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) \(\d+\): /);
-    expect(lines.some((l) => / INFO \(\d+\): id-allocator listening on http:\/\/127\.0\.0\.1:\d+ .*docs .*database sqlite /.test(l))).toBe(true);
+    expect(lines.some((l) => / INFO \(\d+\): ready: id-allocator listening on http:\/\/127\.0\.0\.1:\d+ .*docs .*database sqlite /.test(l))).toBe(true);
     expect(lines.some((l) => / DEBUG \(\d+\): \[RouterExplorer\] Mapped \{/.test(l))).toBe(true);
     expect(lines.some((l) => / INFO .*\[(InstanceLoader|RouterExplorer|RoutesResolver)\]/.test(l))).toBe(false);
     await db.drop();

@@ -8,6 +8,7 @@ import { PartitionModule, SegmentModule, TicketModule } from '@app/segment';
 import { UuidModule } from '@app/uuid';
 import { AdminModule } from './admin/admin.module';
 import { CompatModule } from './compat/compat.module';
+import { RootController } from './common/root.controller';
 import { HealthModule } from './health/health.module';
 import { HttpEdgeModule } from './http/http-edge.module';
 import { IdsModule } from './ids/ids.module';
@@ -24,6 +25,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Pino, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
     return {
       module: AppModule,
+      controllers: [RootController],
       imports: [
         CoreModule.forRoot(config),
         LoggerModule.forRoot({

@@ -7,7 +7,7 @@ import type { Logger as Pino } from 'pino';
 import { AppConfig, clientErrorResponse, IdExceptionFilter } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
-import { buildOpenApiDocument, openApiConfig } from './common/openapi';
+import { buildOpenApiDocument, openApiConfig, SWAGGER_UI_CSS } from './common/openapi';
 import { directRoutesDocument } from './http/api-document';
 import { edgeRouting } from './http/edge-routing';
 import { EdgeServer, RequestListener } from './http/edge-server';
@@ -63,7 +63,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalFilters(filter);
 
   const document = buildOpenApiDocument(app, [await directRoutesDocument(openApiConfig(), logger)]);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customCss: SWAGGER_UI_CSS });
   // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
   // (Nest's hooks re-raise the signal, which ends the process with 143/130)
   return app;

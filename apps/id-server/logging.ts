@@ -87,6 +87,8 @@ export function createRootLogger(config: AppConfig, bindings: Record<string, unk
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
     ignore: 'hostname,context',
     messageFormat: '{if context}[{context}] {end}{msg}',
+    // a request line's fields on its own line, not 30 indented ones (an error's stack stays as is)
+    singleLine: true,
     sync: true,
     destination: 1,
   });

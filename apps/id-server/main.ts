@@ -5,6 +5,7 @@ import { AppConfig, ConfigError, describeDatabase, EXIT, loadConfig, StartupErro
 import { createApp } from './bootstrap';
 import { isPrimaryOf, runPrimary } from './cluster';
 import { createRootLogger } from './logging';
+import { readyLine } from './ready-line';
 
 /** A start-up failure: one line on stderr, whatever LOG_FORMAT says (the config may be what failed). */
 function refuse(message: string): never {
@@ -94,12 +95,12 @@ async function main(): Promise<void> {
   }
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = publicUrl(config.HOST, port);
-  log.info(`id-allocator listening on ${url} (bound to ${config.HOST}:${port}); docs ${url}/docs; database ${describeDatabase(config)}`);
   if (config.DB_TYPE === 'sqlite') {
     log.warn(
       `embedded SQLite at ${config.SQLITE_PATH}: serves this host only; instances on other hosts with their own file would repeat ids (use DATABASE_URL=mysql://... for several hosts)`,
     );
   }
+  log.info(readyLine(url, `${config.HOST}:${port}`, describeDatabase(config)));
 }
 
 main().catch((e) => {

@@ -47,7 +47,7 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, { message: string; details?: FieldProb
   INVALID_ID: { message: 'id: a decimal snowflake id from 0 to 9223372036854775807, digits only' },
   INVALID_STEP: { message: 'step: must be a whole number from 1 to 1000000', details: [{ field: 'step', problem: 'must be a whole number from 1 to 1000000' }] },
   INVALID_START: { message: 'startId: must be from 1 to 9223372036854775806', details: [{ field: 'startId', problem: 'must be from 1 to 9223372036854775806' }] },
-  SKIP_BACKWARDS: { message: 'key "orders" is already past 5000: a skip never moves back' },
+  SKIP_BACKWARDS: { message: 'key "orders" already issues from 5000; {"to": 10} would move it back (skips only move ahead): the smallest accepted is {"to": 5000}' },
   VALIDATION_FAILED: { message: '(body): give by or to, not both', details: [{ field: '(body)', problem: 'give by or to, not both' }] },
   UNAUTHORIZED: { message: 'admin routes need the header "Authorization: Bearer <ADMIN_TOKEN>"' },
   ADMIN_DISABLED: { message: 'admin routes are disabled: set ADMIN_TOKEN (16+ characters) to enable them' },

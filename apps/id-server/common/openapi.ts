@@ -14,6 +14,26 @@ export const ApiTokenAuth = () => applyDecorators(ApiSecurity(API_TOKEN_SCHEME),
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
+/** What each operation's description opens with, by its security: Swagger UI shows it under the summary. */
+export const ACCESS_LINES = {
+  admin: '**Access: admin token required** (`Authorization: Bearer $ADMIN_TOKEN`; Authorize, adminToken).',
+  token: '**Access: open**, or with `API_TOKENS` set a token of it (Authorize, apiToken).',
+} as const;
+
+function accessOf(security: OpenAPIObject['security']): keyof typeof ACCESS_LINES | undefined {
+  const names = (security ?? []).flatMap((r) => Object.keys(r));
+  if (names.includes(ADMIN_TOKEN_SCHEME)) return 'admin';
+  if (names.includes(API_TOKEN_SCHEME)) return 'token';
+  return undefined;
+}
+
+/**
+ * Swagger UI's lock beside each operation shows whether credentials were entered, not whether
+ * the route needs them: the id routes (a token optional) show it closed before any token, the
+ * admin routes open, which reads backwards. The access line above says it in words instead.
+ */
+export const SWAGGER_UI_CSS = '.swagger-ui .opblock .authorization__btn { display: none; }';
+
 /**
  * The OpenAPI document clients are generated from. The Authorization header is documented by the
  * security schemes; a header parameter for it (Nest derives one from `@Headers('authorization')`)
@@ -50,6 +70,10 @@ export function buildOpenApiDocument(app: INestApplication, extra: OpenAPIObject
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];
+      const access = operation === undefined ? undefined : accessOf(operation.security);
+      if (operation !== undefined && access !== undefined) {
+        operation.description = [ACCESS_LINES[access], operation.description].filter(Boolean).join('\n\n');
+      }
       if (operation?.parameters) {
         operation.parameters = operation.parameters.filter(
           (p) => !('in' in p && p.in === 'header' && p.name.toLowerCase() === 'authorization'),

@@ -79,10 +79,15 @@ export function unknownKey(key: string): IdError {
   return new IdError('UNKNOWN_KEY', `unknown key "${key}"; create it with POST /admin/segments`);
 }
 
-export function skipBackwards(key: string, maxId: string, to: bigint): IdError {
+/**
+ * `newMaxId` is what the store was asked to set: the admin's `{"to": N}` is max_id N + 1 (every
+ * id issued afterwards above N), so the message speaks in the admin's numbers, not the store's.
+ */
+export function skipBackwards(key: string, maxId: string, newMaxId: bigint): IdError {
   return new IdError(
     'SKIP_BACKWARDS',
-    `key "${key}" already issues from ${maxId}; a skip to ${to} would move it back (skips only move ahead)`,
+    `key "${key}" already issues from ${maxId}; {"to": ${newMaxId - 1n}} would move it back (skips only move ahead): ` +
+      `the smallest accepted is {"to": ${maxId}}`,
   );
 }
 

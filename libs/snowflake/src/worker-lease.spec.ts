@@ -154,8 +154,12 @@ describe('WorkerLease', () => {
   it('the next holder, this instance after a restart included, issues only after the previous reservation', async () => {
     store = new FakeStore(db);
     const setting = { mode: 'lease' as const, from: 5, to: 5 };
-    const first = lease(store, clock, { setting }).l;
+    const lines: string[] = [];
+    const logger = { log: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const first = lease(store, clock, { setting, logger }).l;
     await first.start();
+    // a new database's row has no reservation: nothing to name (not 1970-01-01)
+    expect(lines).toEqual([expect.stringMatching(/^took worker id 5 \(lease\) as instance-\d+; never held before$/)]);
     const gen1 = generatorOn(first, clock);
     first.issuedBy(gen1);
     const before = gen1.next(10_000) as string[]; // more than one ms of sequence: borrows ahead of the clock
@@ -168,9 +172,10 @@ describe('WorkerLease', () => {
     expect(() => gen1.next(1)).toThrow(/shutting down/);
 
     // the restart: same host, a new instance, at once
-    const second = lease(store, clock, { setting }).l;
+    const second = lease(store, clock, { setting, logger }).l;
     await second.tick();
     expect(second.workerId).toBe(5);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`; issuing only above the previous reservation ${new Date(reserved).toISOString()}$`)));
     expect(second.permit(clock.now())).toBeUndefined();
     expect(second.reason(clock.now())).toMatch(/waiting for the clock to pass the previous holder's reservation/);
     expect(second.status(clock.now())).toMatchObject({ held: true, usable: false });

@@ -371,7 +371,10 @@ export class WorkerLease implements PermitSource {
     this.logger.log(
       got.takenOver
         ? `took over worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId} from a holder whose lease lapsed; issuing only above ${new Date(afterMs).toISOString()} (its reservation ${new Date(got.reservedUntil).toISOString()}, or this clock + SNOWFLAKE_RESERVE_MS + SNOWFLAKE_MAX_SKEW_MS, in case the database lost its last renewals)`
-        : `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`,
+        : got.reservedUntil > 0
+          ? `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`
+          : // a row never reserved (a new database): no earlier holder's time to stay above
+            `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; never held before`,
     );
     await this.renew();
   }

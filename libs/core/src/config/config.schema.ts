@@ -7,6 +7,8 @@ import { autoWorkers } from './cpu-quota';
  * it expected.
  */
 
+const NO_POSTGRES = 'PostgreSQL is not supported yet';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function int(min: number, max: number) {
@@ -59,10 +61,12 @@ const baseSchema = z
   .object({
     PORT: int(0, 65535).default(8080),
     HOST: z.string().min(1).default('0.0.0.0'),
-    DB_TYPE: z.enum(['sqlite', 'mysql'], { error: 'must be sqlite or mysql' }).optional(),
+    DB_TYPE: z.enum(['sqlite', 'mysql'], { error: `must be sqlite or mysql (${NO_POSTGRES})` }).optional(),
     SQLITE_PATH: z.string().min(1).default('./data/id-allocator.sqlite'),
     DATABASE_URL: z
       .string()
+      // said before the shape, so a PostgreSQL URL is not told it merely looks wrong
+      .refine((s) => !/^postgres(ql)?:/i.test(s), { error: `${NO_POSTGRES}: use mysql://user:pass@host:3306/db (MySQL or MariaDB), or leave it unset for the embedded SQLite`, abort: true })
       .regex(/^(mysql|mariadb):\/\/[^/]+\/[^/?]+/, { error: 'must look like mysql://user:pass@host:3306/db' })
       .optional(),
     ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),

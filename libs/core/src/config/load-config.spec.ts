@@ -39,6 +39,29 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('a variable with our prefixes that is no setting', () => {
+    const warnings = (env: Record<string, string>) => {
+      const lines: string[] = [];
+      loadConfig({ env, argv: [], readFile, warn: (l) => lines.push(l) });
+      return lines;
+    };
+
+    it('is one warning line naming the nearest setting, and the start goes on', () => {
+      expect(warnings({ SEGMENT_STEPMAX: '5' })).toEqual([
+        'SEGMENT_STEPMAX is not a setting and is ignored; did you mean SEGMENT_STEP_MAX? (settings: docs/configuration.md)',
+      ]);
+      expect(warnings({ SNOWFLAKE_WORKERID: '3', HTTP_READ_TIMEOUT: '5', ADMIN_TOKN: 'x' })).toEqual([
+        expect.stringMatching(/^ADMIN_TOKN is not a setting .*did you mean ADMIN_TOKEN\?/),
+        expect.stringMatching(/^HTTP_READ_TIMEOUT is not a setting .*did you mean HTTP_READ_TIMEOUT_MS\?/),
+        expect.stringMatching(/^SNOWFLAKE_WORKERID is not a setting .*did you mean SNOWFLAKE_WORKER_ID\?/),
+      ]);
+    });
+
+    it('is silent for settings, other prefixes, and variables other programs read', () => {
+      expect(warnings({ SEGMENT_STEP_MAX: '5', PATH: '/bin', HOME: '/root', NODE_ENV: 'production', HTTP_PROXY: 'http://p:3128', CONFIG_FILE: '' })).toEqual([]);
+    });
+  });
+
   it('infers mysql from DATABASE_URL', () => {
     expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/ids' }).DB_TYPE).toBe('mysql');
     expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/ids', DB_TYPE: 'sqlite' }).DB_TYPE).toBe('sqlite');
@@ -50,9 +73,11 @@ describe('loadConfig', () => {
     [{ PORT: '80.5' }, /^PORT: /],
     [{ MAX_COUNT: '0' }, /^MAX_COUNT: /],
     [{ WORKERS: '-1' }, /^WORKERS: /],
-    [{ DB_TYPE: 'postgres' }, /^DB_TYPE: must be sqlite or mysql/],
+    [{ DB_TYPE: 'postgres' }, /^DB_TYPE: must be sqlite or mysql \(PostgreSQL is not supported yet\)/],
     [{ DB_TYPE: 'mysql' }, /^DATABASE_URL: is required when DB_TYPE=mysql$/],
-    [{ DATABASE_URL: 'postgres://x/y' }, /^DATABASE_URL: must look like/],
+    [{ DATABASE_URL: 'mysql:/x' }, /^DATABASE_URL: must look like mysql:\/\//],
+    [{ DATABASE_URL: 'postgres://u:p@db:5432/ids' }, /^DATABASE_URL: PostgreSQL is not supported yet: use mysql:\/\/user:pass@host:3306\/db .*\(value not shown, from environment\)$/],
+    [{ DATABASE_URL: 'postgresql://db/ids' }, /^DATABASE_URL: PostgreSQL is not supported yet/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of/],
     [{ SEGMENT_PRELOAD: '1.5' }, /^SEGMENT_PRELOAD: /],
     [{ SEGMENT_DYNAMIC_STEP: 'maybe' }, /^SEGMENT_DYNAMIC_STEP: must be true or false/],

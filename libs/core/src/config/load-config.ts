@@ -12,7 +12,7 @@ export interface ConfigSources {
   /** the command-line arguments after the script (process.argv.slice(2)) */
   argv?: readonly string[];
   readFile?: (path: string) => string;
-  /** told of settings read but not used (unknown alloc.json keys); one line each */
+  /** told of settings read but not used (unknown alloc.json keys, mistyped variables); one line each */
   warn?: (line: string) => void;
 }
 
@@ -84,6 +84,36 @@ function readConfigFile(path: string, sources: ConfigSources): Record<string, un
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * The prefixes of our settings' names (SEGMENT_, SNOWFLAKE_, HTTP_, ...): a variable that has one
+ * and is no setting is most likely a mistyped setting, which would otherwise be ignored silently.
+ */
+const OUR_PREFIXES = [...new Set(CONFIG_KEYS.filter((k) => k.includes('_')).map((k) => k.slice(0, k.indexOf('_') + 1)))];
+/** variables with one of those prefixes that other programs read */
+const NOT_OURS = new Set(['HTTP_PROXY']);
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** one line per variable that looks like a setting and is none, naming the nearest setting */
+export function unknownVariables(env: Record<string, string | undefined>): string[] {
+  const lines: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (CONFIG_KEYS.includes(name) || NOT_OURS.has(name)) continue;
+    if (!OUR_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const nearest = CONFIG_KEYS.reduce((best, k) => (editDistance(name, k) < editDistance(name, best) ? k : best));
+    lines.push(`${name} is not a setting and is ignored; did you mean ${nearest}? (settings: docs/configuration.md)`);
+  }
+  return lines;
+}
+
 function describe(value: unknown): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -118,6 +148,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     throw new ConfigError(`${name}: ${issue.message}${given === undefined ? '' : ` (${got} from ${origin})`}`);
   }
   const parsed = result.data;
+  for (const line of unknownVariables(sources.env)) sources.warn?.(line);
   const DB_TYPE = parsed.DB_TYPE ?? (parsed.DATABASE_URL ? 'mysql' : 'sqlite');
   return { ...parsed, DB_TYPE };
 }
