@@ -4,7 +4,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { AppConfig, clientErrorResponse, IdExceptionFilter } from '@app/core';
+import { AppConfig, clientErrorResponse, IdExceptionFilter, ServiceState } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
 import { buildOpenApiDocument, openApiConfig } from './common/openapi';
@@ -67,4 +67,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
   // (Nest's hooks re-raise the signal, which ends the process with 143/130)
   return app;
+}
+
+/**
+ * The shutdown drain begins (SHUTDOWN_DRAIN_MS, see main.ts): readiness fails at once while
+ * everything keeps answering, each answer closing its connection.
+ */
+export function startDrain(app: NestFastifyApplication): void {
+  app.get(ServiceState).draining = true;
+  (app.getHttpServer() as EdgeServer).closeConnectionsAfterAnswers();
 }
