@@ -77,3 +77,18 @@ export function startDrain(app: NestFastifyApplication): void {
   app.get(ServiceState).draining = true;
   (app.getHttpServer() as EdgeServer).closeConnectionsAfterAnswers();
 }
+
+/**
+ * The end of the drain, before app.close(): stop listening, close the idle kept-alive connections
+ * and let those with a request in flight answer it (with `Connection: close`), so that no request
+ * reaches the instance once app.close() has begun answering SHUTTING_DOWN. Nothing would retry
+ * that 503 for the caller; a balancer (nginx has no health check) retries a refused connection.
+ */
+export function stopListening(app: NestFastifyApplication): Promise<void> {
+  const server = app.getHttpServer() as EdgeServer;
+  // Fastify's own close later finds the server closed, which it accepts
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

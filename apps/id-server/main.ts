@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { AddressInfo, Server } from 'node:net';
 import type { Logger as Pino } from 'pino';
 import { AppConfig, ConfigError, describeDatabase, EXIT, loadConfig, StartupError } from '@app/core';
-import { createApp, startDrain } from './bootstrap';
+import { createApp, startDrain, stopListening } from './bootstrap';
 import { isPrimaryOf, runPrimary, stopRequest } from './cluster';
 import { createRootLogger } from './logging';
 
@@ -36,13 +36,15 @@ interface Stoppable {
   /** listening: a signal before then has nothing to drain */
   serving(): boolean;
   drain(): void;
+  /** after a drain: stop listening and let what is in flight finish, before close */
+  stopListening(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
  * SIGTERM: drain for SHUTDOWN_DRAIN_MS (readiness 503 at once, every answer closing its
- * connection, see startDrain), then close (stop listening, close idle connections, finish what
- * is in flight, release leases) and exit 0; past SHUTDOWN_GRACE_MS of closing, exit 1. The signal
+ * connection, see startDrain), then stop listening, close idle connections, finish what is in
+ * flight (stopListening), close the app (release leases) and exit 0; past SHUTDOWN_GRACE_MS of closing, exit 1. The signal
  * is not re-raised.
  *
  * SIGINT, or a second SIGTERM, skips what remains of the drain and closes at once. Chosen so:
@@ -74,9 +76,12 @@ function exitOnSignals(config: AppConfig, log: Pino): (app: Stoppable) => void {
   };
   const close = () => {
     closing = true;
+    const drained = drainTimer !== undefined;
     clearTimeout(drainTimer);
     armGrace();
-    app!.close().then(
+    (drained ? app!.stopListening() : Promise.resolve())
+      .then(() => app!.close())
+      .then(
       () => {
         log.info('closed cleanly');
         process.exit(EXIT.CLEAN);
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
   stopOnSignal({
     serving: () => (app.getHttpServer() as Server).listening,
     drain: () => startDrain(app),
+    stopListening: () => stopListening(app),
     close: () => app.close(),
   });
   try {
