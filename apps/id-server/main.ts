@@ -82,15 +82,15 @@ function exitOnSignals(config: AppConfig, log: Pino): (app: Stoppable) => void {
     (drained ? app!.stopListening() : Promise.resolve())
       .then(() => app!.close())
       .then(
-      () => {
-        log.info('closed cleanly');
-        process.exit(EXIT.CLEAN);
-      },
-      (e) => {
-        log.error({ err: e }, 'shutdown failed');
-        process.exit(EXIT.FAILED);
-      },
-    );
+        () => {
+          log.info('closed cleanly');
+          process.exit(EXIT.CLEAN);
+        },
+        (e) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(EXIT.FAILED);
+        },
+      );
   };
   const stop = (now: boolean, why: string) => {
     if (closing) return;
