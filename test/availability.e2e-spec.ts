@@ -1,9 +1,11 @@
+import { Agent } from 'node:http';
+import { IdClient } from '@app/client';
 import { request } from './support/app';
 import { Balancer, BalancerKind, installedBalancers } from './support/balancers';
 import { mysqlDatabase, TestDatabase } from './support/dialects';
 import { duplicates } from './support/load';
 import { mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
-import { failedCount, OpenLoop, OpenLoopResult, percentile } from './support/open-loop';
+import { failedCount, getOneId, OpenLoop, OpenLoopResult, percentile } from './support/open-loop';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /**
@@ -18,7 +20,7 @@ const PATH = '/ids/segment?key=default';
 const BALANCER_RISE_MS = 1500;
 
 interface Row {
-  balancer: BalancerKind;
+  balancer: BalancerKind | 'none (IdClient)';
   scenario: string;
   result: OpenLoopResult;
   duplicates: number;
@@ -61,8 +63,8 @@ if (!mysqlAvailable() || missing.length > 0) {
     };
 
     /** the load runs a second before and after the action, which fails the test only after the load is counted */
-    async function underLoad(balancer: Balancer, scenario: string, action: () => Promise<void>): Promise<OpenLoopResult> {
-      const load = new OpenLoop({ url: `${balancer.url}${PATH}`, rate: RATE, maxRequests: RATE * 90, maxSeconds: 90, timeoutMs: 10_000 });
+    async function underLoad(balancer: Row['balancer'], scenario: string, call: () => Promise<string>, action: () => Promise<void>): Promise<OpenLoopResult> {
+      const load = new OpenLoop({ call, rate: RATE, maxRequests: RATE * 90, maxSeconds: 90 });
       let failure: unknown;
       try {
         await sleep(1000);
@@ -73,9 +75,24 @@ if (!mysqlAvailable() || missing.length > 0) {
       }
       const result = await load.stop();
       everyId.push(...result.ids);
-      rows.push({ balancer: balancer.kind, scenario, result, duplicates: duplicates(result.ids).length });
+      rows.push({ balancer, scenario, result, duplicates: duplicates(result.ids).length });
       if (failure !== undefined) throw failure;
       return result;
+    }
+
+    /** a deploy: each instance in turn gets SIGTERM, exits 0, starts again and is ready */
+    async function rollingRestart(): Promise<void> {
+      for (let i = 0; i < instances.length; i++) {
+        expect(await instances[i].kill('SIGTERM')).toEqual({ code: 0, signal: null });
+        await startInstance(i);
+        await sleep(BALANCER_RISE_MS);
+      }
+    }
+
+    function expectNoneFailed(result: OpenLoopResult): void {
+      expect(result.failed).toEqual({});
+      expect(result.ok).toBe(result.sent);
+      expect(duplicates(result.ids)).toEqual([]);
     }
 
     beforeAll(async () => {
@@ -94,6 +111,9 @@ if (!mysqlAvailable() || missing.length > 0) {
 
     describe.each(['haproxy', 'nginx'] as const)('behind %s', (kind) => {
       let balancer: Balancer;
+      // callers hold kept-alive connections to the balancer
+      const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+      const call = () => getOneId(`${balancer.url}${PATH}`, agent, 10_000);
       beforeAll(async () => {
         balancer = await Balancer.start(
           kind,
@@ -102,34 +122,34 @@ if (!mysqlAvailable() || missing.length > 0) {
         await sleep(BALANCER_RISE_MS);
       }, 30_000);
       afterAll(async () => {
+        agent.destroy();
         await balancer?.stop();
       });
 
       it('a rolling restart of every instance (SIGTERM, exit 0, start, ready), under load: 0 failed, 0 duplicates', async () => {
-        const result = await underLoad(balancer, 'rolling restart', async () => {
-          for (let i = 0; i < instances.length; i++) {
-            expect(await instances[i].kill('SIGTERM')).toEqual({ code: 0, signal: null });
-            await startInstance(i);
-            await sleep(BALANCER_RISE_MS);
-          }
-        });
-        expect(result.failed).toEqual({});
-        expect(result.ok).toBe(result.sent);
-        expect(duplicates(result.ids)).toEqual([]);
+        expectNoneFailed(await underLoad(kind, 'rolling restart', call, rollingRestart));
       }, 120_000);
 
       it('one instance SIGKILLed and restarted, under load: 0 failed (the balancer retries connection failures), 0 duplicates', async () => {
-        const result = await underLoad(balancer, 'SIGKILL + restart', async () => {
+        const result = await underLoad(kind, 'SIGKILL + restart', call, async () => {
           instances[1].child.kill('SIGKILL');
           expect((await instances[1].exited).signal).toBe('SIGKILL');
           await startInstance(1);
           await sleep(BALANCER_RISE_MS);
         });
-        expect(result.failed).toEqual({});
-        expect(result.ok).toBe(result.sent);
-        expect(duplicates(result.ids)).toEqual([]);
+        expectNoneFailed(result);
       }, 120_000);
     });
+
+    it('callers using IdClient against the three instances directly, no balancer: a rolling restart surfaces 0 errors, 0 duplicates', async () => {
+      // a small cache, so that refills keep going to every instance through the restarts
+      const client = new IdClient({ baseUrls: instances.map((s) => s.url), maxBatch: 50, maxHeld: 200, minBatch: 10 });
+      try {
+        expectNoneFailed(await underLoad('none (IdClient)', 'rolling restart', () => client.next('segment', 'default'), rollingRestart));
+      } finally {
+        client.close();
+      }
+    }, 120_000);
 
     it('every id collected, over every scenario, is unique', () => {
       expect(everyId.length).toBe(rows.reduce((n, r) => n + r.result.ok, 0));

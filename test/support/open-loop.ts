@@ -30,28 +30,61 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
 
+/** A failed call, by kind: `status 503 SEGMENT_UNAVAILABLE`, a socket error's code, `timeout`. */
+export class CallFailed extends Error {}
+
 /**
- * An open-loop load of GETs (each request due at a fixed time, sent then whatever the earlier
- * ones are doing: a stall shows as latency counted from the schedule, not as a lower rate),
- * bounded in count and time, over kept-alive connections as a service's callers would hold them.
- * Every request ends counted: answered, failed with its error, or failed as `timeout`.
+ * One single-id GET over a kept-alive agent: the id, or CallFailed naming how it failed; never
+ * left unanswered past timeoutMs.
+ */
+export function getOneId(url: string, agent: Agent, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const fail = (kind: string) => reject(new CallFailed(kind));
+    const req = get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return fail(`status ${res.statusCode}${errorCode(body)}`);
+        let ids: unknown;
+        try {
+          ids = (JSON.parse(body) as { ids?: unknown }).ids;
+        } catch {
+          return fail('unreadable 200');
+        }
+        if (!Array.isArray(ids) || ids.length !== 1) return fail('unreadable 200');
+        resolve(String(ids[0]));
+      });
+    });
+    req.setTimeout(timeoutMs, () => {
+      fail('timeout');
+      req.destroy();
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+  });
+}
+
+/**
+ * An open-loop load of single-id calls (each due at a fixed time, made then whatever the
+ * earlier ones are doing: a stall shows as latency counted from the schedule, not as a lower
+ * rate), bounded in count and time. Every call ends counted: an id, or a failure by kind (the
+ * call itself must bound its wait: a request never answered is a failure, `timeout`).
  */
 export class OpenLoop {
   private readonly result: OpenLoopResult = { sent: 0, ok: 0, failed: {}, ids: [], latenciesMs: [] };
   private readonly pending = new Set<Promise<void>>();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private readonly timer: NodeJS.Timeout;
   private readonly start = performance.now();
 
-  constructor(private readonly options: { url: string; rate: number; maxRequests: number; maxSeconds: number; timeoutMs: number }) {
+  constructor(private readonly options: { call: () => Promise<string>; rate: number; maxRequests: number; maxSeconds: number }) {
     this.timer = setInterval(() => this.sendDue(), 1);
   }
 
-  /** stops sending and waits for every request still out (each bounded by timeoutMs) */
+  /** stops calling and waits for every call still out */
   async stop(): Promise<OpenLoopResult> {
     clearInterval(this.timer);
     while (this.pending.size > 0) await Promise.all([...this.pending]);
-    this.agent.destroy();
     return this.result;
   }
 
@@ -63,46 +96,19 @@ export class OpenLoop {
     while (this.result.sent < due) {
       const scheduled = this.start + (this.result.sent * 1000) / rate;
       this.result.sent++;
-      const done = this.send(scheduled).finally(() => this.pending.delete(done));
-      this.pending.add(done);
-    }
-  }
-
-  private send(scheduled: number): Promise<void> {
-    const fail = (kind: string) => (this.result.failed[kind] = (this.result.failed[kind] ?? 0) + 1);
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (kind?: string) => {
-        if (settled) return;
-        settled = true;
-        if (kind !== undefined) fail(kind);
-        resolve();
-      };
-      const req = get(this.options.url, { agent: this.agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('error', (e: NodeJS.ErrnoException) => settle(e.code ?? e.message));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return settle(`status ${res.statusCode}${errorCode(body)}`);
-          let ids: unknown;
-          try {
-            ids = (JSON.parse(body) as { ids?: unknown }).ids;
-          } catch {
-            return settle('unreadable 200');
-          }
-          if (!Array.isArray(ids) || ids.length !== 1) return settle('unreadable 200');
+      const done = this.options.call().then(
+        (id) => {
           this.result.ok++;
-          this.result.ids.push(String(ids[0]));
+          this.result.ids.push(id);
           this.result.latenciesMs.push(performance.now() - scheduled);
-          settle();
-        });
-      });
-      req.setTimeout(this.options.timeoutMs, () => {
-        settle('timeout');
-        req.destroy();
-      });
-      req.on('error', (e: NodeJS.ErrnoException) => settle(e.code ?? e.message));
-    });
+        },
+        (e: unknown) => {
+          const kind = e instanceof CallFailed ? e.message : ((e as { code?: string }).code ?? String((e as Error).message ?? e));
+          this.result.failed[kind] = (this.result.failed[kind] ?? 0) + 1;
+        },
+      );
+      const tracked = done.finally(() => this.pending.delete(tracked));
+      this.pending.add(tracked);
+    }
   }
 }
