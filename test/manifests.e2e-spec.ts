@@ -53,7 +53,7 @@ describe('deploy/k8s manifests against the app', () => {
     if (w.kind === 'StatefulSet') expect(config.SNOWFLAKE_WORKER_ID).toBe('ordinal');
   });
 
-  it.each(workloads.map((w) => [w.kind, w]))('%s: ports, probes, preStop and the grace period match the app', (_kind, w) => {
+  it.each(workloads.map((w) => [w.kind, w]))('%s: ports, probes, the drain and the grace period match the app', (_kind, w) => {
     const spec = w.spec.template.spec;
     const container = spec.containers[0];
     const port = container.ports.find((p: { name: string }) => p.name === 'http');
@@ -63,8 +63,12 @@ describe('deploy/k8s manifests against the app', () => {
     expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
     expect(container.resources.requests).toBeDefined();
     expect(container.resources.limits).toBeDefined();
-    const preStopSeconds = Number(container.lifecycle.preStop.exec.command[1]);
-    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + Number(configMap.data.SHUTDOWN_GRACE_MS) / 1000);
+    // the app drains itself (readiness down, Connection: close) while the endpoint removal
+    // propagates; a preStop sleep would hold its answers without either
+    expect(container.lifecycle?.preStop).toBeUndefined();
+    const config = loadConfig({ env: { ...configMap.data, DATABASE_URL: 'mysql://u@h/d' } });
+    expect(config.SHUTDOWN_DRAIN_MS).toBeGreaterThanOrEqual(container.readinessProbe.periodSeconds * 1000);
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan((config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_GRACE_MS) / 1000);
   });
 
   it('Services target the named container port', () => {

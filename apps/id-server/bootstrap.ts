@@ -4,7 +4,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import { AppConfig, clientErrorResponse, IdExceptionFilter } from '@app/core';
+import { AppConfig, clientErrorResponse, IdExceptionFilter, ServiceState } from '@app/core';
 import { AppModule } from './app.module';
 import { logAdminRequests } from './admin/admin-request-log';
 import { buildOpenApiDocument, openApiConfig, SWAGGER_UI_CSS } from './common/openapi';
@@ -67,4 +67,28 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // no enableShutdownHooks: main.ts closes the app on SIGTERM/SIGINT itself and exits 0
   // (Nest's hooks re-raise the signal, which ends the process with 143/130)
   return app;
+}
+
+/**
+ * The shutdown drain begins (SHUTDOWN_DRAIN_MS, see main.ts): readiness fails at once while
+ * everything keeps answering, each answer closing its connection.
+ */
+export function startDrain(app: NestFastifyApplication): void {
+  app.get(ServiceState).draining = true;
+  (app.getHttpServer() as EdgeServer).closeConnectionsAfterAnswers();
+}
+
+/**
+ * The end of the drain, before app.close(): stop listening, close the idle kept-alive connections
+ * and let those with a request in flight answer it (with `Connection: close`), so that no request
+ * reaches the instance once app.close() has begun answering SHUTTING_DOWN. Nothing would retry
+ * that 503 for the caller; a balancer (nginx has no health check) retries a refused connection.
+ */
+export function stopListening(app: NestFastifyApplication): Promise<void> {
+  const server = app.getHttpServer() as EdgeServer;
+  // Fastify's own close later finds the server closed, which it accepts
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
 }

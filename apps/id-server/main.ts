@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Logger as Pino } from 'pino';
 import { AppConfig, ConfigError, describeDatabase, EXIT, loadConfig, StartupError } from '@app/core';
-import { createApp } from './bootstrap';
-import { isPrimaryOf, runPrimary } from './cluster';
+import { createApp, startDrain, stopListening } from './bootstrap';
+import { isPrimaryOf, runPrimary, stopRequest } from './cluster';
 import { createRootLogger } from './logging';
 import { readyLine } from './ready-line';
 
@@ -32,44 +32,100 @@ function publicUrl(host: string, port: number): string {
   return `http://${name}:${port}`;
 }
 
+/** What a signal handler needs of the app. */
+interface Stoppable {
+  /** listening: a signal before then has nothing to drain */
+  serving(): boolean;
+  drain(): void;
+  /** after a drain: stop listening and let what is in flight finish, before close */
+  stopListening(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * SIGTERM/SIGINT: close (stop taking requests, drain, release leases) and exit 0; past
- * SHUTDOWN_GRACE_MS exit 1. The signal is not re-raised. Installed before the app is built, so
- * a signal during start-up closes the app as soon as it exists instead of killing the process.
+ * SIGTERM: drain for SHUTDOWN_DRAIN_MS (readiness 503 at once, every answer closing its
+ * connection, see startDrain), then stop listening, close idle connections, finish what is in
+ * flight (stopListening), close the app (release leases) and exit 0; past SHUTDOWN_GRACE_MS of closing, exit 1. The signal
+ * is not re-raised.
+ *
+ * SIGINT, or a second SIGTERM, skips what remains of the drain and closes at once. Chosen so:
+ * Ctrl-C is a person at a terminal, and a repeated SIGTERM an operator who wants the process gone
+ * now; neither should wait out a drain meant for balancers. An orchestrator sends one SIGTERM and
+ * waits. With WORKERS > 1 the primary passes its signals on as messages (see cluster.ts), so a
+ * worker that also receives the signal itself (Ctrl-C reaches the whole process group, and so
+ * does systemd's control-group kill) counts only the signals it received as repeats.
+ *
+ * Installed before the app is built, so a signal during start-up closes the app as soon as it
+ * exists (no drain: nothing routes to an instance that never became ready) instead of killing the
+ * process; the grace period then runs from the signal.
  */
-function exitOnSignals(config: AppConfig, log: Pino): (close: () => Promise<void>) => void {
-  let close: (() => Promise<void>) | undefined;
-  let signalled: NodeJS.Signals | undefined;
-  const run = () => {
-    close!().then(
-      () => {
-        log.info('closed cleanly');
-        process.exit(EXIT.CLEAN);
-      },
-      (e) => {
-        log.error({ err: e }, 'shutdown failed');
-        process.exit(EXIT.FAILED);
-      },
-    );
+function exitOnSignals(config: AppConfig, log: Pino): (app: Stoppable) => void {
+  let app: Stoppable | undefined;
+  let stopAsked = false;
+  let drainTimer: NodeJS.Timeout | undefined;
+  let closing = false;
+  let graceArmed = false;
+  let sigterms = 0;
+
+  const armGrace = () => {
+    if (graceArmed) return;
+    graceArmed = true;
+    setTimeout(() => {
+      log.error(`shutdown took longer than SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms: exiting`);
+      process.exit(EXIT.FAILED);
+    }, config.SHUTDOWN_GRACE_MS).unref();
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      // a terminal's Ctrl-C reaches a WORKERS primary and its workers alike, and the primary
-      // forwards it too: a repeated signal is no news
-      if (signalled !== undefined) return;
-      signalled = signal;
-      log.info(`${signal}: closing (at most SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms)`);
-      // from the signal on, start-up included; the orchestrator's own grace period is set to match
-      setTimeout(() => {
-        log.error(`shutdown took longer than SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms: exiting`);
-        process.exit(EXIT.FAILED);
-      }, config.SHUTDOWN_GRACE_MS).unref();
-      if (close !== undefined) run();
-    });
-  }
-  return (fn) => {
-    close = fn;
-    if (signalled !== undefined) run();
+  const close = () => {
+    closing = true;
+    const drained = drainTimer !== undefined;
+    clearTimeout(drainTimer);
+    armGrace();
+    (drained ? app!.stopListening() : Promise.resolve())
+      .then(() => app!.close())
+      .then(
+        () => {
+          log.info('closed cleanly');
+          process.exit(EXIT.CLEAN);
+        },
+        (e) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(EXIT.FAILED);
+        },
+      );
+  };
+  const stop = (now: boolean, why: string) => {
+    if (closing) return;
+    if (app === undefined) {
+      if (!stopAsked) log.info(`${why} during start-up: closing once started (at most SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms)`);
+      stopAsked = true;
+      armGrace();
+      return;
+    }
+    if (drainTimer !== undefined) {
+      // already draining: only a request to stop now is news
+      if (!now) return;
+      log.info(`${why}: skipping the rest of the drain, closing (at most SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms)`);
+      close();
+      return;
+    }
+    if (now || config.SHUTDOWN_DRAIN_MS === 0 || !app.serving()) {
+      log.info(`${why}: closing (at most SHUTDOWN_GRACE_MS=${config.SHUTDOWN_GRACE_MS} ms)`);
+      close();
+      return;
+    }
+    log.info(`${why}: draining for SHUTDOWN_DRAIN_MS=${config.SHUTDOWN_DRAIN_MS} ms (not ready, still serving), then closing`);
+    app.drain();
+    drainTimer = setTimeout(close, config.SHUTDOWN_DRAIN_MS);
+  };
+  process.on('SIGTERM', () => stop(++sigterms > 1, sigterms > 1 ? 'second SIGTERM' : 'SIGTERM'));
+  process.on('SIGINT', () => stop(true, 'SIGINT'));
+  process.on('message', (message: unknown) => {
+    const now = stopRequest(message);
+    if (now !== undefined) stop(now, now ? 'the primary: stop now' : 'the primary: SIGTERM');
+  });
+  return (stoppable) => {
+    app = stoppable;
+    if (stopAsked) close();
   };
 }
 
@@ -80,9 +136,14 @@ async function main(): Promise<void> {
     runPrimary(config, log);
     return;
   }
-  const closeOnSignal = exitOnSignals(config, log);
+  const stopOnSignal = exitOnSignals(config, log);
   const app = await createApp(config, { logger: log });
-  closeOnSignal(() => app.close());
+  stopOnSignal({
+    serving: () => (app.getHttpServer() as Server).listening,
+    drain: () => startDrain(app),
+    stopListening: () => stopListening(app),
+    close: () => app.close(),
+  });
   try {
     await app.listen(config.PORT, config.HOST);
   } catch (e) {

@@ -7,7 +7,7 @@ import { ApiHealthResponses, LivenessDto, PartitionStatePartDto, ReadinessDto, S
 
 /**
  * Liveness never touches the database. Readiness is 503 only for what is wrong with this
- * instance (a strategy reporting ready: false, or shutting down); troubles every instance shares
+ * instance (a strategy reporting ready: false, or draining and shutting down); troubles every instance shares
  * are parts with status "down" inside a strategy's detail, under a 200 (DESIGN.md, "Readiness").
  */
 @ApiTags('health')
@@ -48,7 +48,8 @@ export class HealthController {
     checks.unshift(() => {
       const session = this.indicator.check('instance');
       // no pid or host: readiness is unauthenticated (GET /admin/info names the process)
-      return this.state.shuttingDown ? session.down({ reason: 'shutting down' }) : session.up();
+      const reason = this.state.stopReason;
+      return reason === undefined ? session.up() : session.down({ reason });
     });
     return this.health.check(checks);
   }

@@ -21,12 +21,15 @@ export interface EdgeServerOptions {
  */
 export class EdgeServer extends Server {
   private first: RequestListener | undefined;
+  private closeAfterAnswers = false;
 
   constructor(options: EdgeServerOptions, nest: RequestListener) {
     super();
     this.keepAliveTimeout = options.keepAliveTimeoutMs;
     this.requestTimeout = options.readTimeoutMs;
     this.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // set before either Fastify instance answers (they merge it into their own headers)
+      if (this.closeAfterAnswers) res.setHeader('connection', 'close');
       const first = this.first;
       // only bodyless methods: a request the direct instance hands back must still have its body
       if (first !== undefined && (req.method === 'GET' || req.method === 'HEAD')) first(req, res);
@@ -38,6 +41,15 @@ export class EdgeServer extends Server {
   /** GET and HEAD go to listener first from now on; it hands back what it does not serve */
   serveFirst(listener: RequestListener): void {
     this.first = listener;
+  }
+
+  /**
+   * From now on every answer, from either Fastify instance, carries `Connection: close`: during the
+   * shutdown drain each kept-alive connection then ends cleanly after its next answer, instead of
+   * being closed under a request its client (a balancer) sent just as the server stopped.
+   */
+  closeConnectionsAfterAnswers(): void {
+    this.closeAfterAnswers = true;
   }
 
   private guardWrites(guard: WriteStallGuard): void {

@@ -126,6 +126,14 @@ const baseSchema = z
     SNOWFLAKE_MAX_BACKWARD_MS: int(0, 1000).default(5),
     SNOWFLAKE_PERMUTE: bool().default(false),
     ID_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    /**
+     * after the first SIGTERM: readiness fails at once while the instance keeps serving this long,
+     * every answer closing its connection, so balancers stop sending before it stops listening.
+     * Size it to the balancer's check interval x fall count + one check's timeout + margin
+     * (haproxy 500 ms x 3 = 1.5 s: 2 s); 0: close at once (docs/availability.md)
+     */
+    SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2000),
+    /** the close after the drain (stop listening, finish in flight, release leases); past it exit 1 */
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
     /** tokens for the id routes, each optionally limited to some keys (as Tinyid does); off when unset */
     API_TOKENS: json(
