@@ -106,7 +106,7 @@ describe('the start line and the log formats', () => {
     const start = entries.find((e) => e.msg.includes('listening on'));
     expect(start?.level).toBe(30);
     // the ready line comes last: every start-up step and warning before it, only the shutdown after
-    const closing = entries.findIndex((e) => e.msg.startsWith('SIGTERM: closing'));
+    const closing = entries.findIndex((e) => e.msg.startsWith('SIGTERM: '));
     expect(closing).toBeGreaterThan(0);
     expect(entries[closing - 1]).toBe(start);
     expect(start!.msg).toBe(
