@@ -19,13 +19,14 @@ interface HeldRange {
   commit: number;
   sentAt: number;
   subject: string;
+  /** the counter this fetch left in the table: max_id for a key, the allocation number for a partition */
+  value: bigint;
 }
 
 interface Answer {
-  seq: number;
   ranAt: number;
   deliveredAt: number;
-  what: string;
+  revealed: [string, bigint][];
 }
 
 export interface Duplicate {
@@ -61,18 +62,18 @@ export class Checker implements FetchObserver, AllocationObserver {
   /** wires the answer hook of every database (after the world made them) */
   attach(dbs: SimDatabase[]): void {
     for (const db of dbs) {
-      db.onAnswer = (who, what, seq, ranAt, deliveredAt) => {
+      db.onAnswer = (who, revealed, ranAt, deliveredAt) => {
         const k = `${who}@${db.name}`;
         let list = this.answers.get(k);
         if (!list) this.answers.set(k, (list = []));
-        list.push({ seq, ranAt, deliveredAt, what });
+        list.push({ ranAt, deliveredAt, revealed });
       };
     }
   }
 
   fetched(who: string, key: string, maxId: bigint, step: number, commit: number, sentAt: number): void {
     const start = maxId - BigInt(step);
-    this.addRange(`segment:${key}`, { who, start: start < 1n ? 1n : start, end: maxId, db: this.world.mainDb, commit, sentAt, subject: key });
+    this.addRange(`segment:${key}`, { who, start: start < 1n ? 1n : start, end: maxId, db: this.world.mainDb, commit, sentAt, subject: key, value: maxId });
   }
 
   allocated(who: string, idx: number, n: bigint, commit: number, sentAt: number): void {
@@ -81,7 +82,7 @@ export class Checker implements FetchObserver, AllocationObserver {
     if (!layout) return;
     this.layouts.set(idx, layout);
     const range = rangeOf(layout, n);
-    if (range) this.addRange('partition', { who, ...range, db, commit, sentAt, subject: `p${idx}` });
+    if (range) this.addRange('partition', { who, ...range, db, commit, sentAt, subject: `p${idx}`, value: n });
   }
 
   private addRange(ns: string, r: HeldRange): void {
@@ -125,11 +126,17 @@ export class Checker implements FetchObserver, AllocationObserver {
     return { explained: false, why: 'no lost write explains it' };
   }
 
-  /** whether `asker` received, before sending `fetch`, an answer that had read `lost`'s commit */
+  /**
+   * whether the instance that made `fetch` had received, before sending it, an answer that showed
+   * the table at or past the lost fetch (read before the loss)
+   */
   private knew(fetch: HeldRange, lost: HeldRange, c: CommitRecord): boolean {
     const answers = this.answers.get(`${fetch.who}@${lost.db.name}`) ?? [];
     return answers.some(
-      (a) => a.seq >= c.seq && a.ranAt < (c.lostAt ?? Infinity) && a.deliveredAt <= fetch.sentAt && mentions(a.what, lost.subject),
+      (a) =>
+        a.ranAt < (c.lostAt ?? Infinity) &&
+        a.deliveredAt <= fetch.sentAt &&
+        a.revealed.some(([subject, value]) => subject === lost.subject && value >= lost.value),
     );
   }
 
@@ -170,8 +177,4 @@ export class Checker implements FetchObserver, AllocationObserver {
   get unexplained(): Duplicate[] {
     return this.duplicates.filter((d) => !d.explained);
   }
-}
-
-function mentions(what: string, subject: string): boolean {
-  return new RegExp(`(^|[ ,])${subject}([ ,]|$)`).test(what);
 }

@@ -3,6 +3,7 @@
  * given), each a world of its own; a failing seed prints its trace and replays exactly with
  * `--seed S --seeds 1`.
  */
+import { readFileSync } from 'node:fs';
 import { World } from './world';
 
 export interface SeedResult {
@@ -46,34 +47,60 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** What a run of many seeds found; `--json` prints it as the last line (the test reads it). */
+export interface RunSummary {
+  first: number;
+  seeds: number;
+  minutes: number;
+  events: number;
+  faults: number;
+  ids: number;
+  explained: number;
+  failed: { seed: number; failures: string[]; trace: string[] }[];
+  /** listed as open (--open FILE) but passing now */
+  openPassing: number[];
+  ms: number;
+}
+
+export async function runSeeds(first: number, seeds: number, minutes: number, open = new Set<number>(), traceLines = 60): Promise<RunSummary> {
+  const summary: RunSummary = { first, seeds, minutes, events: 0, faults: 0, ids: 0, explained: 0, failed: [], openPassing: [], ms: 0 };
+  const started = Date.now();
+  for (let seed = first; seed < first + seeds; seed++) {
+    const r = await runSeed(seed, minutes);
+    summary.ids += r.idsChecked;
+    summary.events += r.events;
+    summary.faults += r.faults;
+    summary.explained += r.explained;
+    if (open.has(seed)) {
+      if (r.ok) summary.openPassing.push(seed);
+    } else if (!r.ok) {
+      summary.failed.push({ seed, failures: r.failures, trace: r.trace.slice(-traceLines) });
+    }
+  }
+  summary.ms = Date.now() - started;
+  return summary;
+}
+
 async function main(): Promise<void> {
   const seeds = Number(arg('seeds') ?? 100);
   const first = arg('seed') !== undefined ? Number(arg('seed')) : Math.floor(Math.random() * 2 ** 31);
   const minutes = Number(arg('minutes') ?? 2);
-  const traceLines = Number(arg('trace') ?? 60);
-  let failed = 0;
-  let ids = 0;
-  let events = 0;
-  let faults = 0;
-  let explained = 0;
-  const started = Date.now();
-  for (let seed = first; seed < first + seeds; seed++) {
-    const r = await runSeed(seed, minutes);
-    ids += r.idsChecked;
-    events += r.events;
-    faults += r.faults;
-    explained += r.explained;
-    if (!r.ok) {
-      failed++;
-      console.log(`seed ${seed} FAILED:\n  ${r.failures.join('\n  ')}\n  trace (last ${traceLines} lines):\n    ${r.trace.slice(-traceLines).join('\n    ')}`);
-      console.log(`  replay: npm run sim -- --seed ${seed} --seeds 1 --minutes ${minutes}`);
-    }
-  }
-  console.log(
-    `${seeds} seeds from ${first} (${minutes} virtual min each): ${failed} failed; ${events} events, ${faults} faults, ` +
-      `${ids} ids checked, ${explained} documented repeats (lost writes no instance could see); ${Date.now() - started} ms`,
+  const openFile = arg('open');
+  const open = new Set<number>(
+    openFile === undefined ? [] : (JSON.parse(readFileSync(openFile, 'utf8')) as { seed: number }[]).map((o) => o.seed),
   );
-  process.exitCode = failed > 0 ? 1 : 0;
+  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60));
+  for (const f of s.failed) {
+    console.log(`seed ${f.seed} FAILED:\n  ${f.failures.join('\n  ')}\n  trace (last lines):\n    ${f.trace.join('\n    ')}`);
+    console.log(`  replay: npm run sim -- --seed ${f.seed} --seeds 1 --minutes ${minutes}`);
+  }
+  if (s.openPassing.length > 0) console.log(`open seeds now passing: ${s.openPassing.join(', ')}`);
+  console.log(
+    `${seeds} seeds from ${first} (${minutes} virtual min each): ${s.failed.length} failed; ${s.events} events, ${s.faults} faults, ` +
+      `${s.ids} ids checked, ${s.explained} documented repeats (lost writes no instance could see); ${s.ms} ms`,
+  );
+  if (process.argv.includes('--json')) console.log(JSON.stringify(s));
+  process.exitCode = s.failed.length > 0 ? 1 : 0;
 }
 
 if (require.main === module) void main();

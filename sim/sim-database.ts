@@ -79,7 +79,8 @@ export interface CommitRecord {
 }
 
 /** Told of every answer delivered: what the asker can know of the database from then on. */
-export type AnswerHook = (who: string, what: string, seqAtRun: number, ranAt: number, deliveredAt: number) => void;
+/** `revealed`: the counters the answer showed its asker (key or `p<idx>` -> max_id or allocation number) */
+export type AnswerHook = (who: string, revealed: [string, bigint][], ranAt: number, deliveredAt: number) => void;
 
 export type TraceFn = (line: string) => void;
 
@@ -158,7 +159,13 @@ export class SimDatabase {
    * Runs `work` as one statement (or one transaction) at a virtual instant. `work` must throw
    * before it changes anything (an IdError is the SQL's own refusal, answered as is).
    */
-  exec<T>(who: string, what: string, write: boolean, work: (s: DbState) => T, opts: { timeoutMs?: number } = {}): Promise<T> {
+  exec<T>(
+    who: string,
+    what: string,
+    write: boolean,
+    work: (s: DbState) => T,
+    opts: { timeoutMs?: number; reveals?: (result: T) => [string, bigint][] } = {},
+  ): Promise<T> {
     const sentAt = this.time.now;
     const runAt = Math.max(sentAt, this.stalledUntil) + this.rng.int(0, 3);
     const fault = this.rng.chance(this.faults.failRate) ? (this.rng.chance(0.5) ? 'before' : 'after') : null;
@@ -196,7 +203,6 @@ export class SimDatabase {
           this.lastRunSeq = seq;
           if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
         }
-        const seqAtRun = this.commitSeq;
         const ranAt = this.time.now;
         this.time.schedule(answerDelay, () =>
           answer(() => {
@@ -204,7 +210,7 @@ export class SimDatabase {
               reject(unavailable(`answer lost after commit (${what})`));
               return;
             }
-            this.onAnswer?.(who, what, seqAtRun, ranAt, this.time.now);
+            if (opts.reveals) this.onAnswer?.(who, opts.reveals(result), ranAt, this.time.now);
             resolve(result);
           }),
         );
@@ -231,6 +237,11 @@ function rowOf(s: DbState, key: string): SegmentKeyRow | null {
     skipSeq: m?.skipSeq ?? 0,
     highWater: (m?.highWater ?? 0n).toString(),
   };
+}
+
+function rowsRevealed(rows: SegmentKeyRow | SegmentKeyRow[] | null): [string, bigint][] {
+  if (rows === null) return [];
+  return (Array.isArray(rows) ? rows : [rows]).map((r) => [r.key, BigInt(r.maxId)]);
 }
 
 function metaOf(s: DbState, key: string): MetaState {
@@ -273,7 +284,7 @@ export class SimSegmentStore implements SegmentStore {
         k.maxId += BigInt(step);
         seq = this.db.nextCommitSeq;
         return k.maxId;
-      })
+      }, { reveals: (maxId) => [[key, maxId]] })
       .then((maxId) => {
         this.observer.fetched(this.who, key, maxId, step, seq, sentAt);
         this.db.trace(`${this.who}: fetched ${key} [${maxId - BigInt(step)}, ${maxId}) (#${seq})`);
@@ -282,18 +293,22 @@ export class SimSegmentStore implements SegmentStore {
   }
 
   find(key: string): Promise<SegmentKeyRow | null> {
-    return this.db.exec(this.who, `find ${key}`, false, (s) => rowOf(s, key));
+    return this.db.exec(this.who, `find ${key}`, false, (s) => rowOf(s, key), { reveals: rowsRevealed });
   }
 
   /** the poll's SELECT ... WHERE biz_tag IN (...): one consistent read */
   findMany(keys: string[]): Promise<SegmentKeyRow[]> {
-    return this.db.exec(this.who, `read ${keys.join(',')}`, false, (s) =>
-      keys.map((k) => rowOf(s, k)).filter((r): r is SegmentKeyRow => r !== null),
+    return this.db.exec(
+      this.who,
+      `read ${keys.join(',')}`,
+      false,
+      (s) => keys.map((k) => rowOf(s, k)).filter((r): r is SegmentKeyRow => r !== null),
+      { reveals: rowsRevealed },
     );
   }
 
   list(): Promise<SegmentKeyRow[]> {
-    return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!));
+    return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!), { reveals: rowsRevealed });
   }
 
   /** one transaction: the mark check, the row and its meta */
@@ -403,12 +418,18 @@ export class SimPartitionStore implements PartitionStore {
   async allocate(): Promise<{ n: bigint; version: number }> {
     const sentAt = this.time.now;
     let seq = 0;
-    const n = await this.db.exec(this.who, `allocate p${this.idx}`, true, (s) => {
-      const t = this.table(s);
-      t.lastId += 1n;
-      seq = this.db.nextCommitSeq;
-      return t.lastId - 1n;
-    });
+    const n = await this.db.exec(
+      this.who,
+      `allocate p${this.idx}`,
+      true,
+      (s) => {
+        const t = this.table(s);
+        t.lastId += 1n;
+        seq = this.db.nextCommitSeq;
+        return t.lastId - 1n;
+      },
+      { reveals: (n) => [[`p${this.idx}`, n]] },
+    );
     this.observer.allocated(this.who, this.idx, n, seq, sentAt);
     this.db.trace(`${this.who}: allocated p${this.idx} n=${n} (#${seq})`);
     try {
@@ -423,7 +444,7 @@ export class SimPartitionStore implements PartitionStore {
   }
 
   current(): Promise<bigint> {
-    return this.db.exec(this.who, `current p${this.idx}`, false, (s) => this.table(s).lastId - 1n);
+    return this.db.exec(this.who, `current p${this.idx}`, false, (s) => this.table(s).lastId - 1n, { reveals: (n) => [[`p${this.idx}`, n]] });
   }
 
   readLayout(): Promise<PartitionLayout | null> {
@@ -483,6 +504,6 @@ export class SimPartitionStore implements PartitionStore {
       const latest = t.layouts[t.layouts.length - 1];
       if (latest === undefined) return { version: 0, skips: 0n, last: -1n };
       return { version: latest.version, skips: latest.skips, last: t.lastId - 1n };
-    });
+    }, { reveals: (a) => [[`p${this.idx}`, a.last]] });
   }
 }

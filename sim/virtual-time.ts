@@ -1,9 +1,9 @@
 /**
  * Virtual time for the simulator: while installed, setTimeout, setInterval, setImmediate (and
- * their clears) and Date.now run on a queue this class owns, so the real classes' timers (waiter
- * deadlines, retry back-off, the poll) fire in virtual milliseconds, in a fixed order, and a run
- * of minutes takes milliseconds. Promises stay real: after each timer the queue lets every
- * microtask settle (one real turn of the event loop) before it fires the next.
+ * their clears), Date.now and performance.now run on a queue this class owns, so the real
+ * classes' timers (waiter deadlines, retry back-off, the poll) fire in virtual milliseconds, in a
+ * fixed order, and a run of minutes takes milliseconds. Promises stay real: after each timer a
+ * few microtask turns let their continuations run before the next timer fires.
  */
 
 interface Task {
@@ -53,7 +53,7 @@ export class VirtualTime {
   /** an exception thrown by a timer callback: a crash of the code under test */
   readonly crashes: unknown[] = [];
 
-  constructor(start = 1_767_225_600_000) {
+  constructor(private readonly start = 1_767_225_600_000) {
     this.now = start;
     // Promise continuations of the code under test run between timers: a few microtask turns
     // settle the usual chains; deeper ones finish at the next timer (a few virtual ms later, like
@@ -98,6 +98,8 @@ export class VirtualTime {
     g.clearInterval = cancel;
     g.clearImmediate = cancel;
     Date.now = () => this.now;
+    // elapsed time too (back-off, start waits): an own property over the prototype's method
+    Object.defineProperty(performance, 'now', { value: () => this.now - this.start, configurable: true, writable: true });
   }
 
   uninstall(): void {
@@ -111,6 +113,7 @@ export class VirtualTime {
     g.setImmediate = s.setImmediate;
     g.clearImmediate = s.clearImmediate;
     Date.now = s.dateNow;
+    delete (performance as unknown as { now?: unknown }).now;
     this.saved = undefined;
   }
 

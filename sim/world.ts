@@ -95,6 +95,7 @@ class SimInstance {
       },
       publishedPartitionTargets(store, TARGET_FRESH_POLLS * POLL_MS + STATEMENT_TIMEOUT_MS),
       name,
+      POLL_MS + STATEMENT_TIMEOUT_MS,
     );
     buffer = new SegmentBuffer('partition', source, {
       preload: w.preload,
@@ -150,7 +151,7 @@ export class World {
   events = 0;
   faults = 0;
   /** lossy events per database not yet covered by the runbook: when they happened */
-  private readonly pendingRunbook = new Map<SimDatabase, { at: number; backAt: number; reported?: boolean }>();
+  private readonly pendingRunbook = new Map<SimDatabase, { at: number; backAt: number; reported?: boolean; verifyAt?: number }>();
   /** instances restarted since a database's lossy event (the runbook then skips every key by N) */
   private restartedSince = new Set<SimDatabase>();
   private nextKey = 0;
@@ -308,6 +309,19 @@ export class World {
     for (const [db, pending] of [...this.pendingRunbook]) {
       const live = this.alive();
       if (live.length === 0) return;
+      if (pending.verifyAt !== undefined) {
+        // step 4: after appliedByAllWithinMs, nothing may be down on any instance; else again
+        if (this.time.now < pending.verifyAt) continue;
+        const down = live.filter((inst) => this.haltedOn(inst, db));
+        if (down.length === 0) {
+          this.pendingRunbook.delete(db);
+          this.restartedSince.delete(db);
+          continue;
+        }
+        this.trace(`operator: runbook check for db ${db.name}: still halted on ${down.map((i) => i.name).join(', ')}: again`);
+        pending.verifyAt = undefined;
+        pending.backAt = this.time.now;
+      }
       const polledSince = live.every((inst) => {
         if (db === this.mainDb) {
           const status = inst.generator!.pollStatus();
@@ -331,16 +345,34 @@ export class World {
       try {
         if (db === this.mainDb) await this.keyRunbook(inst, restarted);
         else await this.partitionRunbook(inst, this.partitionDbs.indexOf(db) + 1, restarted);
-        this.pendingRunbook.delete(db);
-        this.restartedSince.delete(db);
+        pending.verifyAt = this.time.now + POLL_MS + STATEMENT_TIMEOUT_MS + POLL_MS;
       } catch (e) {
         this.trace(`operator: runbook step failed (will retry): ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
       }
     }
   }
 
+  /** what readiness shows an operator: a key or a partition of this database halted on the instance */
+  private haltedOn(inst: SimInstance, db: SimDatabase): boolean {
+    if (db === this.mainDb) return [...inst.generator!.inUse()].some(([, { buffer }]) => buffer.isHalted);
+    const idx = this.partitionDbs.indexOf(db) + 1;
+    const detail = inst.source!.detail().partitions as Record<string, { reason?: string }>;
+    return /rolled back/.test(detail[String(idx)]?.reason ?? '');
+  }
+
   private async keyRunbook(inst: SimInstance, restarted: boolean): Promise<void> {
     const listing = await this.call(inst.admin!.list());
+    // keys created after the copy was taken are gone with it: created again above every id they
+    // issued (the operator's records), as the runbook says
+    for (const key of this.keys.filter((k) => !listing.some((row) => row.key === k))) {
+      const startId = this.checker.highestIssued(`segment:${key}`) + RUNBOOK_SKIP_BY;
+      this.trace(`operator: ${key} is gone: create it again at ${startId}`);
+      try {
+        await this.call(inst.admin!.create({ key, startId, step: 10, description: null, public: false }));
+      } catch (e) {
+        if (!isIdError(e) || e.code !== 'KEY_EXISTS') throw e;
+      }
+    }
     for (const row of listing) {
       const required = row.requiredSkipTarget;
       if (required !== null && !restarted) {

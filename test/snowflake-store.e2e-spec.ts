@@ -143,6 +143,24 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     expect(ids.every((x) => x !== undefined)).toBe(true);
     expect(new Set(ids).size).toBe(30);
   });
+
+  it('writerSince (MySQL): the server taking lease writes is recorded once; another recorded before it means it moved', async () => {
+    if (store.writerSince === undefined) {
+      expect(d.name).toBe('SQLite'); // an embedded file cannot fail over
+      return;
+    }
+    const first = await store.writerSince();
+    expect(first.moved).toBe(false);
+    expect(first.dbNowMs - first.sinceMs).toBeGreaterThanOrEqual(0);
+    const again = await store.writerSince();
+    expect(again.sinceMs).toBe(first.sinceMs);
+    // the record an old primary left, replicated to this server before a failover
+    await dataSource.query("DELETE FROM id_meta WHERE name LIKE 'lease writer %'");
+    await dataSource.query("INSERT INTO id_meta (name, value) VALUES ('lease writer 99 old-primary:3306', '1000')");
+    const moved = await store.writerSince();
+    expect(moved.moved).toBe(true);
+    expect(moved.dbNowMs - moved.sinceMs).toBeLessThan(60_000);
+  });
 });
 
 if (mysqlAvailable()) {

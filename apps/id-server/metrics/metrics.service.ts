@@ -123,6 +123,17 @@ export class MetricsService {
         }
       },
     });
+    new Gauge({
+      name: 'idalloc_skip_status_unknown',
+      help: 'poll not answered within appliedByAllWithinMs: a skip made meanwhile may not be honoured here (segment keys, or a partition)',
+      labelNames: ['strategy', 'partition'],
+      registers: register,
+      collect() {
+        this.reset();
+        this.set({ strategy: 'segment', partition: '' }, segment.skipStatusUnknown ? 1 : 0);
+        for (const idx of partition.skipStatusUnknown()) this.set({ strategy: 'partition', partition: String(idx) }, 1);
+      },
+    });
     this.snowflakeMetrics(registry);
   }
 

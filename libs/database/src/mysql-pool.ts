@@ -46,6 +46,14 @@ export interface MysqlTarget {
 }
 
 /** mysql://user:pass@h1:port,h2:port/db (mariadb:// is the same); a host without a port is 3306. */
+/**
+ * The longest one statement may take with its retries (a timeout per attempt, one attempt per
+ * host and one more, plus the pauses): what a poll's lateness is bounded by.
+ */
+export function statementBudgetMs(hosts: number, timeoutMs = MYSQL_QUERY_TIMEOUT_MS): number {
+  return timeoutMs * (hosts + 1) + 250;
+}
+
 export function parseMysqlUrl(url: string): MysqlTarget {
   const m = /^(?:mysql|mariadb):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)\/([^/?]+)/.exec(url);
   if (!m) throw new Error('a MySQL URL must look like mysql://user:pass@host:3306/db');
@@ -248,7 +256,7 @@ export class MysqlPool {
 
   /** the statement plus a connection (each bounded by timeoutMs) to every host once */
   private budgetMs(): number {
-    return this.timeoutMs * (this.target.hosts.length + 1) + 250;
+    return statementBudgetMs(this.target.hosts.length, this.timeoutMs);
   }
 
   private poolFor(index: number): Pool {

@@ -57,8 +57,17 @@ export class PartitionLayoutKeeper {
     return Promise.all(
       this.stores.map(async (store): Promise<PartitionObservation> => {
         try {
-          const [layout, last] = await Promise.all([store.readLayout(), store.current()]);
-          return { idx: store.idx, reachable: true, layout, allocations: last + 1n };
+          // every reading of the counter counts, even when another statement of the check fails
+          const seen = (last: bigint) => this.source.allocationSeen(store.idx, last);
+          const [layout, last, polled] = await Promise.all([
+            store.readLayout(),
+            store.current().then((last) => (seen(last), last)),
+            store.poll().then((answer) => (seen(answer.last), answer)),
+          ]);
+          // the skip counter under the recorded layout: a skip made before this instance's first
+          // poll must count as one, not as the baseline
+          const skips = layout !== null && polled.version === layout.version ? polled.skips : undefined;
+          return { idx: store.idx, reachable: true, layout, allocations: last + 1n, skips };
         } catch (e) {
           this.source.layoutUnchecked(store.idx, `layout not checked yet: ${(e as Error).message ?? e}`);
           return { idx: store.idx, reachable: false, layout: null, allocations: 0n };
@@ -82,7 +91,7 @@ export class PartitionLayoutKeeper {
       case 'ok':
         for (const [idx, layout] of verdict.layouts) {
           const read = seen.find((s) => s.idx === idx);
-          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout, read && read.allocations - 1n);
+          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout, read && read.allocations - 1n, read?.skips);
         }
         return;
       case 'wait':

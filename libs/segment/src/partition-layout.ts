@@ -52,6 +52,8 @@ export interface PartitionObservation {
   layout: PartitionLayout | null;
   /** allocations the table holds (the last allocation number + 1) */
   allocations: bigint;
+  /** the skip counter of the recorded layout, when read */
+  skips?: bigint;
 }
 
 export function describeLayout(l: Pick<PartitionLayout, 'total'> & Partial<PartitionLayout>): string {

@@ -41,14 +41,18 @@ export class PartitionWatch {
     for (const store of this.stores) {
       if (this.source.layoutOf(store.idx) === undefined || this.polling.has(store.idx)) continue;
       this.polling.add(store.idx);
+      const sentAt = this.source.now();
       store
         .poll()
         .then(
           (answer) => {
             this.lastPollAt.set(store.idx, Date.now());
             this.source.observe(store.idx, answer);
+            this.source.pollAnswered(store.idx, sentAt);
           },
-          () => undefined, // a partition whose database is away shows in the source's own fetch errors
+          // a partition whose database is away shows in the source's fetch errors, and past
+          // skipAppliedWithinMs as "skip status unknown"
+          () => undefined,
         )
         .finally(() => this.polling.delete(store.idx));
     }

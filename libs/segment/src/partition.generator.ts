@@ -68,6 +68,11 @@ export class PartitionGenerator implements IdGenerator {
     return this.source.spaceUsed;
   }
 
+  /** partitions whose skip counter this instance has not read within skipAppliedWithinMs */
+  skipStatusUnknown(): number[] {
+    return this.source.skipStatusUnknown();
+  }
+
   holds(idx: number): boolean {
     return this.source.holds(idx);
   }

@@ -6,6 +6,8 @@ import {
   mysqlOptions,
   mysqlUrl,
   MYSQL_QUERY_TIMEOUT_MS,
+  parseMysqlUrl,
+  statementBudgetMs,
   PartitionLayout1767225600500,
   partitionPlacements,
   partitionTableMigration,
@@ -143,6 +145,7 @@ export class PartitionRuntime {
         segmentStore: SegmentStore,
       ) => {
         const placements = partitionPlacements(config);
+        const mainHosts = mainPool?.hostCount ?? 1;
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
           return mainPool !== null
@@ -164,6 +167,9 @@ export class PartitionRuntime {
           },
           publishedPartitionTargets(segmentStore, TARGET_FRESH_POLLS * config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS),
           randomUUID(),
+          // a poll sent every period answers within one statement's budget on its own database
+          config.SEGMENT_POLL_MS +
+            Math.max(...placements.map((p) => statementBudgetMs(p.url === undefined ? mainHosts : parseMysqlUrl(mysqlUrl(p.url)).hosts.length))),
         );
         buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,
@@ -191,7 +197,7 @@ export class PartitionRuntime {
             await Promise.all(opened.map((s) => s.close()));
           }
         };
-        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase, config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS), keeper, watch, stores);
+        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase, source.skipAppliedWithinMs), keeper, watch, stores);
       },
     },
     { provide: PartitionGenerator, inject: [PartitionRuntime], useFactory: (runtime: PartitionRuntime) => runtime.generator },

@@ -29,6 +29,10 @@ interface PartitionState {
   ownEnds: bigint[];
   /** the skip counter last polled */
   skips?: bigint;
+  /** when the last poll that answered was sent (its reading is at least that fresh) */
+  lastPollSentAt?: number;
+  /** the highest allocation number a layout check read before the partition could be checked */
+  lastSeen?: bigint;
   /** bumped by every skip and layout change: a fetch in flight across one is discarded */
   epoch: number;
   lastError: unknown;
@@ -110,6 +114,8 @@ export class PartitionedSource implements RangeSource {
     private readonly events: PartitionEvents = {},
     private readonly targets?: PartitionTargets,
     readonly instanceId = 'this instance',
+    /** poll period + a poll statement's whole budget: a skip is seen within it, or the status says unknown */
+    readonly skipAppliedWithinMs = Number.POSITIVE_INFINITY,
   ) {
     if (stores.length === 0) throw new Error('no partition');
     this.clock = clock ?? systemClock;
@@ -126,18 +132,32 @@ export class PartitionedSource implements RangeSource {
   }
 
   /** a partition's record was checked: it may be drawn from */
-  layoutChecked(idx: number, layout: PartitionLayout, lastAllocation?: bigint): void {
+  layoutChecked(idx: number, layout: PartitionLayout, lastAllocation?: bigint, skips?: bigint): void {
     const partition = this.partition(idx);
     partition.layout = layout;
+    partition.skips = skips;
+    // the check read the database: it counts as the first poll
+    partition.lastPollSentAt = this.clock.now();
     // what the check read counts like a poll: an instance that just started must not take an
     // allocation the table already passed (a database that lost it since) for a fresh one
-    const reached = lastAllocation === undefined ? undefined : rangeOf(layout, lastAllocation);
+    const last = lastAllocation === undefined || (partition.lastSeen !== undefined && partition.lastSeen > lastAllocation) ? partition.lastSeen : lastAllocation;
+    const reached = last === undefined ? undefined : rangeOf(layout, last);
     if (reached !== undefined) {
       partition.observedEnd = max(partition.observedEnd, reached.end);
       partition.observedOthers = max(partition.observedOthers, reached.end);
     }
     partition.unchecked = '';
     partition.epoch++;
+  }
+
+  /**
+   * A check read the partition's last allocation, whatever its verdict: a check that waits (another
+   * partition unreachable) still saw the table reach it, and a database that loses those
+   * allocations before the partition is checked must not hand them out to this instance again.
+   */
+  allocationSeen(idx: number, last: bigint): void {
+    const partition = this.partition(idx);
+    if (partition.lastSeen === undefined || last > partition.lastSeen) partition.lastSeen = last;
   }
 
   /** why a partition cannot be drawn from before its record is checked (unreachable, refused) */
@@ -245,6 +265,28 @@ export class PartitionedSource implements RangeSource {
       `layout version ${version} is recorded (re-based); this instance runs version ${partition.layout?.version}: ` +
       'restart it with the new layout';
     this.log.error(`partition ${idx}: ${partition.superseded}. No longer drawing from it (ids already buffered stay valid: the re-base moved above them).`);
+  }
+
+  /** a poll of idx sent at sentAt (this clock) answered */
+  pollAnswered(idx: number, sentAt: number): void {
+    const partition = this.partition(idx);
+    if (partition.lastPollSentAt === undefined || sentAt > partition.lastPollSentAt) partition.lastPollSentAt = sentAt;
+  }
+
+  /** the clock polls are stamped with */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Partitions whose last answered poll was sent longer than skipAppliedWithinMs ago: a skip made
+   * meanwhile may not be honoured here.
+   */
+  skipStatusUnknown(): number[] {
+    const now = this.clock.now();
+    return this.partitions
+      .filter((p) => p.layout !== undefined && p.lastPollSentAt !== undefined && now - p.lastPollSentAt > this.skipAppliedWithinMs)
+      .map((p) => p.store.idx);
   }
 
   /**
@@ -368,14 +410,25 @@ export class PartitionedSource implements RangeSource {
 
   detail(): Record<string, unknown> {
     const parts: Record<string, unknown> = {};
+    const unknown = new Set(this.skipStatusUnknown());
+    const now = this.clock.now();
     for (const p of this.partitions) {
       const reason = this.reasonOf(p);
+      const skips = unknown.has(p.store.idx)
+        ? {
+            skips: {
+              status: 'down',
+              message: `skip status unknown: the poll has not reached partition ${p.store.idx}'s database for ${now - p.lastPollSentAt!} ms; skips made meanwhile may not be honoured here`,
+            },
+          }
+        : {};
       parts[String(p.store.idx)] = {
         status: reason === null ? 'up' : 'down',
         ...(p.layout ? { layoutVersion: p.layout.version } : {}),
         ...(p.halted ? { smallestSkipTarget: this.smallestTarget(p.store.idx).toString() } : {}),
         ...(reason === null ? {} : { reason }),
         ...(reason !== null && p.lastError !== null && p.halted === undefined ? { code: publicError(p.lastError).code } : {}),
+        ...skips,
       };
     }
     const layout = this.partitions.find((p) => p.layout)?.layout;

@@ -24,6 +24,11 @@ export interface SegmentBufferOptions {
   stepMax: number;
   dynamicStep: boolean;
   clock?: Clock;
+  /**
+   * elapsed ms for the retry back-off (performance.now by default): the wall clock may step, and
+   * a step back would stretch the back-off by the step
+   */
+  monotonic?: () => number;
   /** told once per halt, to log at error level and count */
   onRollback?: (rollback: Rollback) => void;
   /** told of fetch failures (logging); the buffer retries by itself */
@@ -155,6 +160,7 @@ export class SegmentBuffer {
   private lastError: unknown = null;
   private closed = false;
   private readonly clock: Clock;
+  private readonly monotonic: () => number;
 
   constructor(
     readonly key: string,
@@ -162,6 +168,7 @@ export class SegmentBuffer {
     private readonly options: SegmentBufferOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.monotonic = options.monotonic ?? (() => performance.now());
     this.stepInUse = options.step;
   }
 
@@ -520,7 +527,7 @@ export class SegmentBuffer {
       this.segments.length === 0 ||
       (this.segments.length === 1 && current.used >= this.options.preload);
     if (!wanted) return;
-    const wait = this.fetchBlockedUntil - this.clock.now();
+    const wait = this.fetchBlockedUntil - this.monotonic();
     if (wait > 0) {
       // A failed fetch backs off, then retries by itself, with or without traffic: an instance
       // taken out of rotation for having nothing to issue must still notice the database is back.
@@ -607,7 +614,7 @@ export class SegmentBuffer {
       // not a passing fault: tell everyone waiting now rather than at their deadline
       this.rejectAll(error);
     }
-    this.fetchBlockedUntil = this.clock.now() + this.retryDelayMs;
+    this.fetchBlockedUntil = this.monotonic() + this.retryDelayMs;
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
     this.maybeFetch();
   }

@@ -1,5 +1,5 @@
 import { MysqlPool } from '@app/database';
-import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore } from './worker-lease';
+import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore, WriterRecord } from './worker-lease';
 
 // "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
 const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
@@ -109,6 +109,28 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
       [untilMs, workerId, instanceId],
       REPEATABLE,
     );
+  }
+
+  /**
+   * Which server takes lease writes, recorded in id_meta as "lease writer <server_id> <host>:<port>"
+   * with the database clock when it first did. The name is read first and written as a literal:
+   * a statement naming @@server_id would be evaluated again on a statement-based replica.
+   */
+  async writerSince(): Promise<WriterRecord> {
+    const [me] = await this.run('SELECT @@server_id AS id, @@hostname AS host, @@port AS port');
+    const name = `lease writer ${me.id} ${me.host}:${me.port}`.slice(0, 64);
+    await this.run(
+      `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS CHAR))`,
+      [name],
+      REPEATABLE,
+    );
+    const [row] = await this.run(
+      `SELECT (SELECT value FROM id_meta WHERE name = ?) AS since_ms,
+              (SELECT COUNT(*) FROM id_meta WHERE name LIKE 'lease writer %') AS writers,
+              CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS now_ms`,
+      [name],
+    );
+    return { sinceMs: Number(row.since_ms), dbNowMs: Number(row.now_ms), moved: Number(row.writers) > 1 };
   }
 
   async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {

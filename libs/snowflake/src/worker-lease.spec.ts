@@ -1,7 +1,7 @@
 import { FakeClock } from '@app/core';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
-import { AcquiredWorker, Claimant, WorkerHolder, WorkerLease, WorkerLeaseOptions, WorkerLeaseStore } from './worker-lease';
+import { AcquiredWorker, Claimant, WorkerHolder, WorkerLease, WorkerLeaseOptions, WorkerLeaseStore, WriterRecord } from './worker-lease';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const layout = SnowflakeLayout.parse('41,10,12', '2025-01-01T00:00:00Z');
@@ -402,5 +402,91 @@ describe('WorkerLease', () => {
     store.down = false;
     await l.tick();
     expect(l.permit(clock.now())).toBeDefined();
+  });
+
+  describe('an acquisition the database lost in a failover (the row looks never held)', () => {
+    /** a store that records which server takes lease writes, as the MySQL one does */
+    class MovingStore extends FakeStore {
+      writers: { name: string; since: number }[] = [{ name: 'primary', since: T0 - 86_400_000 }];
+      serving = 'primary';
+      async writerSince(): Promise<WriterRecord> {
+        if (!this.writers.some((w) => w.name === this.serving)) this.writers.push({ name: this.serving, since: this.dbClock.now() });
+        const me = this.writers.find((w) => w.name === this.serving)!;
+        return { sinceMs: me.since, dbNowMs: this.dbClock.now(), moved: this.writers.length > 1 };
+      }
+    }
+    const setting = { mode: 'lease' as const, from: 0, to: 0 };
+    const opts = { setting, reserveMs: 30_000, maxSkewMs: 1000 };
+
+    it('the holder still issues on its reservation, cut off; a newcomer after the failover issues only past it: no id twice', async () => {
+      const moving = new MovingStore(db);
+      const holder = lease(moving, clock, opts).l;
+      await holder.tick();
+      const genA = generatorOn(holder, clock);
+      const seen = new Set<string>(genA.next(50) as string[]);
+      // the replica never got the acquisition: promoted, the row is as it was before (never held)
+      moving.rows.set(0, { instanceId: null, host: null, pid: null, reservedUntil: 0, heartbeat: null });
+      moving.serving = 'replica';
+      moving.down = true; // the holder is cut off from both hosts
+      const newcomer = lease(moving, clock, opts).l;
+      moving.down = false;
+      await newcomer.tick();
+      moving.down = true;
+      expect(newcomer.workerId).toBe(0);
+      expect(newcomer.permit(clock.now())).toBeUndefined();
+      const genB = generatorOn(newcomer, clock);
+      let aIssued = 0;
+      let bIssued = 0;
+      for (let t = 0; t < 45_000; t += 250) {
+        clock.advance(250);
+        db.advance(250);
+        for (const g of [genA, genB]) {
+          try {
+            for (const id of g.next(1) as string[]) {
+              expect(seen.has(id)).toBe(false);
+              seen.add(id);
+              if (g === genA) aIssued++;
+              else bIssued++;
+            }
+          } catch {
+            /* refused: out of reservation, or waiting past the bound */
+          }
+        }
+        if (t === 32_000) {
+          moving.down = false;
+          await newcomer.tick();
+        }
+      }
+      expect(aIssued).toBeGreaterThan(50); // the old holder did issue while cut off
+      expect(bIssued).toBeGreaterThan(10); // and the newcomer issued after the bound
+    });
+
+    it('an ordinary start on the server that has long taken lease writes waits for nothing', async () => {
+      const moving = new MovingStore(db);
+      moving.writers.push({ name: 'replica', since: db.now() - 3_600_000 });
+      moving.serving = 'replica';
+      const l = lease(moving, clock, opts).l;
+      await l.tick();
+      expect(l.permit(clock.now() + 1)).toBeDefined();
+    });
+
+    it('a new database (no server recorded before) waits for nothing', async () => {
+      const moving = new MovingStore(db);
+      moving.writers = [];
+      const l = lease(moving, clock, opts).l;
+      await l.tick();
+      expect(l.permit(clock.now() + 1)).toBeDefined();
+    });
+
+    it('when it cannot tell whether the database moved, it waits a full reservation', async () => {
+      const moving = new MovingStore(db);
+      moving.writerSince = async () => {
+        throw new Error('connect ECONNREFUSED');
+      };
+      const l = lease(moving, clock, opts).l;
+      await l.tick();
+      expect(l.permit(clock.now() + 1)).toBeUndefined();
+      expect(l.reason(clock.now())).toMatch(/waiting for the clock to pass/);
+    });
   });
 });

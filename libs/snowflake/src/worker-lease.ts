@@ -62,6 +62,19 @@ export interface WorkerLeaseStore {
   release(workerId: number, instanceId: string, untilMs: number): Promise<void>;
   /** for metrics: free ids in [from, to] by the database's clock, and that clock (Unix ms) */
   observe?(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }>;
+  /**
+   * The database server taking lease writes now, as the table records it: when it first took
+   * them (its clock, Unix ms), its clock now, and whether another server took them before it (a
+   * failover or a switch of node). Absent where the database cannot move (embedded SQLite).
+   */
+  writerSince?(): Promise<WriterRecord>;
+}
+
+export interface WriterRecord {
+  sinceMs: number;
+  dbNowMs: number;
+  /** another server recorded taking lease writes before this one */
+  moved: boolean;
 }
 
 /** a worker_node row as both dialects select it (worker_id, instance_id, host, pid, reserved_until, age_ms) */
@@ -357,7 +370,8 @@ export class WorkerLease implements PermitSource {
       return;
     }
     const now = this.clock.now();
-    const afterMs = got.takenOver ? Math.max(got.reservedUntil, now + this.reserveMs + this.maxSkewMs) : got.reservedUntil;
+    const lostHolderBound = got.takenOver ? now + this.reserveMs + this.maxSkewMs : await this.movedWriterBound(now);
+    const afterMs = Math.max(got.reservedUntil, lostHolderBound);
     this.generation += 1;
     this.held = {
       workerId: got.workerId,
@@ -377,6 +391,37 @@ export class WorkerLease implements PermitSource {
             `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; never held before`,
     );
     await this.renew();
+  }
+
+  /**
+   * A row that looks free may not be: after a failover to a copy that lost the last writes, a
+   * holder's acquisition and renewals can be missing while that holder still issues on its
+   * reservation (up to reserveMs ahead of a clock at most maxSkewMs ahead of ours) from the moment
+   * the writes were lost. So for reserveMs + maxSkewMs after the database server taking lease
+   * writes changed, an acquisition issues only above that bound; a start on the same server as
+   * before (every ordinary start and deploy) waits for nothing. Returns the bound in this
+   * clock (0: none).
+   */
+  private async movedWriterBound(now: number): Promise<number> {
+    const { store } = this;
+    if (store.writerSince === undefined) return 0;
+    let record: WriterRecord;
+    try {
+      record = await store.writerSince();
+    } catch (e) {
+      // cannot tell whether the database moved: assume it just did
+      this.logger.warn(`cannot read which database server takes lease writes (${errorForLog(e)}); issuing only after a full reservation`);
+      return now + this.reserveMs + this.maxSkewMs;
+    }
+    if (!record.moved) return 0;
+    const movedAt = now - (record.dbNowMs - record.sinceMs);
+    const bound = movedAt + this.reserveMs + this.maxSkewMs;
+    if (bound > now) {
+      this.logger.warn(
+        `the database server taking lease writes changed ${record.dbNowMs - record.sinceMs} ms ago (a failover?): a holder whose acquisition it lost may still issue, so issuing only above ${new Date(bound).toISOString()}`,
+      );
+    }
+    return bound > now ? bound : 0;
   }
 
   private async acquireFromPool(from: number, to: number): Promise<AcquiredWorker | null> {
