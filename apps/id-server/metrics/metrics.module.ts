@@ -5,12 +5,13 @@ import { ISSUE_HISTORY_PROVIDER } from './issue-history.provider';
 import { IssueHistory } from './issue-history';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
+import { RequestStats } from './request-stats';
 
 @Global()
 @Module({
   imports: [SegmentModule, PartitionModule],
-  providers: [IssueCounter, ISSUE_HISTORY_PROVIDER, MetricsService],
+  providers: [IssueCounter, RequestStats, ISSUE_HISTORY_PROVIDER, MetricsService],
   controllers: [MetricsController],
-  exports: [IssueCounter, IssueHistory],
+  exports: [IssueCounter, RequestStats, IssueHistory],
 })
 export class MetricsModule {}
