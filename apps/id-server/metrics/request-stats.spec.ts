@@ -1,3 +1,4 @@
+import { LatencyHistory } from './latency-history';
 import { bucketQuantile, LATENCY_BUCKETS_MS, RequestStats } from './request-stats';
 
 describe('RequestStats', () => {
@@ -29,5 +30,21 @@ describe('RequestStats', () => {
     expect(bucketQuantile(buckets, 0.95)).toBeCloseTo(0.5 + 0.5 * 0.5);
     buckets[LATENCY_BUCKETS_MS.length] = 1000;
     expect(bucketQuantile(buckets, 0.99)).toBe(5000);
+  });
+});
+
+describe('LatencyHistory', () => {
+  it('gives each interval the percentiles of the requests answered in it alone, null when there were none', () => {
+    const stats = new RequestStats();
+    const route = stats.route('/ids/:strategy');
+    const history = new LatencyHistory(() => stats.buckets(), 2);
+    history.sample(); // the baseline
+    for (let i = 0; i < 100; i++) route.buckets[0]++; // 100 answers under 0.25 ms
+    history.sample();
+    route.buckets[LATENCY_BUCKETS_MS.indexOf(1000)] += 100; // the next interval: 100 between 0.5 s and 1 s
+    history.sample();
+    expect(history.all().p50).toEqual([0.125, 750]);
+    history.sample(); // nothing answered; the oldest sample leaves the ring of 2
+    expect(history.all()).toEqual({ p50: [750, null], p99: [995, null], p999: [999.5, null] });
   });
 });
