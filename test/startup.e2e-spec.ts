@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from './support/app';
-import { sqliteDatabase } from './support/dialects';
+import { dialects, mysqlDatabase, sqliteDatabase } from './support/dialects';
 import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 
@@ -79,15 +79,21 @@ describe('a start-up failure is one line naming the setting and what to do, exit
     expect(lines).toEqual(['id-allocator: invalid configuration: ID_SECRET: must be at least 16 characters (value not shown, from environment)']);
   });
 
-  it('a port already in use', async () => {
-    const db = await sqliteDatabase();
+  it.each(dialects())('a port already in use (%s): refused before the app is built, so no worker id is taken and no start-up step is logged', async (dialect) => {
+    const db = dialect === 'sqlite' ? await sqliteDatabase() : await mysqlDatabase('portinuse');
     const first = await ServerProcess.start({ ...db.env });
+    const leases = async () =>
+      (await db.query('SELECT worker_id, instance_id FROM worker_node WHERE instance_id IS NOT NULL ORDER BY worker_id')).map((r) => `${r.worker_id}:${r.instance_id}`);
     try {
-      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port) });
+      const before = await leases();
+      expect(before).toHaveLength(1); // the first instance's
+      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port), LOG_LEVEL: 'debug' });
       expect(code).toBe(2);
-      expect(lines.filter((l) => l.startsWith('id-allocator: '))).toEqual([
+      // the one line and nothing else: no migrations, layout or "took worker id" lines before it
+      expect(lines).toEqual([
         `id-allocator: cannot start: PORT/HOST: cannot listen on 127.0.0.1:${first.port}: the port is in use. To do: stop what uses it or set another PORT (or HOST).`,
       ]);
+      expect(await leases()).toEqual(before);
     } finally {
       await first.kill();
       await db.drop();
