@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from './support/app';
 import { dialects, mysqlDatabase, sqliteDatabase } from './support/dialects';
-import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable } from './support/mysql';
+import { adminConnection, freshDatabase, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, mysqlAvailable } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /*
@@ -96,6 +96,62 @@ describe('a start-up failure is one line naming the setting and what to do, exit
       expect(await leases()).toEqual(before);
     } finally {
       await first.kill();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe('warnings about the MySQL server in use: one line each, naming the setting', () => {
+  if (!mysqlAvailable()) {
+    it('did not run: no MariaDB (on CI it must be there)', () => expect(process.env.CI).toBeFalsy());
+    return;
+  }
+
+  /** the warn-level lines (JSON) of one start and stop */
+  async function warnings(env: Record<string, string>): Promise<string[]> {
+    const server = await ServerProcess.start({ ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    await server.kill();
+    return server.output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((e) => e.level === 40)
+      .map((e) => e.msg);
+  }
+
+  it('a user exempt from read_only (the tests' admin user: ALL PRIVILEGES), and the durability settings as the local server has them', async () => {
+    const db = await mysqlDatabase('warnroot');
+    try {
+      const [facts] = await db.query('SELECT @@global.innodb_flush_log_at_trx_commit AS flush, @@global.sync_binlog AS sync, @@global.log_bin AS logBin');
+      const lines = await warnings(db.env);
+      const host = `${MYSQL_HOST}:${MYSQL_PORT}`;
+      expect(lines.filter((l) => l.includes('read_only'))).toEqual([
+        `${host}: user "${MYSQL_USER}" holds ALL PRIVILEGES, so it can write while read_only is ON (a replica, a demoted primary). To do: connect as a user with only the grants on the database (docs/operations.md, "High availability").`,
+      ]);
+      // whatever this server has: a line for each setting that is not 1 (sync_binlog only with a binary log)
+      const expected = [
+        ...(String(facts.flush) !== '1' ? [`innodb_flush_log_at_trx_commit=${facts.flush}`] : []),
+        ...(String(facts.sync) !== '1' && String(facts.logBin) === '1' ? [`sync_binlog=${facts.sync}`] : []),
+      ];
+      expect(lines.filter((l) => / (innodb_flush_log_at_trx_commit|sync_binlog)=/.test(l)).map((l) => /: (\w+=\d+):/.exec(l)?.[1])).toEqual(expected);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+
+  it('no read_only line for a user with grants on its database only', async () => {
+    const db = await mysqlDatabase('warnuser');
+    const user = `idw_${process.pid}`;
+    const admin = await adminConnection();
+    try {
+      await admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY 'warn-test-pw'`);
+      await admin.query(`GRANT ALL PRIVILEGES ON \`${(db.env.DATABASE_URL.split('/').pop() as string)}\`.* TO '${user}'@'127.0.0.1'`);
+      const url = db.env.DATABASE_URL.replace(/^mysql:\/\/[^@]*@/, `mysql://${user}:warn-test-pw@`);
+      const lines = await warnings({ DATABASE_URL: url });
+      expect(lines.filter((l) => l.includes('read_only'))).toEqual([]);
+    } finally {
+      await admin.query(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);
+      await admin.end();
       await db.drop();
     }
   }, 60_000);
