@@ -119,7 +119,7 @@ describe('warnings about the MySQL server in use: one line each, naming the sett
       .map((e) => e.msg);
   }
 
-  it('a user exempt from read_only (the tests' admin user: ALL PRIVILEGES), and the durability settings as the local server has them', async () => {
+  it('a user exempt from read_only (the admin user of the tests holds ALL PRIVILEGES), and the durability settings as the local server has them', async () => {
     const db = await mysqlDatabase('warnroot');
     try {
       const [facts] = await db.query('SELECT @@global.innodb_flush_log_at_trx_commit AS flush, @@global.sync_binlog AS sync, @@global.log_bin AS logBin');
