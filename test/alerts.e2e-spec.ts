@@ -15,7 +15,9 @@ const DASHBOARD = join(ROOT, 'deploy/grafana/id-allocator.json');
 const ADMIN_TOKEN = 'alerts-admin-token-0123';
 
 interface Rule {
-  alert: string;
+  /** an alert, or a recording rule (`record`) */
+  alert?: string;
+  record?: string;
   expr: string;
 }
 interface RuleTest {
@@ -35,17 +37,32 @@ function dashboardQueries(): string[] {
   ];
 }
 
-/** metric names a PromQL text uses (ours all start idalloc_); histogram series map to their family */
+/** metric names a PromQL text uses (ours all start idalloc_); histogram series map to their family; recorded series (level:metric:operations) are not the service's */
 function metricNames(expr: string): string[] {
-  return [...expr.matchAll(/\bidalloc_[a-z0-9_]+/g)].map(([name]) => name.replace(/_(bucket|sum|count)$/, ''));
+  return [...expr.matchAll(/(?<![\w:])idalloc_[a-z0-9_]+(?![\w:])/g)].map(([name]) => name.replace(/_(bucket|sum|count)$/, ''));
+}
+
+/** recorded series a PromQL text uses */
+function recordedNames(expr: string): string[] {
+  return [...expr.matchAll(/\b[a-z_]+:idalloc_[a-z0-9_]+:[a-z0-9_]+/g)].map(([name]) => name);
 }
 
 describe('Prometheus alert rules and the Grafana dashboard (deploy/)', () => {
   it('every alert has synthetic series that fire it in alerts.test.yml', () => {
-    expect(rules.length).toBeGreaterThanOrEqual(15);
+    const alerts = rules.filter((r) => r.alert !== undefined);
+    expect(alerts.length).toBeGreaterThanOrEqual(17);
     const fired = new Set(ruleTests.flatMap((t) => t.alert_rule_test.filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname)));
-    expect(rules.map((r) => r.alert).filter((name) => !fired.has(name))).toEqual([]);
+    expect(alerts.map((r) => r.alert).filter((name) => !fired.has(name!))).toEqual([]);
     expect([...fired].filter((name) => !rules.some((r) => r.alert === name))).toEqual([]);
+  });
+
+  it('the availability alerts burn against recorded error ratios that the rules define', () => {
+    const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
+    const burn = rules.filter((r) => /^IdAllocErrorBudgetBurn/.test(r.alert ?? ''));
+    expect(burn.map((r) => r.alert).sort()).toEqual(['IdAllocErrorBudgetBurnFast', 'IdAllocErrorBudgetBurnSlow']);
+    const used = [...rules.map((r) => r.expr), ...dashboardQueries()].flatMap(recordedNames);
+    expect(used.length).toBeGreaterThanOrEqual(8);
+    expect(used.filter((name) => !recorded.has(name))).toEqual([]);
   });
 
   it('the dashboard has a query on every panel, and covers what the issue lists', () => {
@@ -55,6 +72,8 @@ describe('Prometheus alert rules and the Grafana dashboard (deploy/)', () => {
     for (const name of [
       'idalloc_ids_issued_total',
       'idalloc_errors_total',
+      'idalloc_http_requests_total',
+      'idalloc_http_request_duration_seconds',
       'idalloc_segment_seconds_to_exhaustion',
       'idalloc_id_space_used_ratio',
       'idalloc_segment_key_down',

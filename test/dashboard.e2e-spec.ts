@@ -8,6 +8,12 @@ import { ServerProcess, sleep } from './support/process';
 const ADMIN_TOKEN = 'dashboard-admin-token-0123';
 const MAX_ID = 9223372036854775807n;
 const en = (n: number | bigint) => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+/** max_id's share of 2^63-1 in percent, four decimals, computed apart from the page's code */
+function percentUsed(maxId: string): string {
+  const tenThousandths = (BigInt(maxId) * 1_000_000n) / MAX_ID;
+  if (tenThousandths === 0n) return BigInt(maxId) > 1n ? '< 0.0001 %' : '0 %';
+  return `${en(tenThousandths / 10_000n)}.${String(tenThousandths % 10_000n).padStart(4, '0')} %`;
+}
 
 /** retry an assertion while the page catches up (it refreshes every 2 s) */
 async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
@@ -69,10 +75,15 @@ if (!haveChromium()) {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('shows per key rates, ids left, exhaustion, steps, halted keys, snowflake, partitions and readiness as the API does', async () => {
+    it('shows per key rates, ids buffered, % of the id space used, steps, halted keys, errors by code, latency percentiles, snowflake, partitions and readiness as the API does', async () => {
       const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
       await page.goto(`${server.url}/dashboard`);
       await page.locator('#ready', { hasText: 'ready' }).waitFor();
+      // before the token nothing is known about halted keys: a neutral box, neither "none" in green nor red
+      expect(await page.locator('#halted').getAttribute('class')).toBe('callout neutral');
+      expect(await page.locator('#halted').innerText()).toMatch(/enter the admin token/);
+      expect(await page.locator('#halted').evaluate((e) => (globalThis as any).getComputedStyle(e).backgroundColor)).toBe('rgb(238, 241, 244)');
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-before-token.png'), fullPage: true });
       await page.fill('#token', ADMIN_TOKEN);
       await page.click('#login button');
       const row = (key: string) => page.locator(`#keys tr[data-key="${key}"]`);
@@ -83,7 +94,7 @@ if (!haveChromium()) {
         const { segments } = (await api('/admin/segments')).body;
         for (const k of segments) {
           const b = k.buffer;
-          expect(await field(k.key, 'keySpaceLeft')).toBe(en(MAX_ID - BigInt(k.maxId)));
+          expect(await field(k.key, 'spaceUsed')).toBe(percentUsed(k.maxId));
           expect(await field(k.key, 'step')).toBe(`${k.step} / ${b ? b.stepInUse : '-'}`);
           expect(await field(k.key, 'idsLeft')).toBe(b ? en(b.idsLeft) : '-');
           expect(await field(k.key, 'range')).toBe(b?.current ? `[${b.current.start}, ${b.current.end})` : '-');
@@ -99,7 +110,17 @@ if (!haveChromium()) {
       // ids per second from the server's history: a rate, a chart, and the times it implies
       expect(Number((await field('orders', 'rate')).replace(/,/g, ''))).toBeGreaterThan(0);
       expect(Number(await row('orders').locator('svg.spark').getAttribute('data-points'))).toBeGreaterThan(0);
-      expect(await field('orders', 'exhaustion')).toMatch(/years$/);
+      // the key's id space as a share used, not as ids left or years to exhaustion
+      const headers = await page.locator('#keys thead th').allInnerTexts();
+      expect(headers).toContain('% of the id space used');
+      expect(headers.filter((h) => /exhaustion|ids left in the key/.test(h))).toEqual([]);
+      // axes on the charts: the y axis up to the largest sample with its unit, the x axis over the window
+      const chart = row('orders').locator('svg.spark');
+      const yMax = Number(await chart.getAttribute('data-y-max'));
+      expect(yMax).toBeGreaterThan(0);
+      expect(await chart.locator('[data-axis="y-max"]').textContent()).toBe(`${en(yMax)} ids/s`);
+      expect(await chart.locator('[data-axis="x-start"]').textContent()).toBe('-10 min');
+      expect(await chart.locator('[data-axis="x-end"]').textContent()).toBe('now');
       expect(await field('orders', 'bufferLasts')).toMatch(/^[0-9.,]+ (years|days|h|min|s)$|^< 1 s$/);
       const uuid = page.locator('#others tr[data-strategy="uuid"] [data-field="rate"]');
       expect(Number((await uuid.innerText()).replace(/,/g, ''))).toBeGreaterThan(0);
@@ -123,6 +144,27 @@ if (!haveChromium()) {
         for (const [idx, part] of Object.entries<any>(p.partitions)) {
           expect(await page.locator(`#partitions tr[data-partition="${idx}"] [data-field="status"]`).innerText()).toBe(part.status);
         }
+      });
+
+      // errors per second by code and the id routes' latency percentiles, as /admin/rates has them
+      await eventually(async () => {
+        const rates = (await api('/admin/rates')).body;
+        const unavailable = rates.errors.find((e: any) => e.code === 'SEGMENT_UNAVAILABLE');
+        expect(unavailable?.perSecond.some((v: number) => v > 0)).toBe(true);
+        for (const e of rates.errors) {
+          expect(await page.locator(`#errors tr[data-code="${e.code}"] [data-field="rate"]`).innerText()).toBe(en(e.lastMinute));
+        }
+        const errorChart = page.locator('#errors tr[data-code="SEGMENT_UNAVAILABLE"] svg.spark');
+        expect(Number(await errorChart.getAttribute('data-y-max'))).toBe(Math.max(...unavailable.perSecond));
+        for (const [name, field] of [['p50', 'p50'], ['p99', 'p99'], ['p99.9', 'p999']]) {
+          const series: (number | null)[] = rates.latency[field];
+          const last = series.length ? series[series.length - 1] : null;
+          const latencyRow = page.locator(`#latency tr[data-percentile="${name}"]`);
+          expect(await latencyRow.locator('[data-field="last"]').innerText()).toBe(last === null ? 'no requests' : `${en(last)} ms`);
+          expect(Number(await latencyRow.locator('svg.spark').getAttribute('data-y-max'))).toBe(Math.max(0, ...series.map((v) => v ?? 0)));
+        }
+        // the requests above were answered: some interval has a latency
+        expect(rates.latency.p99.some((v: number | null) => v !== null && v > 0)).toBe(true);
       });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
 

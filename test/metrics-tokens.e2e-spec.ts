@@ -50,6 +50,33 @@ describe('GET /metrics', () => {
     expect(metricValue(text, 'idalloc_snowflake_reservation_margin_seconds')).toBeGreaterThan(0);
     expect(text).toContain('idalloc_process_resident_memory_bytes');
   });
+
+  it('counts the id routes\' answers per route and status code, with a latency histogram per route', async () => {
+    const before = (await app.get('/metrics')).text;
+    const count = (text: string, route: string, code: string) => metricValue(text, 'idalloc_http_requests_total', { route, code }) ?? 0;
+    for (let i = 0; i < 3; i++) expect((await app.get('/ids/snowflake')).status).toBe(200);
+    expect((await app.get('/ids/nope')).status).toBe(404);
+    expect((await app.get('/ids/snowflake', { method: 'HEAD' })).status).toBe(405);
+    expect((await app.get('/api/segment/get/default')).status).toBe(200);
+    const text = (await app.get('/metrics')).text;
+    expect(count(text, '/ids/:strategy', '200') - count(before, '/ids/:strategy', '200')).toBe(3);
+    expect(count(text, '/ids/:strategy', '404') - count(before, '/ids/:strategy', '404')).toBe(1);
+    expect(count(text, '/ids/:strategy', '405') - count(before, '/ids/:strategy', '405')).toBe(1);
+    expect(count(text, '/api/segment/get/:key', '200')).toBe(1);
+    // nothing but the direct routes: /metrics itself is Nest's and not counted
+    expect(text).not.toMatch(/idalloc_http_requests_total\{route="\/metrics"/);
+
+    const route = '/ids/:strategy';
+    const histogram = (suffix: string, labels: Record<string, string> = {}) =>
+      metricValue(text, `idalloc_http_request_duration_seconds_${suffix}`, { route, ...labels });
+    const answered = [...text.matchAll(/^idalloc_http_requests_total\{route="\/ids\/:strategy",code="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(histogram('count')).toBe(answered);
+    expect(histogram('bucket', { le: '+Inf' })).toBe(answered);
+    expect(histogram('sum')).toBeGreaterThan(0);
+    const buckets = [...text.matchAll(/^idalloc_http_request_duration_seconds_bucket\{route="\/ids\/:strategy",le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+    expect(buckets.length).toBeGreaterThan(10);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b)); // cumulative
+  });
 });
 
 describe('API_TOKENS on the id routes', () => {

@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from './support/app';
-import { sqliteDatabase } from './support/dialects';
-import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable } from './support/mysql';
+import { dialects, mysqlDatabase, sqliteDatabase } from './support/dialects';
+import { adminConnection, freshDatabase, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, mysqlAvailable } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /*
@@ -79,17 +79,79 @@ describe('a start-up failure is one line naming the setting and what to do, exit
     expect(lines).toEqual(['id-allocator: invalid configuration: ID_SECRET: must be at least 16 characters (value not shown, from environment)']);
   });
 
-  it('a port already in use', async () => {
-    const db = await sqliteDatabase();
+  it.each(dialects())('a port already in use (%s): refused before the app is built, so no worker id is taken and no start-up step is logged', async (dialect) => {
+    const db = dialect === 'sqlite' ? await sqliteDatabase() : await mysqlDatabase('portinuse');
     const first = await ServerProcess.start({ ...db.env });
+    const leases = async () =>
+      (await db.query('SELECT worker_id, instance_id FROM worker_node WHERE instance_id IS NOT NULL ORDER BY worker_id')).map((r) => `${r.worker_id}:${r.instance_id}`);
     try {
-      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port) });
+      const before = await leases();
+      expect(before).toHaveLength(1); // the first instance's
+      const { code, lines } = await refusal({ ...db.env, PORT: String(first.port), LOG_LEVEL: 'debug' });
       expect(code).toBe(2);
-      expect(lines.filter((l) => l.startsWith('id-allocator: '))).toEqual([
+      // the one line and nothing else: no migrations, layout or "took worker id" lines before it
+      expect(lines).toEqual([
         `id-allocator: cannot start: PORT/HOST: cannot listen on 127.0.0.1:${first.port}: the port is in use. To do: stop what uses it or set another PORT (or HOST).`,
       ]);
+      expect(await leases()).toEqual(before);
     } finally {
       await first.kill();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe('warnings about the MySQL server in use: one line each, naming the setting', () => {
+  if (!mysqlAvailable()) {
+    it('did not run: no MariaDB (on CI it must be there)', () => expect(process.env.CI).toBeFalsy());
+    return;
+  }
+
+  /** the warn-level lines (JSON) of one start and stop */
+  async function warnings(env: Record<string, string>): Promise<string[]> {
+    const server = await ServerProcess.start({ ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    await server.kill();
+    return server.output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((e) => e.level === 40)
+      .map((e) => e.msg);
+  }
+
+  it('a user exempt from read_only (the admin user of the tests holds ALL PRIVILEGES), and the durability settings as the local server has them', async () => {
+    const db = await mysqlDatabase('warnroot');
+    try {
+      const [facts] = await db.query('SELECT @@global.innodb_flush_log_at_trx_commit AS flush, @@global.sync_binlog AS sync, @@global.log_bin AS logBin');
+      const lines = await warnings(db.env);
+      const host = `${MYSQL_HOST}:${MYSQL_PORT}`;
+      expect(lines.filter((l) => l.includes('read_only'))).toEqual([
+        `${host}: user "${MYSQL_USER}" holds ALL PRIVILEGES, so it can write while read_only is ON (a replica, a demoted primary). To do: connect as a user with only the grants on the database (docs/operations.md, "High availability").`,
+      ]);
+      // whatever this server has: a line for each setting that is not 1 (sync_binlog only with a binary log)
+      const expected = [
+        ...(String(facts.flush) !== '1' ? [`innodb_flush_log_at_trx_commit=${facts.flush}`] : []),
+        ...(String(facts.sync) !== '1' && String(facts.logBin) === '1' ? [`sync_binlog=${facts.sync}`] : []),
+      ];
+      expect(lines.filter((l) => / (innodb_flush_log_at_trx_commit|sync_binlog)=/.test(l)).map((l) => /: (\w+=\d+):/.exec(l)?.[1])).toEqual(expected);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+
+  it('no read_only line for a user with grants on its database only', async () => {
+    const db = await mysqlDatabase('warnuser');
+    const user = `idw_${process.pid}`;
+    const admin = await adminConnection();
+    try {
+      await admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY 'warn-test-pw'`);
+      await admin.query(`GRANT ALL PRIVILEGES ON \`${(db.env.DATABASE_URL.split('/').pop() as string)}\`.* TO '${user}'@'127.0.0.1'`);
+      const url = db.env.DATABASE_URL.replace(/^mysql:\/\/[^@]*@/, `mysql://${user}:warn-test-pw@`);
+      const lines = await warnings({ DATABASE_URL: url });
+      expect(lines.filter((l) => l.includes('read_only'))).toEqual([]);
+    } finally {
+      await admin.query(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);
+      await admin.end();
       await db.drop();
     }
   }, 60_000);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { AddressInfo, Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Logger as Pino } from 'pino';
 import { AppConfig, ConfigError, describeDatabase, EXIT, loadConfig, StartupError } from '@app/core';
 import { createApp, startDrain, stopListening } from './bootstrap';
@@ -30,6 +30,37 @@ function configOrExit(): AppConfig {
 function publicUrl(host: string, port: number): string {
   const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   return `http://${name}:${port}`;
+}
+
+/** The one-line refusal for a listen that failed in a way the operator can fix; undefined for others. */
+function listenRefusal(config: AppConfig, e: unknown): StartupError | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return undefined;
+  const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here';
+  return new StartupError(`PORT/HOST: cannot listen on ${config.HOST}:${config.PORT}: ${why}. To do: stop what uses it or set another PORT (or HOST).`);
+}
+
+/**
+ * Binds HOST:PORT once and lets it go, before the app is built. Why: building the app takes a
+ * snowflake worker id in the shared database (SnowflakeModule's init) and logs start-up steps;
+ * a process that then cannot listen would have held a worker id and printed lines for nothing.
+ * Binding the same way listen does (same call, same flags; in a cluster worker through the
+ * primary) refuses exactly what listen would. A port taken in the moment between the two still
+ * fails at listen with the same line; its lease then lapses like any unreleased one. PORT=0
+ * (any free port) needs no check.
+ */
+async function checkCanListen(config: AppConfig): Promise<void> {
+  if (config.PORT === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(config.PORT, config.HOST, () => resolve());
+    });
+  } catch (e) {
+    throw listenRefusal(config, e) ?? e;
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 /** What a signal handler needs of the app. */
@@ -137,6 +168,7 @@ async function main(): Promise<void> {
     return;
   }
   const stopOnSignal = exitOnSignals(config, log);
+  await checkCanListen(config);
   const app = await createApp(config, { logger: log });
   stopOnSignal({
     serving: () => (app.getHttpServer() as Server).listening,
@@ -147,12 +179,7 @@ async function main(): Promise<void> {
   try {
     await app.listen(config.PORT, config.HOST);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here';
-      throw new StartupError(`PORT/HOST: cannot listen on ${config.HOST}:${config.PORT}: ${why}. To do: stop what uses it or set another PORT (or HOST).`);
-    }
-    throw e;
+    throw listenRefusal(config, e) ?? e;
   }
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = publicUrl(config.HOST, port);

@@ -31,6 +31,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   .tile .name { font-weight: 600; } .tile .why { color: var(--muted); font-size: 12px; max-width: 22rem; }
   .callout { background: #fdecea; border: 1px solid #f2b8b5; padding: .5rem .75rem; }
   .callout.none { background: #e6f4ea; border-color: #a8dab5; }
+  /* before the token nothing is known about the keys: neither green (all well) nor red */
+  .callout.neutral { background: #eef1f4; border-color: var(--line); color: var(--muted); }
+  svg.spark text { font-size: 9px; fill: var(--muted); }
   #status { color: var(--muted); } .muted { color: var(--muted); }
   svg.spark { display: block; }
   .grid { display: flex; gap: 2rem; flex-wrap: wrap; align-items: flex-start; }
@@ -51,17 +54,28 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="strategies" class="tiles"></div>
 
 <h2>Halted keys</h2>
-<div id="halted" class="callout none">enter the admin token to see the keys</div>
+<div id="halted" class="callout neutral">unknown: enter the admin token to see the keys</div>
 
 <h2>Segment keys <span class="muted" id="window"></span></h2>
 <table id="keys">
-  <thead><tr><th>key</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th><th>ids left here</th><th>buffer lasts</th>
-  <th>ids left in the key</th><th>time to exhaustion</th><th>step stored / in use</th><th>current range</th><th>status</th></tr></thead>
+  <thead><tr><th>key</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th><th>ids buffered here</th><th>buffer lasts</th>
+  <th>% of the id space used</th><th>step stored / in use</th><th>current range</th><th>status</th></tr></thead>
   <tbody></tbody>
 </table>
 
 <h2>Other strategies</h2>
 <table id="others"><thead><tr><th>strategy</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th></tr></thead><tbody></tbody></table>
+
+<div class="grid">
+<section>
+  <h2>Errors per second, by code</h2>
+  <table id="errors"><thead><tr><th>code</th><th>errors/s (last minute)</th><th>errors/s over the last minutes</th></tr></thead><tbody></tbody></table>
+</section>
+<section>
+  <h2>Request latency of the id routes</h2>
+  <table id="latency"><thead><tr><th>percentile</th><th>last interval</th><th>over the last minutes</th></tr></thead><tbody></tbody></table>
+</section>
+</div>
 
 <div class="grid">
 <section>
@@ -96,24 +110,42 @@ export const DASHBOARD_HTML = `<!doctype html>
     for (var i = 0; i < units.length; i++) if (seconds >= units[i][1]) return num(Math.round(seconds / units[i][1] * 10) / 10) + ' ' + units[i][0];
     return '< 1 s';
   }
-  /** one bar per sample, newest at the right; the chart fills as the history grows */
-  function spark(values, slots) {
-    var w = 240, h = 28, max = Math.max.apply(null, [1].concat(values)), bar = w / Math.max(slots, values.length, 1);
-    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    svg.setAttribute('class', 'spark'); svg.setAttribute('width', w); svg.setAttribute('height', h);
-    svg.setAttribute('data-points', String(values.length));
-    var axis = document.createElementNS('http://www.w3.org/2000/svg', 'line');
-    axis.setAttribute('x1', 0); axis.setAttribute('x2', w); axis.setAttribute('y1', h - 0.5); axis.setAttribute('y2', h - 0.5); axis.setAttribute('stroke', '#d7dbe0');
-    svg.appendChild(axis);
+  function svgEl(tag, attrs, text) {
+    var e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  /**
+   * One bar per sample, newest at the right; the chart fills as the history grows. Axes: the
+   * y axis from 0 to the largest sample (labelled with it and the unit), the x axis from the
+   * window's start to now (labelled), so a bar reads as a figure, not only a shape.
+   */
+  function spark(values, slots, unit, windowSeconds) {
+    var w = 260, h = 48, left = 1, top = 12, bottom = 36, plot = bottom - top;
+    var max = Math.max.apply(null, [0].concat(values.map(function (v) { return v || 0; })));
+    var bar = (w - left) / Math.max(slots, values.length, 1);
+    var svg = svgEl('svg', { 'class': 'spark', width: w, height: h, 'data-points': String(values.length), 'data-y-max': String(max) });
+    svg.appendChild(svgEl('text', { x: left + 2, y: 9, 'data-axis': 'y-max' }, num(max) + ' ' + unit));
+    svg.appendChild(svgEl('line', { x1: left, x2: left, y1: top, y2: bottom, stroke: '#aab2bd' }));
+    svg.appendChild(svgEl('line', { x1: left, x2: w, y1: bottom + 0.5, y2: bottom + 0.5, stroke: '#aab2bd' }));
+    svg.appendChild(svgEl('text', { x: left, y: h - 2, 'data-axis': 'x-start' }, '-' + Math.round(windowSeconds / 60) + ' min'));
+    svg.appendChild(svgEl('text', { x: w, y: h - 2, 'text-anchor': 'end', 'data-axis': 'x-end' }, 'now'));
     values.forEach(function (v, i) {
-      var bh = v > 0 ? Math.max(1, (v / max) * (h - 3)) : 0;
-      var r = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
-      r.setAttribute('x', (w - (values.length - i) * bar).toFixed(2)); r.setAttribute('width', Math.max(1, bar - 0.5).toFixed(2));
-      r.setAttribute('y', (h - 1 - bh).toFixed(2)); r.setAttribute('height', bh.toFixed(2)); r.setAttribute('fill', '#1a73e8');
-      var t = document.createElementNS('http://www.w3.org/2000/svg', 'title'); t.textContent = num(v) + ' ids/s'; r.appendChild(t);
+      var bh = v > 0 ? Math.max(1, (v / (max || 1)) * plot) : 0;
+      var r = svgEl('rect', { x: (w - (values.length - i) * bar).toFixed(2), width: Math.max(1, bar - 0.5).toFixed(2),
+        y: (bottom - bh).toFixed(2), height: bh.toFixed(2), fill: '#1a73e8' });
+      r.appendChild(svgEl('title', {}, v == null ? 'no requests' : num(v) + ' ' + unit));
       svg.appendChild(r);
     });
     var td = el('td', { 'data-field': 'spark' }); td.appendChild(svg); return td;
+  }
+  /** share of the 2^63 id space below max_id, in percent with four decimals, exact (BigInt) */
+  function spaceUsed(maxId) {
+    var ppm = BigInt(maxId) * BigInt(1000000) / MAX_ID; // in units of 0.0001 %
+    if (ppm === BigInt(0)) return BigInt(maxId) > BigInt(1) ? '< 0.0001 %' : '0 %';
+    var s = ppm.toString().padStart(5, '0');
+    return Number(s.slice(0, -4)).toLocaleString('en-US') + '.' + s.slice(-4) + ' %';
   }
   function range(r) { return r ? '[' + r.start + ', ' + r.end + ')' : '-'; }
   function kv(rows) { return rows.map(function (r) { return el('tr', { 'data-row': r[0] }, [el('th', {}, [r[1]]), cell(r[0], r[2], r[3])]); }); }
@@ -164,17 +196,15 @@ export const DASHBOARD_HTML = `<!doctype html>
     fill('keys', segments.map(function (k) {
       var b = k.buffer, r = byKey['segment/' + k.key];
       var rate = r ? r.lastMinute : 0;
-      var left = MAX_ID - BigInt(k.maxId);
       var status = !b ? 'not in use here' : b.reason ? 'halted: ' + b.reason : 'up';
       if (b && b.reason) halted.push(k.key + ': ' + b.reason + (k.requiredSkipTarget ? ' (skip to at least ' + k.requiredSkipTarget + ')' : ''));
       return el('tr', { 'data-key': k.key, 'class': b && b.reason ? 'halted' : '' }, [
         cell('key', k.key + (k.public ? ' (public)' : '')),
         cell('rate', num(rate), 'num'),
-        spark(r ? r.perSecond : [], slots),
+        spark(r ? r.perSecond : [], slots, 'ids/s', rates.windowSeconds),
         cell('idsLeft', b ? num(b.idsLeft) : '-', 'num'),
         cell('bufferLasts', !b ? '-' : b.reason ? 'halted' : rate > 0 ? duration(b.idsLeft / rate) : 'never at this rate'),
-        cell('keySpaceLeft', left.toLocaleString('en-US'), 'num'),
-        cell('exhaustion', rate > 0 ? duration(Number(left) / rate) : 'never at this rate'),
+        cell('spaceUsed', spaceUsed(k.maxId), 'num'),
         cell('step', k.step + ' / ' + (b ? b.stepInUse : '-'), 'num'),
         cell('range', b ? range(b.current) : '-'),
         cell('status', status, !b ? 'muted' : b.reason ? 'down' : 'up')]);
@@ -183,7 +213,14 @@ export const DASHBOARD_HTML = `<!doctype html>
     callout.className = 'callout' + (halted.length ? '' : ' none');
     callout.replaceChildren.apply(callout, halted.length ? halted.map(function (h) { return el('div', { 'data-field': 'halted' }, [h]); }) : [document.createTextNode('none')]);
     fill('others', rates.series.filter(function (s) { return s.strategy !== 'segment'; }).map(function (s) {
-      return el('tr', { 'data-strategy': s.strategy }, [cell('strategy', s.strategy), cell('rate', num(s.lastMinute), 'num'), spark(s.perSecond, slots)]);
+      return el('tr', { 'data-strategy': s.strategy }, [cell('strategy', s.strategy), cell('rate', num(s.lastMinute), 'num'), spark(s.perSecond, slots, 'ids/s', rates.windowSeconds)]);
+    }));
+    fill('errors', rates.errors.length ? rates.errors.map(function (e) {
+      return el('tr', { 'data-code': e.code }, [cell('code', e.code), cell('rate', num(e.lastMinute), 'num'), spark(e.perSecond, slots, 'errors/s', rates.windowSeconds)]);
+    }) : [el('tr', {}, [el('td', { colspan: '3', 'data-field': 'none' }, ['no error answers in the last ' + Math.round(rates.windowSeconds / 60) + ' minutes'])])]);
+    fill('latency', [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']].map(function (q) {
+      var series = rates.latency[q[0]], last = series.length ? series[series.length - 1] : null;
+      return el('tr', { 'data-percentile': q[1] }, [cell('name', q[1]), cell('last', last == null ? 'no requests' : num(last) + ' ms', 'num'), spark(series, slots, 'ms', rates.windowSeconds)]);
     }));
   }
 
@@ -196,7 +233,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     var token = tokenInput.value;
     fetch('/health/ready').then(function (r) { return r.json(); }).then(showReadiness)
       .catch(function (e) { $('status').textContent = 'readiness: ' + e; });
-    if (!token) { $('status').textContent = 'enter the admin token to see the keys'; return; }
+    if (!token) { $('status').textContent = 'enter the admin token to see the keys, errors and latency'; return; }
     Promise.all([admin('/admin/segments', token), admin('/admin/rates', token)]).then(function (res) {
       showKeys(res[0].segments, res[1]);
       $('status').textContent = 'updated ' + new Date().toLocaleTimeString();

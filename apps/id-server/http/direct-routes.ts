@@ -4,6 +4,7 @@ import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { IdError, IdExceptionFilter, ServiceState } from '@app/core';
 import { edgeRouting } from './edge-routing';
 import { EdgeServer } from './edge-server';
+import { RequestStats } from '../metrics/request-stats';
 
 /** One route that issues or reads ids, served by DirectRoutes. */
 export interface DirectRoute {
@@ -47,6 +48,7 @@ export class DirectRoutes implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly adapterHost: HttpAdapterHost,
     private readonly errors: IdExceptionFilter,
     private readonly state: ServiceState,
+    private readonly stats: RequestStats,
   ) {
     this.fastify = Fastify({ logger: false, return503OnClosing: false, ...edgeRouting(() => errors) });
     this.fastify.setErrorHandler((error, request, reply) => errors.send(error, request, reply));
@@ -75,26 +77,38 @@ export class DirectRoutes implements OnApplicationBootstrap, OnApplicationShutdo
     const { contentType } = route;
     const errors = this.errors;
     const state = this.state;
+    // every answer is counted by status with its latency (the id routes' availability and
+    // latency metrics): a clock read and a few array increments, see RouteStats
+    const stats = this.stats.route(route.url);
+    const failed = (e: unknown, request: FastifyRequest, reply: FastifyReply, start: number) => {
+      errors.send(e, request, reply);
+      stats.record(reply.statusCode, start);
+    };
     this.fastify.route({
       method: 'GET',
       url: route.url,
       exposeHeadRoute: false,
       handler(request: FastifyRequest, reply: FastifyReply): void {
+        const start = performance.now();
         let body: string | Promise<string>;
         try {
           if (state.shuttingDown) throw shuttingDown();
           body = route.handle(request);
         } catch (e) {
-          errors.send(e, request, reply);
+          failed(e, request, reply, start);
           return;
         }
         if (typeof body === 'string') {
           reply.header('content-type', contentType).send(body);
+          stats.record(200, start);
           return;
         }
         body.then(
-          (b) => void reply.header('content-type', contentType).send(b),
-          (e: unknown) => errors.send(e, request, reply),
+          (b) => {
+            reply.header('content-type', contentType).send(b);
+            stats.record(200, start);
+          },
+          (e: unknown) => failed(e, request, reply, start),
         );
       },
     });
@@ -103,7 +117,7 @@ export class DirectRoutes implements OnApplicationBootstrap, OnApplicationShutdo
       url: route.url,
       handler(request: FastifyRequest, reply: FastifyReply): void {
         reply.header('allow', 'GET');
-        errors.send(noHead(), request, reply);
+        failed(noHead(), request, reply, performance.now());
       },
     });
   }

@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { IssueCounter } from './issue-counter';
 import { IssueHistory } from './issue-history';
 import { RATE_WINDOW_MS } from './issue-history.provider';
+import { LATENCY_BUCKETS_MS, RequestStats } from './request-stats';
 
 const SPACE_63 = 2 ** 63;
 
@@ -20,6 +21,7 @@ export class MetricsService {
     registry: GeneratorRegistry,
     private readonly segment: SegmentGenerator,
     partition: PartitionGenerator,
+    requests: RequestStats,
   ) {
     const register = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'idalloc_' });
@@ -44,6 +46,7 @@ export class MetricsService {
         for (const [code, n] of counter.errors) this.inc({ code }, n);
       },
     });
+    this.requestMetrics(requests);
     const fetchSeconds = new Histogram({
       name: 'idalloc_segment_fetch_seconds',
       help: 'time of one segment fetch from the database',
@@ -135,6 +138,46 @@ export class MetricsService {
       },
     });
     this.snowflakeMetrics(registry);
+  }
+
+  /**
+   * The id routes' answers per route and status code, and their latency (handler start to the
+   * answer handed to Fastify: the wait for a segment fetch included), read from RequestStats'
+   * arrays at scrape time. The histogram's get() is replaced rather than fed by observe(): see
+   * RouteStats for why nothing of prom-client runs per request.
+   */
+  private requestMetrics(requests: RequestStats): void {
+    new Counter({
+      name: 'idalloc_http_requests_total',
+      help: 'answers of the id routes, per route and HTTP status code',
+      labelNames: ['route', 'code'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of requests.all()) {
+          for (let code = 100; code < 600; code++) if (r.byStatus[code] > 0) this.inc({ route: r.route, code: String(code) }, r.byStatus[code]);
+        }
+      },
+    });
+    const name = 'idalloc_http_request_duration_seconds';
+    const help = 'latency of the id routes, per route';
+    new (class extends Histogram<'route'> {
+      // what prom-client's registry renders (and get() reshapes): the frame it expects, with our values
+      async getForPromString() {
+        const values: { metricName: string; labels: { route: string; le?: string }; sharedLabels: object; value: number }[] = [];
+        for (const r of requests.all()) {
+          let cumulative = 0;
+          for (let i = 0; i < r.buckets.length; i++) {
+            cumulative += r.buckets[i];
+            const le = i < LATENCY_BUCKETS_MS.length ? String(LATENCY_BUCKETS_MS[i] / 1000) : '+Inf';
+            values.push({ metricName: `${name}_bucket`, labels: { route: r.route, le }, sharedLabels: {}, value: cumulative });
+          }
+          values.push({ metricName: `${name}_sum`, labels: { route: r.route }, sharedLabels: {}, value: r.sumMs / 1000 });
+          values.push({ metricName: `${name}_count`, labels: { route: r.route }, sharedLabels: {}, value: cumulative });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      }
+    })({ name, help, labelNames: ['route'], registers: [this.registry] });
   }
 
   /** read from the snowflake strategy's readiness detail, when that strategy is present */

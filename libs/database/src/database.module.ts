@@ -4,9 +4,9 @@ import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, mysqlUrl } from './data-source-options';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
-import { MysqlPool } from './mysql-pool';
+import { MysqlPool, parseMysqlUrl } from './mysql-pool';
 import { runMigrations } from './run-migrations';
-import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure } from './startup-check';
+import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure, startupWarnings } from './startup-check';
 import { sqliteWriterFor, SqliteWriterThread } from './sqlite-writer-thread';
 
 /** Injection token: the main database's MysqlPool (DB_TYPE=mysql), or null on SQLite. */
@@ -20,6 +20,20 @@ export const SQLITE_WRITER = Symbol('SQLITE_WRITER');
  * DataSource runs the migrations on the host MysqlPool found usable. On SQLite strategies reach
  * the file through the DataSource.
  */
+/**
+ * Settings of the host in use that weaken the no-duplicate guarantee, one warning line each (see
+ * startupWarnings). A warning, not a refusal: the operator may know better (a test box), and a
+ * failover moves to hosts checked only when used. Not being able to read them is no reason to stop.
+ */
+async function warnAboutServer(hostUrl: string, logger: Logger): Promise<void> {
+  const { host, port } = parseMysqlUrl(hostUrl).hosts[0];
+  try {
+    for (const line of await startupWarnings(hostUrl, `${host}:${port}`)) logger.warn(line);
+  } catch (e) {
+    logger.debug(`${host}:${port}: could not read the server settings to check: ${(e as Error).message}`);
+  }
+}
+
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(
@@ -50,7 +64,9 @@ export class DatabaseModule implements OnApplicationShutdown {
             // each host tried once (a refused connection fails at once): one line naming them all
             const answered = url === undefined ? undefined : await checkMysqlAtStart('DATABASE_URL', url);
             try {
-              const onHost = pool ? { ...options!, url: await pool.usableHostUrl() } : options!;
+              const hostUrl = pool ? await pool.usableHostUrl() : undefined;
+              if (hostUrl !== undefined) await warnAboutServer(hostUrl, logger);
+              const onHost = hostUrl !== undefined ? { ...options!, url: hostUrl } : options!;
               dataSource = await new DataSource(onHost as typeof options & object).initialize();
             } catch (e) {
               // after a passing check: the database went away meanwhile, or no host is writable

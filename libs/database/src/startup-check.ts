@@ -105,3 +105,85 @@ export function sqliteStartupFailure(path: string, error: unknown): StartupError
     { cause: error },
   );
 }
+
+/** The server settings and grants the start-up warnings judge, as the host in use reports them. */
+export interface ServerFacts {
+  /** @@version: "10.11.6-MariaDB-..." or MySQL's "8.0.36" */
+  version: string;
+  /** SHOW GRANTS for the connected user */
+  grants: string[];
+  innodbFlushLogAtTrxCommit: string;
+  syncBinlog: string;
+  /** @@log_bin: whether a binary log is written at all */
+  logBin: string;
+}
+
+const isMariaDb = (version: string) => /mariadb/i.test(version);
+const versionAtLeast = (version: string, major: number, minor: number) => {
+  const [a, b] = version.split(/[.-]/).map(Number);
+  return a > major || (a === major && b >= minor);
+};
+
+/**
+ * The global privilege that lets this user write while read_only is ON, or null. read_only is
+ * what marks a replica or a demoted primary, and what MysqlPool's host check relies on; a user
+ * exempt from it could write to such a host if anything sent it there. MariaDB: READ_ONLY ADMIN
+ * (in ALL PRIVILEGES; in SUPER before 10.11); MySQL: SUPER or CONNECTION_ADMIN (in ALL).
+ */
+export function readOnlyExemption(facts: Pick<ServerFacts, 'version' | 'grants'>): string | null {
+  const global = facts.grants.filter((g) => /\bON \*\.\* TO\b/i.test(g)).map((g) => g.toUpperCase().replace(/_/g, ' '));
+  const has = (privilege: string) => global.some((g) => new RegExp(`^GRANT (.*, )?${privilege}(,| ON )`).test(g));
+  const candidates = isMariaDb(facts.version)
+    ? ['ALL PRIVILEGES', 'READ ONLY ADMIN', ...(versionAtLeast(facts.version, 10, 11) ? [] : ['SUPER'])]
+    : ['ALL PRIVILEGES', 'SUPER', 'CONNECTION ADMIN'];
+  return candidates.find(has)?.replace('READ ONLY ADMIN', 'READ_ONLY ADMIN').replace('CONNECTION ADMIN', 'CONNECTION_ADMIN') ?? null;
+}
+
+/**
+ * One line per setting under which the server acknowledges a commit it can lose in a crash: a
+ * lost segment fetch is handed out again after the restart, and its ids repeated. Only 1 makes
+ * each commit durable before it is acknowledged; sync_binlog matters only with a binary log
+ * (replication and promotion read it).
+ */
+export function durabilityWarnings(facts: Omit<ServerFacts, 'version' | 'grants'>, host: string): string[] {
+  const lines: string[] = [];
+  if (facts.innodbFlushLogAtTrxCommit !== '1') {
+    lines.push(
+      `${host}: innodb_flush_log_at_trx_commit=${facts.innodbFlushLogAtTrxCommit}: acknowledged commits can be lost on a crash, and ids issued again. To do: set innodb_flush_log_at_trx_commit=1 (docs/operations.md, "High availability").`,
+    );
+  }
+  if (facts.syncBinlog !== '1' && facts.logBin === '1') {
+    lines.push(
+      `${host}: sync_binlog=${facts.syncBinlog}: acknowledged commits can be missing from the binary log after a crash (a replica promoted from it lacks them), and ids issued again. To do: set sync_binlog=1 (docs/operations.md, "High availability").`,
+    );
+  }
+  return lines;
+}
+
+/** Reads the facts on one host (the one in use) and says what is worth a warning, one line each. */
+export async function startupWarnings(url: string, host: string, timeoutMs = MYSQL_CONNECT_TIMEOUT_MS): Promise<string[]> {
+  const connection = await createConnection({ uri: url, connectTimeout: timeoutMs });
+  try {
+    const [[vars]] = (await connection.query(
+      'SELECT @@version AS version, @@global.innodb_flush_log_at_trx_commit AS flush, @@global.sync_binlog AS syncBinlog, @@global.log_bin AS logBin',
+    )) as unknown as [{ version: string; flush: unknown; syncBinlog: unknown; logBin: unknown }[]];
+    const [grantRows] = (await connection.query('SHOW GRANTS')) as unknown as [Record<string, string>[]];
+    const facts: ServerFacts = {
+      version: String(vars.version),
+      grants: grantRows.map((r) => String(Object.values(r)[0])),
+      innodbFlushLogAtTrxCommit: String(vars.flush),
+      syncBinlog: String(vars.syncBinlog),
+      logBin: String(vars.logBin),
+    };
+    const lines = durabilityWarnings(facts, host);
+    const exemption = readOnlyExemption(facts);
+    if (exemption !== null) {
+      lines.unshift(
+        `${host}: user "${userName(url)}" holds ${exemption}, so it can write while read_only is ON (a replica, a demoted primary). To do: connect as a user with only the grants on the database (docs/operations.md, "High availability").`,
+      );
+    }
+    return lines;
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
