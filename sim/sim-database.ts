@@ -323,6 +323,17 @@ export class SimSegmentStore implements SegmentStore {
     return this.own.mark;
   }
 
+  /** SELECT ... WHERE biz_tag > ? AND biz_tag LIKE 'prefix%' ORDER BY biz_tag LIMIT ? */
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    return this.db.exec(this.who, 'list page', false, (s) =>
+      [...s.keys.keys()]
+        .filter((k) => (after === null || k > after) && (prefix === null || k.startsWith(prefix)))
+        .sort()
+        .slice(0, limit)
+        .map((k) => rowOf(s, k)!),
+    );
+  }
+
   list(): Promise<SegmentKeyRow[]> {
     return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!));
   }

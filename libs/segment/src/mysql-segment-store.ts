@@ -9,6 +9,7 @@ import {
   exhausted,
   KeyRecord,
   keyExists,
+  likeEscape,
   selectKey,
   skipBackwards,
   skipPastMax,
@@ -137,6 +138,15 @@ export class MysqlSegmentStore implements SegmentStore {
 
   ownFetches(): ChangeMark {
     return this.own.mark;
+  }
+
+  async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (after !== null) where.push(`CAST(a.biz_tag AS BINARY) > ${KEY}`) && values.push(after);
+    if (prefix !== null) where.push(`CAST(a.biz_tag AS BINARY) LIKE CAST(? AS BINARY)`) && values.push(`${likeEscape(prefix)}%`);
+    const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY CAST(a.biz_tag AS BINARY) LIMIT ?`;
+    return (await this.db.query<KeyRecord[]>(sql, [...values, limit])).map(toKeyRow);
   }
 
   async list(): Promise<SegmentKeyRow[]> {

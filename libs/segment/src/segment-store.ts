@@ -65,6 +65,8 @@ export interface SegmentStore extends SegmentFetcher {
   /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
   list(): Promise<SegmentKeyRow[]>;
+  /** up to `limit` keys after `after` (exclusive) in key order, those starting with `prefix` only; one statement */
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]>;
   /** the change row: one small read, what an idle poll costs */
   readChanges(): Promise<ChangeMark>;
   /**

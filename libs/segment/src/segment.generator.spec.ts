@@ -61,6 +61,10 @@ class MemoryStore implements SegmentStore {
   async list(): Promise<SegmentKeyRow[]> {
     return [...this.rows.values()];
   }
+  async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    const keys = [...this.rows.keys()].filter((k) => (after === null || k > after) && (prefix === null || k.startsWith(prefix)));
+    return keys.sort().slice(0, limit).map((k) => ({ ...this.rows.get(k)! }));
+  }
   async create(row: NewSegmentKey): Promise<SegmentKeyRow> {
     this.add(row.key, row.startId, row.step);
     this.bump();

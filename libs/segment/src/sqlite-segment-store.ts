@@ -121,6 +121,18 @@ export class SqliteSegmentStore implements SegmentStore {
     return this.own.mark;
   }
 
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    return wrap(() => {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (after !== null) where.push(`a.biz_tag > ${KEY}`) && values.push(after);
+      // GLOB is case-sensitive, as keys compare here; its wildcards in the prefix are escaped as classes
+      if (prefix !== null) where.push('a.biz_tag GLOB ?') && values.push(`${prefix.replace(/[*?[]/g, (c) => `[${c}]`)}*`);
+      const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY a.biz_tag COLLATE BINARY LIMIT ?`;
+      return (this.db.prepare(sql).all(...values, limit) as KeyRecord[]).map(toKeyRow);
+    });
+  }
+
   list(): Promise<SegmentKeyRow[]> {
     return wrap(() =>
       (this.db.prepare(`${this.selectSql} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
