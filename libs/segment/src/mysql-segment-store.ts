@@ -110,28 +110,25 @@ export class MysqlSegmentStore implements SegmentStore {
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
     const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys('mysql', keys.length)})`;
+    return (await this.readCausally<KeyRecord[]>(sql, keys)).map(toKeyRow);
+  }
+
+  /** a poll's read, after every commit this instance made through any Galera node */
+  private async readCausally<T>(sql: string, values: unknown[] = []): Promise<T> {
     try {
-      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, keys)).map(toKeyRow);
+      return await this.db.query<T>(this.causalRead + sql, values);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
       this.causalRead = '';
-      return (await this.db.query<KeyRecord[]>(sql, keys)).map(toKeyRow);
+      return this.db.query<T>(sql, values);
     }
   }
 
   async readChanges(): Promise<ChangeMark> {
-    const sql = 'SELECT CAST(seq AS CHAR) AS seq, CAST(token AS CHAR) AS token FROM id_segment_change WHERE id = 1';
-    const query = (text: string) => this.db.query<{ seq: string; token: string }[]>(text);
-    let rows: { seq: string; token: string }[];
-    try {
-      rows = await query(this.causalRead + sql);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
-      this.causalRead = '';
-      rows = await query(sql);
-    }
+    const rows = await this.readCausally<{ seq: string; token: string }[]>(
+      'SELECT CAST(seq AS CHAR) AS seq, CAST(token AS CHAR) AS token FROM id_segment_change WHERE id = 1',
+    );
     if (rows.length === 0) throw new Error('id_segment_change has no row 1: run the migrations (or INSERT INTO id_segment_change VALUES (1, 0, 0))');
     return { seq: BigInt(rows[0].seq), token: BigInt(rows[0].token) };
   }
