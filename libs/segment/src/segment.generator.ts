@@ -539,10 +539,17 @@ export class SegmentGenerator implements IdGenerator {
       if (this.keys.get(key) !== info) return; // forgotten or re-added meanwhile
       const row = rows.get(key);
       if (row === undefined) return; // deleted: the next fetch says UNKNOWN_KEY and forgets it
-      // a skip restarts the guard: what was fetched before it no longer counts against the table
-      const skippedNow = row.skipSeq !== info.skipSeq && info.localSkips === localSkipsAtSend[i];
-      if (skippedNow) this.applySkip(key, info, row);
       const maxId = BigInt(row.maxId);
+      // A skip restarts the guard: what was fetched before it no longer counts against the table.
+      // But a skip moves max_id ahead of every range fetched before the read, and the skip route
+      // takes a halted key past the smallest target it publishes; a counter that changed with
+      // max_id below that is a database that lost writes, a skip among them (simulation seed
+      // 3001): judged as a rollback, not as a skip. The next change (the runbook's skip) resumes.
+      const counterMoved = row.skipSeq !== info.skipSeq && info.localSkips === localSkipsAtSend[i];
+      const floor = info.buffer.isHalted ? info.buffer.smallestTarget() : fetchedAtSend[i];
+      const skippedNow = counterMoved && !(floor !== undefined && maxId < floor);
+      if (skippedNow) this.applySkip(key, info, row);
+      else if (counterMoved) info.skipSeq = row.skipSeq;
       info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
       // a PATCH through this instance while the poll was out is newer than what the poll read
       if (info.buffer.storedStepVersion === stepVersionAtSend[i]) info.buffer.setStoredStep(row.step);
