@@ -6,6 +6,7 @@ import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
 import { clientSuite } from './client';
 import { fpeCandidates } from './fpe';
+import { keysSuite } from './keys';
 import { httpSuite } from './http-suite';
 import { edgeSuite } from './edge-suite';
 import { snowflakeCandidates } from './snowflake';
@@ -102,6 +103,11 @@ async function main(): Promise<void> {
   if (wants('client')) {
     log('Node client against one server');
     sections.push(...(await clientSuite(log, Number(process.env.BENCH_CLIENT_SECONDS ?? 2))));
+  }
+
+  if (only.includes('keys')) {
+    log('many keys on MariaDB (only when asked: npm run bench -- keys)');
+    sections.push(...(await keysSuite(log, join(__dirname, '../..'))));
   }
 
   const report = [

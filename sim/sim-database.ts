@@ -30,7 +30,8 @@ import {
   smallestStart,
   unknownKey,
 } from '../libs/segment/src/segment-sql';
-import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from '../libs/segment/src/segment-store';
+import { OwnFetches } from '../libs/segment/src/change-watch';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from '../libs/segment/src/segment-store';
 import { SegmentTable } from '../libs/segment/src/segment-table';
 import { Rng, VirtualTime } from './virtual-time';
 
@@ -58,6 +59,8 @@ export interface DbState {
   /** id_segment_halt: instance|key -> target, seen_at */
   halts: Map<string, { key: string; target: bigint; seenAt: number }>;
   partitions: Map<number, PartitionTable>;
+  /** id_segment_change: bumped by every write the segment poll must see, lost with it */
+  change: ChangeMark;
 }
 
 export interface DbFaults {
@@ -105,7 +108,7 @@ export class SimDatabase {
     readonly faults: DbFaults,
     readonly trace: TraceFn,
   ) {
-    this.state = { keys: new Map(), meta: new Map(), halts: new Map(), partitions: new Map() };
+    this.state = { keys: new Map(), meta: new Map(), halts: new Map(), partitions: new Map(), change: { seq: 0n, token: 0n } };
     this.snapshot();
   }
 
@@ -253,6 +256,17 @@ function metaOf(s: DbState, key: string): MetaState {
   return m;
 }
 
+/**
+ * UPDATE id_segment_change SET seq = seq + 1, token = token ^ ? WHERE id = 1, in the transaction
+ * (or the multi-table UPDATE) of the write. The random token is drawn from the commit number
+ * (unique over the run, lost commits included), so a lost write and a later one differ.
+ */
+function bump(s: DbState, commitSeq: number): bigint {
+  const token = (BigInt(commitSeq) * 0x9e3779b97f4a7c15n) & ((1n << 62n) - 1n);
+  s.change = { seq: s.change.seq + 1n, token: s.change.token ^ token };
+  return token;
+}
+
 /** Observers of fetches, for the checker: which commit handed which range to whom. */
 export interface FetchObserver {
   fetched(who: string, key: string, maxId: bigint, step: number, commitSeq: number, sentAt: number): void;
@@ -264,6 +278,7 @@ export interface FetchObserver {
  */
 export class SimSegmentStore implements SegmentStore {
   readonly table = SegmentTable.ours();
+  private readonly own = new OwnFetches();
 
   constructor(
     private readonly db: SimDatabase,
@@ -272,10 +287,15 @@ export class SimSegmentStore implements SegmentStore {
     private readonly observer: FetchObserver,
   ) {}
 
-  /** UPDATE leaf_alloc SET max_id = LAST_INSERT_ID(max_id + ?) WHERE biz_tag = ? AND max_id <= MAX - ? */
+  /**
+   * UPDATE leaf_alloc a, id_segment_change c SET a.max_id = LAST_INSERT_ID(a.max_id + ?), c.seq = c.seq + 1,
+   * c.token = c.token ^ ? WHERE a.biz_tag = ? AND a.max_id <= MAX - ? AND c.id = 1: the fetch and its
+   * bump of the change row in one statement
+   */
   fetch(key: string, step: number): Promise<bigint> {
     const sentAt = this.time.now;
     let seq = 0;
+    let token = 0n;
     return this.db
       .exec(this.who, `fetch ${key} +${step}`, true, (s) => {
         const k = s.keys.get(key);
@@ -283,9 +303,11 @@ export class SimSegmentStore implements SegmentStore {
         if (k.maxId > MAX_ID - BigInt(step)) throw exhausted(key, step);
         k.maxId += BigInt(step);
         seq = this.db.nextCommitSeq;
+        token = bump(s, seq);
         return k.maxId;
       }, { reveals: (maxId) => [[key, maxId]] })
       .then((maxId) => {
+        this.own.add(token);
         this.observer.fetched(this.who, key, maxId, step, seq, sentAt);
         this.db.trace(`${this.who}: fetched ${key} [${maxId - BigInt(step)}, ${maxId}) (#${seq})`);
         return maxId;
@@ -307,6 +329,26 @@ export class SimSegmentStore implements SegmentStore {
     );
   }
 
+  /** SELECT seq, token FROM id_segment_change WHERE id = 1 (the idle poll's one read) */
+  readChanges(): Promise<ChangeMark> {
+    return this.db.exec(this.who, 'read changes', false, (s) => ({ ...s.change }));
+  }
+
+  ownFetches(): ChangeMark {
+    return this.own.mark;
+  }
+
+  /** SELECT ... WHERE biz_tag > ? AND biz_tag LIKE 'prefix%' ORDER BY biz_tag LIMIT ? */
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    return this.db.exec(this.who, 'list page', false, (s) =>
+      [...s.keys.keys()]
+        .filter((k) => (after === null || k > after) && (prefix === null || k.startsWith(prefix)))
+        .sort()
+        .slice(0, limit)
+        .map((k) => rowOf(s, k)!),
+    );
+  }
+
   list(): Promise<SegmentKeyRow[]> {
     return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!), { reveals: rowsRevealed });
   }
@@ -319,6 +361,7 @@ export class SimSegmentStore implements SegmentStore {
       if (row.startId < smallest) throw belowMark(row.key, smallest);
       s.keys.set(row.key, { maxId: row.startId, step: row.step, description: row.description });
       metaOf(s, row.key).public = row.public;
+      bump(s, this.db.nextCommitSeq);
       return rowOf(s, row.key)!;
     });
   }
@@ -358,6 +401,7 @@ export class SimSegmentStore implements SegmentStore {
       if (patch.step !== undefined) k.step = patch.step;
       if (patch.description !== undefined) k.description = patch.description;
       if (patch.public !== undefined) metaOf(s, key).public = patch.public;
+      bump(s, this.db.nextCommitSeq);
       return rowOf(s, key);
     });
   }
@@ -378,11 +422,15 @@ export class SimSegmentStore implements SegmentStore {
       const m = metaOf(s, key);
       m.skipSeq++;
       if (k.maxId > m.highWater) m.highWater = k.maxId;
+      bump(s, this.db.nextCommitSeq);
       return rowOf(s, key);
     });
   }
 
-  /** an operator's hand-written DELETE FROM leaf_alloc (the service has no delete route) */
+  /**
+   * An operator's hand-written DELETE FROM leaf_alloc (the service has no delete route): it does
+   * not bump the change row; the poll needs no news of a delete (the next fetch answers UNKNOWN_KEY).
+   */
   deleteRow(key: string): Promise<void> {
     return this.db.exec(this.who, `DELETE ${key}`, true, (s) => {
       s.keys.delete(key);

@@ -1,6 +1,8 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminGuard, APP_CONFIG, AppConfig } from '@app/core';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { AdminGuard, APP_CONFIG, AppConfig, IdError } from '@app/core';
+import { IssueHistory } from '../metrics/issue-history';
+import { RATE_WINDOW_MS } from '../metrics/issue-history.provider';
 import { MAX_ID, SegmentAdmin } from '@app/segment';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
@@ -9,6 +11,23 @@ import { BodyChecker } from './admin-body';
 import { ApiSkipBody, CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
+/** the largest page of GET /admin/segments */
+const MAX_PAGE = 1000;
+
+function pageQuery(q: Record<string, unknown>): { limit: number; cursor: string | null; prefix: string | null; sort: 'key' | 'rate' } {
+  const bad = (field: string, problem: string) =>
+    new IdError('VALIDATION_FAILED', `${field}: ${problem}`, { details: [{ field, problem }] });
+  for (const name of Object.keys(q)) {
+    if (!['limit', 'cursor', 'q', 'sort'].includes(name)) throw bad(name, 'unknown parameter (limit, cursor, q, sort)');
+    if (typeof q[name] !== 'string') throw bad(name, 'given more than once');
+  }
+  const { limit, cursor, q: prefix, sort } = q as Record<string, string | undefined>;
+  if (limit !== undefined && !/^[1-9][0-9]{0,5}$/.test(limit)) throw bad('limit', `1..${MAX_PAGE}`);
+  if (limit !== undefined && Number(limit) > MAX_PAGE) throw bad('limit', `1..${MAX_PAGE}`);
+  if (sort !== undefined && sort !== 'key' && sort !== 'rate') throw bad('sort', 'key or rate');
+  if (prefix !== undefined && !/^[A-Za-z0-9_.:-]{0,128}$/.test(prefix)) throw bad('q', 'a key prefix: A-Z a-z 0-9 _ . : -');
+  return { limit: Number(limit ?? MAX_PAGE), cursor: cursor ?? null, prefix: prefix || null, sort: sort ?? 'key' };
+}
 
 /** Admin routes for segment keys; the HTTP shape only, the operations live in SegmentAdmin. */
 @ApiTags('admin')
@@ -22,15 +41,26 @@ export class SegmentsController {
   constructor(
     private readonly admin: SegmentAdmin,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly history: IssueHistory,
   ) {
     this.stepMax = Math.min(config.SEGMENT_STEP_MAX, MAX_STORED_STEP);
   }
 
   @Get()
-  @ApiOperation({ operationId: 'listSegmentKeys', summary: "Every key with this instance's live buffer state" })
+  @ApiOperation({
+    operationId: 'listSegmentKeys',
+    summary: "Keys with this instance's live buffer state: every key, or a page (limit, cursor), by key or by rate, narrowed by a prefix",
+  })
+  @ApiQuery({ name: 'limit', required: false, description: `a page of at most this many keys (1..${MAX_PAGE}); without it and without the others, every key` })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiQuery({ name: 'sort', required: false, enum: ['key', 'rate'], description: "key order (default), or this instance's issue rate of the last minute, busiest first (keys in use here only)" })
+  @ApiQuery({ name: 'q', required: false, description: 'only keys starting with this' })
   @ApiOkResponse({ type: SegmentListDto })
-  async list(): Promise<SegmentListDto> {
-    return { segments: await this.admin.list(), skips: this.admin.skipStatus() };
+  @ApiErrors('VALIDATION_FAILED')
+  async list(@Query() query: Record<string, unknown>): Promise<SegmentListDto> {
+    if (Object.keys(query).length === 0) return { segments: await this.admin.list(), skips: this.admin.skipStatus() };
+    const page = await this.admin.page({ ...pageQuery(query), rateOf: (key) => this.history.rate('segment', key, RATE_WINDOW_MS) });
+    return { ...page, skips: this.admin.skipStatus() };
   }
 
   @Post()

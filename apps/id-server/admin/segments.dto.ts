@@ -73,6 +73,7 @@ export class SegmentListingDto extends SegmentKeyDto {
 export class SegmentListDto {
   @ApiProperty({ type: [SegmentListingDto] }) segments: SegmentListingDto[];
   @ApiProperty({ type: SkipStatusDto, description: "whether this instance's poll sees skips in time" }) skips: SkipStatusDto;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'a paged request: the cursor of the next page, null on the last' }) nextCursor?: string | null;
 }
 
 export class CreateSegmentDto {

@@ -57,6 +57,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="halted" class="callout neutral">unknown: enter the admin token to see the keys</div>
 
 <h2>Segment keys <span class="muted" id="window"></span></h2>
+<p class="muted">The 50 busiest keys here (halted keys first), then others in key order; search for any key by its start.
+  <label>Search <input id="search" type="search" placeholder="key prefix" size="24" autocomplete="off"></label></p>
 <table id="keys">
   <thead><tr><th>key</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th><th>ids buffered here</th><th>buffer lasts</th>
   <th>% of the id space used</th><th>step stored / in use</th><th>current range</th><th>status</th></tr></thead>
@@ -234,8 +236,16 @@ export const DASHBOARD_HTML = `<!doctype html>
     fetch('/health/ready').then(function (r) { return r.json(); }).then(showReadiness)
       .catch(function (e) { $('status').textContent = 'readiness: ' + e; });
     if (!token) { $('status').textContent = 'enter the admin token to see the keys, errors and latency'; return; }
-    Promise.all([admin('/admin/segments', token), admin('/admin/rates', token)]).then(function (res) {
-      showKeys(res[0].segments, res[1]);
+    // at most 100 rows whatever the number of keys: the busiest, then the first in key order
+    var q = $('search').value.trim();
+    var lists = q ? [admin('/admin/segments?limit=50&q=' + encodeURIComponent(q), token)]
+      : [admin('/admin/segments?sort=rate&limit=50', token), admin('/admin/segments?limit=50', token)];
+    Promise.all([admin('/admin/rates', token)].concat(lists)).then(function (res) {
+      var seen = {}, segments = [];
+      res.slice(1).forEach(function (page) {
+        page.segments.forEach(function (k) { if (!seen[k.key]) { seen[k.key] = true; segments.push(k); } });
+      });
+      showKeys(segments, res[0]);
       $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
     }).catch(function (e) { $('status').textContent = e.message; });
   }
@@ -244,6 +254,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     sessionStorage.setItem('idallocToken', tokenInput.value);
     refresh();
   });
+  $('search').addEventListener('input', refresh);
   refresh();
   setInterval(refresh, 2000);
 })();

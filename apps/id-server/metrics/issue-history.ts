@@ -83,6 +83,19 @@ export class IssueHistory {
     return sum / n;
   }
 
+  /** the n keys of a strategy with the highest mean rate over windowMs (only series with a ring: bounded) */
+  busiest(strategy: string, n: number, windowMs: number): string[] {
+    if (n <= 0) return [];
+    const rated: [string, number][] = [];
+    for (const s of this.series.values()) {
+      if (s.strategy !== strategy) continue;
+      const r = this.rate(strategy, s.key, windowMs);
+      if (r > 0) rated.push([s.key, r]);
+    }
+    rated.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    return rated.slice(0, n).map(([key]) => key);
+  }
+
   all(): RateSeries[] {
     return [...this.series.values()].map((s) => {
       const perSecond: number[] = [];

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Observations, GeneratorRegistry } from '@app/core';
+import { Inject } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, Observations, GeneratorRegistry } from '@app/core';
 import { PartitionGenerator, SegmentGenerator } from '@app/segment';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IssueCounter } from './issue-counter';
@@ -8,22 +9,43 @@ import { RATE_WINDOW_MS } from './issue-history.provider';
 import { LATENCY_BUCKETS_MS, RequestStats } from './request-stats';
 
 const SPACE_63 = 2 ** 63;
+/** keys past this share of their space are listed whatever their rate (the space alerts need them) */
+const SPACE_LISTED = 0.5;
+/** at most this many down keys listed by name (idalloc_segment_keys_down counts them all) */
+const MAX_DOWN_LISTED = 1000;
 
-/** Prometheus metrics: counters kept by IssueCounter, the rest read from the strategies at scrape time. */
+/** the segment keys that get per-key series in one scrape, and the totals over every key */
+interface Listing {
+  keys: Set<string>;
+  inUse: number;
+  down: { rollback: number; fetch_failing: number };
+  idsLeft: number;
+}
+
+/**
+ * Prometheus metrics: counters kept by IssueCounter, the rest read from the strategies at scrape
+ * time. Per-key series only for the listed keys (METRICS_TOP_KEYS busiest by rate, plus every key
+ * down or past half its space): a scrape stays the same size at 100,000 keys as at 100; totals
+ * cover every key, and per-key detail for all of them is on GET /admin/segments.
+ */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  private listing: Listing = { keys: new Set(), inUse: 0, down: { rollback: 0, fetch_failing: 0 }, idsLeft: 0 };
 
   constructor(
     counter: IssueCounter,
-    history: IssueHistory,
+    private readonly history: IssueHistory,
     observations: Observations,
     registry: GeneratorRegistry,
     private readonly segment: SegmentGenerator,
     partition: PartitionGenerator,
     requests: RequestStats,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const register = [this.registry];
+    const listed = () => this.listing.keys;
+    const self = this;
     collectDefaultMetrics({ register: this.registry, prefix: 'idalloc_' });
 
     new Counter({
@@ -33,7 +55,68 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [strategy, byKey] of counter.issued) for (const [key, n] of byKey) this.inc({ strategy, key }, n);
+        const keys = listed();
+        for (const [strategy, byKey] of counter.issued) {
+          for (const [key, n] of byKey) if (strategy !== 'segment' || keys.has(key)) this.inc({ strategy, key }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'idalloc_ids_issued_all_total',
+      help: 'ids issued, per strategy, every key counted (idalloc_ids_issued_total lists only the busiest segment keys)',
+      labelNames: ['strategy'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [strategy, byKey] of counter.issued) {
+          let sum = 0;
+          for (const n of byKey.values()) sum += n;
+          this.inc({ strategy }, sum);
+        }
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_keys_in_use',
+      help: 'segment keys this instance holds a buffer for',
+      registers: register,
+      collect() {
+        this.set(self.listing.inUse);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_keys_down',
+      help: 'segment keys down, per reason, all of them (idalloc_segment_key_down names at most 1,000)',
+      labelNames: ['reason'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(self.listing.down)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'idalloc_segment_ids_left_all',
+      help: 'ids buffered in this instance over every segment key (public keys counted only behind METRICS_TOKEN)',
+      registers: register,
+      collect() {
+        this.set(self.listing.idsLeft);
+      },
+    });
+    new Counter({
+      name: 'idalloc_segment_poll_rows_total',
+      help: 'rows the segment poll read: one change row per period while nothing changed, every key in use when it did',
+      registers: register,
+      collect() {
+        this.reset();
+        this.inc(segment.pollCost.rowsRead);
+      },
+    });
+    new Counter({
+      name: 'idalloc_segment_poll_key_reads_total',
+      help: 'polls that read every key in use (the change row had moved by more than our own fetches)',
+      registers: register,
+      collect() {
+        this.reset();
+        this.inc(segment.pollCost.keyReads);
       },
     });
     new Counter({
@@ -63,7 +146,10 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [key, { buffer }] of segment.inUse()) this.set({ strategy: 'segment', key }, buffer.idsLeft);
+        for (const key of listed()) {
+          const buffer = segment.buffer(key);
+          if (buffer) this.set({ strategy: 'segment', key }, buffer.idsLeft);
+        }
         this.set({ strategy: 'partition', key: '' }, partition.idsLeft);
       },
     });
@@ -74,7 +160,9 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [key, { buffer }] of segment.inUse()) {
+        for (const key of listed()) {
+          const buffer = segment.buffer(key);
+          if (buffer === undefined) continue;
           const rate = history.rate('segment', key, RATE_WINDOW_MS);
           this.set({ key }, rate > 0 ? buffer.idsLeft / rate : Infinity);
         }
@@ -87,8 +175,9 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [key, { buffer }] of segment.inUse()) {
-          this.set({ strategy: 'segment', key }, Number(buffer.highestEnd) / SPACE_63);
+        for (const key of listed()) {
+          const buffer = segment.buffer(key);
+          if (buffer) this.set({ strategy: 'segment', key }, Number(buffer.highestEnd) / SPACE_63);
         }
         this.set({ strategy: 'partition', key: '' }, partition.spaceUsed);
       },
@@ -100,7 +189,10 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [key, { buffer }] of segment.inUse()) this.set({ key }, buffer.state().stepInUse);
+        for (const key of listed()) {
+          const buffer = segment.buffer(key);
+          if (buffer) this.set({ key }, buffer.state().stepInUse);
+        }
       },
     });
     new Gauge({
@@ -120,7 +212,9 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [key, { buffer }] of segment.inUse()) {
+        for (const key of listed()) {
+          const buffer = segment.buffer(key);
+          if (buffer === undefined) continue;
           if (buffer.isHalted) this.set({ key, reason: 'rollback' }, 1);
           else if (buffer.failing) this.set({ key, reason: 'fetch_failing' }, 1);
         }
@@ -214,10 +308,11 @@ export class MetricsService {
    * exhaustion: each reveals its volume or position); only whether it is down stays.
    */
   async metrics(withPublicKeys: boolean): Promise<string> {
+    this.listing = this.list(withPublicKeys);
     const text = await this.registry.metrics();
     if (withPublicKeys) return text;
     const hidden = new Set<string>();
-    for (const [key] of this.segment.inUse()) if (this.segment.isPublic(key)) hidden.add(key);
+    for (const key of this.listing.keys) if (this.segment.isPublic(key)) hidden.add(key);
     if (hidden.size === 0) return text;
     return text
       .split('\n')
@@ -227,5 +322,38 @@ export class MetricsService {
         return key === undefined || !hidden.has(key);
       })
       .join('\n');
+  }
+
+  /**
+   * Which keys get per-key series: the busiest by rate (filled up to the setting with the keys
+   * first used), then every key down (up to 1,000) or past
+   * half its space (the alerts on rollbacks, failing fetches and space need those whatever their
+   * rate). One pass over the keys in use, nothing per key in the output beyond the listed.
+   */
+  private list(withPublicKeys: boolean): Listing {
+    const top = this.config.METRICS_TOP_KEYS;
+    const keys = new Set(this.history.busiest('segment', top, RATE_WINDOW_MS));
+    let fill = top - keys.size;
+    const down = { rollback: 0, fetch_failing: 0 };
+    let inUse = 0;
+    let idsLeft = 0;
+    let downListed = 0;
+    for (const [key, { buffer }] of this.segment.inUse()) {
+      inUse++;
+      // fewer busy keys than the setting: the first keys used fill it (a small service lists every key)
+      if (fill > 0 && !keys.has(key)) {
+        keys.add(key);
+        fill--;
+      }
+      if (withPublicKeys || !this.segment.isPublic(key)) idsLeft += buffer.idsLeft;
+      const isDown = buffer.isHalted || buffer.failing;
+      if (buffer.isHalted) down.rollback++;
+      else if (buffer.failing) down.fetch_failing++;
+      if (isDown && downListed < MAX_DOWN_LISTED) {
+        downListed++;
+        keys.add(key);
+      } else if (Number(buffer.highestEnd) / SPACE_63 >= SPACE_LISTED) keys.add(key);
+    }
+    return { keys, inUse, down, idsLeft };
   }
 }

@@ -1,5 +1,6 @@
 import { MysqlPool, MysqlQuery } from '@app/database';
-import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { changeToken, OwnFetches } from './change-watch';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { SegmentTable, ColumnInfo } from './segment-table';
 import {
   belowMark,
@@ -8,6 +9,7 @@ import {
   exhausted,
   KeyRecord,
   keyExists,
+  likeEscape,
   selectKey,
   skipBackwards,
   skipPastMax,
@@ -27,6 +29,9 @@ const NOW_MS = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
 const TARGET_KEEP_MS = 3_600_000;
 
 const KEY = exactKey('mysql');
+
+/** in the transaction of every write the poll must see (see the migration of id_segment_change) */
+const BUMP = 'UPDATE id_segment_change SET seq = seq + 1, token = token ^ ? WHERE id = 1';
 
 /** The segment table's columns as information_schema describes them (none: no such table). */
 export async function readMysqlSegmentTable(db: MysqlPool, name: string): Promise<SegmentTable> {
@@ -67,21 +72,29 @@ export class MysqlSegmentStore implements SegmentStore {
    * variable (not MariaDB) reads without it.
    */
   private causalRead = 'SET STATEMENT wsrep_sync_wait = 1 FOR ';
+  private readonly own = new OwnFetches();
 
   constructor(
     private readonly db: MysqlPool,
     readonly table: SegmentTable = SegmentTable.ours(),
   ) {
-    this.fetchSql = `UPDATE ${table.sql} SET max_id = LAST_INSERT_ID(max_id + ?), update_time = CURRENT_TIMESTAMP
-        WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ?`;
+    // One statement still: the change row is updated by the same multi-table UPDATE, so a fetch
+    // and its bump commit (or are lost) together. Two rows change: the key's and the change row.
+    this.fetchSql = `UPDATE ${table.sql} a, id_segment_change c
+        SET a.max_id = LAST_INSERT_ID(a.max_id + ?), a.update_time = CURRENT_TIMESTAMP, c.seq = c.seq + 1, c.token = c.token ^ ?
+        WHERE a.biz_tag = ${KEY} AND a.max_id <= ${MAX_ID} - ? AND c.id = 1`;
     this.selectSql = selectKey(table, 'mysql');
   }
 
   async fetch(key: string, step: number): Promise<bigint> {
     const s = BigInt(step);
     // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
-    const ok = await this.db.query<OkPacket>(this.fetchSql, [s, key, s], { retryUnknown: true });
-    if (ok.affectedRows === 1) return BigInt(String(ok.insertId));
+    const token = changeToken();
+    const ok = await this.db.query<OkPacket>(this.fetchSql, [s, token, key, s], { retryUnknown: true });
+    if (ok.affectedRows === 2) {
+      this.own.add(token);
+      return BigInt(String(ok.insertId));
+    }
     throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);
   }
 
@@ -97,14 +110,40 @@ export class MysqlSegmentStore implements SegmentStore {
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
     const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys('mysql', keys.length)})`;
+    return (await this.readCausally<KeyRecord[]>(sql, keys)).map(toKeyRow);
+  }
+
+  /** a poll's read, after every commit this instance made through any Galera node */
+  private async readCausally<T>(sql: string, values: unknown[] = []): Promise<T> {
     try {
-      return (await this.db.query<KeyRecord[]>(this.causalRead + sql, keys)).map(toKeyRow);
+      return await this.db.query<T>(this.causalRead + sql, values);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
       this.causalRead = '';
-      return (await this.db.query<KeyRecord[]>(sql, keys)).map(toKeyRow);
+      return this.db.query<T>(sql, values);
     }
+  }
+
+  async readChanges(): Promise<ChangeMark> {
+    const rows = await this.readCausally<{ seq: string; token: string }[]>(
+      'SELECT CAST(seq AS CHAR) AS seq, CAST(token AS CHAR) AS token FROM id_segment_change WHERE id = 1',
+    );
+    if (rows.length === 0) throw new Error('id_segment_change has no row 1: run the migrations (or INSERT INTO id_segment_change VALUES (1, 0, 0))');
+    return { seq: BigInt(rows[0].seq), token: BigInt(rows[0].token) };
+  }
+
+  ownFetches(): ChangeMark {
+    return this.own.mark;
+  }
+
+  async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (after !== null) where.push(`CAST(a.biz_tag AS BINARY) > ${KEY}`) && values.push(after);
+    if (prefix !== null) where.push(`CAST(a.biz_tag AS BINARY) LIKE CAST(? AS BINARY)`) && values.push(`${likeEscape(prefix)}%`);
+    const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY CAST(a.biz_tag AS BINARY) LIMIT ?`;
+    return (await this.db.query<KeyRecord[]>(sql, [...values, limit])).map(toKeyRow);
   }
 
   async list(): Promise<SegmentKeyRow[]> {
@@ -138,29 +177,31 @@ export class MysqlSegmentStore implements SegmentStore {
         'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
         [row.key, row.public ? 1 : 0],
       );
+      await query(BUMP, [changeToken()]);
       return (await this.findWith(query, row.key))!;
     });
   }
 
-  async update(
-    key: string,
-    patch: { step?: number; description?: string | null; public?: boolean },
-  ): Promise<SegmentKeyRow | null> {
-    const sets: string[] = [];
-    const values: unknown[] = [];
-    if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
-    if (patch.description !== undefined) sets.push(`${this.table.descriptionSql} = ?`) && values.push(this.table.description(patch.description));
-    if (sets.length > 0) {
-      const ok = await this.db.query<OkPacket>(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE biz_tag = ${KEY}`, [...values, key]);
-      if (ok.affectedRows === 0) return null;
-    }
-    if (patch.public !== undefined) {
-      await this.db.query(
-        'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
-        [key, patch.public ? 1 : 0],
-      );
-    }
-    return this.find(key);
+  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+    // one transaction with the bump: a change committed without it would stay unseen by idle polls
+    return this.db.transaction(async (query) => {
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
+      if (patch.description !== undefined) sets.push(`${this.table.descriptionSql} = ?`) && values.push(this.table.description(patch.description));
+      if (sets.length > 0) {
+        const ok = await query<OkPacket>(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE biz_tag = ${KEY}`, [...values, key]);
+        if (ok.affectedRows === 0) return null;
+      }
+      if (patch.public !== undefined) {
+        await query(
+          'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
+          [key, patch.public ? 1 : 0],
+        );
+      }
+      await query(BUMP, [changeToken()]);
+      return this.findWith(query, key);
+    });
   }
 
   skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
@@ -186,6 +227,7 @@ export class MysqlSegmentStore implements SegmentStore {
              high_water = GREATEST(id_segment_meta.high_water, VALUES(high_water))`,
         [key],
       );
+      await query(BUMP, [changeToken()]);
       return this.findWith(query, key);
     });
   }

@@ -60,6 +60,48 @@ export class SegmentAdmin {
     }));
   }
 
+  /**
+   * One page of keys. By key: in key order after the cursor (the last key of the previous page),
+   * one statement. By rate: the keys in use here, halted first, then busiest first by `rateOf`
+   * (this instance's rate: other instances' keys are not ranked), the cursor an offset. `prefix` narrows either.
+   */
+  async page(query: { limit: number; cursor: string | null; prefix: string | null; sort: 'key' | 'rate'; rateOf: (key: string) => number }) {
+    const { limit, cursor, prefix } = query;
+    let rows: SegmentKeyRow[];
+    let nextCursor: string | null = null;
+    if (query.sort === 'key') {
+      rows = await this.store.listPage(cursor, limit + 1, prefix);
+      if (rows.length > limit) {
+        rows = rows.slice(0, limit);
+        nextCursor = rows[rows.length - 1].key;
+      }
+    } else {
+      const offset = cursor === null ? 0 : Number(cursor);
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw new IdError('VALIDATION_FAILED', 'cursor: with sort=rate, the nextCursor of the previous page', {
+          details: [{ field: 'cursor', problem: 'not an offset' }],
+        });
+      }
+      const ranked: [string, number][] = [];
+      // halted keys first: the ones an operator must act on, whatever their rate
+      for (const [key, { buffer }] of this.generator.inUse()) {
+        if (prefix === null || key.startsWith(prefix)) ranked.push([key, buffer.isHalted ? Infinity : query.rateOf(key)]);
+      }
+      ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      const keys = ranked.slice(offset, offset + limit).map(([key]) => key);
+      if (offset + limit < ranked.length) nextCursor = String(offset + limit);
+      const found = new Map((await this.store.findMany(keys)).map((r) => [r.key, r]));
+      rows = keys.flatMap((key) => (found.has(key) ? [found.get(key)!] : []));
+    }
+    const required = await this.generator.requiredTargets(rows.map((r) => r.key));
+    const segments: SegmentListing[] = rows.map((row) => ({
+      ...viewOf(row),
+      buffer: this.generator.buffer(row.key)?.state() ?? null,
+      requiredSkipTarget: required.get(row.key)?.toString() ?? null,
+    }));
+    return { segments, nextCursor };
+  }
+
   /** whether this instance's poll sees skips in time */
   skipStatus() {
     return this.generator.pollStatus();

@@ -589,6 +589,7 @@ export class SegmentBuffer {
       this.halt({ lane, watermark, fetchedStart: range.start });
       return;
     }
+    if (range.lane === undefined) this.sawTableAt(range.start);
     this.fetchedEnds.set(lane, range.end);
     this.lastError = null;
     this.retryDelayMs = MIN_RETRY_MS;
@@ -603,6 +604,19 @@ export class SegmentBuffer {
     this.options.onFetched?.(range, this.lastFetchMs);
     this.serveWaiters();
     this.maybeFetch();
+  }
+
+  /**
+   * A segment key's accepted fetch [start, end) shows the table stood at `start` just before it: a max_id
+   * another instance produced, unless it is one of this buffer's own ends. It counts as seen
+   * drawn by others, as a poll's reading would: those ids were handed out, so a database that
+   * lost them must be skipped past them (simulation seed 3001: an instance's own fetch above a
+   * lost one was its only sight of it). Partition lanes are not contiguous: not for them.
+   */
+  private sawTableAt(start: bigint): void {
+    if ((this.ownEnds.get(DEFAULT_LANE) ?? []).includes(start)) return;
+    const others = this.observedOthers.get(DEFAULT_LANE);
+    if (others === undefined || start > others) this.observedOthers.set(DEFAULT_LANE, start);
   }
 
   private fetchFailed(error: unknown): void {

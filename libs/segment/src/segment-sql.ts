@@ -19,6 +19,11 @@ export function exactKeys(dialect: Dialect, n: number): string {
   return Array.from({ length: n }, () => exactKey(dialect)).join(', ');
 }
 
+/** a LIKE pattern's own characters escaped (MySQL's default escape is the backslash) */
+export function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 /** The columns every dialect selects for a key: the segment table joined with our meta table. */
 export function selectKey(table: SegmentTable, dialect: Dialect): string {
   const text = dialect === 'mysql' ? 'CHAR' : 'TEXT';

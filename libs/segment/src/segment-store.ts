@@ -48,6 +48,15 @@ export interface PublishedTarget {
 
 export type SkipTarget = { by: bigint } | { to: bigint };
 
+/**
+ * The change row (id_segment_change): seq counts the writes the poll must see, token is the XOR
+ * of a random value per write. Cumulative counts of this process's own fetches use the same shape.
+ */
+export interface ChangeMark {
+  seq: bigint;
+  token: bigint;
+}
+
 /** Every statement on the segment table, one implementation per dialect. */
 export interface SegmentStore extends SegmentFetcher {
   /** the table every statement names, with the limits read from its columns */
@@ -56,7 +65,20 @@ export interface SegmentStore extends SegmentFetcher {
   /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
   list(): Promise<SegmentKeyRow[]>;
+  /** up to `limit` keys after `after` (exclusive) in key order, those starting with `prefix` only; one statement */
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]>;
+  /** the change row: one small read, what an idle poll costs */
+  readChanges(): Promise<ChangeMark>;
   /**
+   * This process's fetches whose answers arrived, since it started: how many, and the XOR of the
+   * tokens they brought to the change row. A poll whose read moved by exactly these saw no one
+   * else's write and no loss.
+   */
+  ownFetches(): ChangeMark;
+  /**
+   * Every write below but raiseMarks and the halt targets (which the poll of keys does not read)
+   * bumps the change row in the same statement or transaction, fetch included.
+   *
    * One transaction: the row and its meta (public flag) together. Throws IdError KEY_EXISTS, or
    * INVALID_START below the key's high-water mark + markMargin.
    */

@@ -1,7 +1,8 @@
 import { FakeClock, IdError } from '@app/core';
 import { SegmentGenerator } from './segment.generator';
 import { SegmentTable } from './segment-table';
-import { NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { OwnFetches } from './change-watch';
+import { ChangeMark, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 
 /** leaf_alloc in memory, counting queries. */
 class MemoryStore implements SegmentStore {
@@ -10,6 +11,27 @@ class MemoryStore implements SegmentStore {
   finds = 0;
   down = false;
   published = new Map<string, bigint>();
+  /** id_segment_change; a row changed by hand in a test (another instance, a rollback) bumps it when read */
+  change: ChangeMark = { seq: 0n, token: 0n };
+  private signature = '';
+  private readonly own = new OwnFetches();
+  private nextToken = 1n;
+
+  private bump(): bigint {
+    const token = this.nextToken++ * 7919n;
+    this.change = { seq: this.change.seq + 1n, token: this.change.token ^ token };
+    this.signature = JSON.stringify([...this.rows.values()]);
+    return token;
+  }
+  async readChanges(): Promise<ChangeMark> {
+    this.finds++;
+    this.check();
+    if (JSON.stringify([...this.rows.values()]) !== this.signature) this.bump();
+    return { ...this.change };
+  }
+  ownFetches(): ChangeMark {
+    return this.own.mark;
+  }
 
   add(key: string, maxId: bigint, step: number): void {
     this.rows.set(key, { key, maxId: maxId.toString(), step, description: null, updatedAt: '', public: false, skipSeq: 0, highWater: '0' });
@@ -22,6 +44,7 @@ class MemoryStore implements SegmentStore {
     const row = this.rows.get(key);
     if (!row) throw new IdError('UNKNOWN_KEY', key);
     row.maxId = (BigInt(row.maxId) + BigInt(step)).toString();
+    this.own.add(this.bump());
     return BigInt(row.maxId);
   }
   async find(key: string): Promise<SegmentKeyRow | null> {
@@ -38,8 +61,13 @@ class MemoryStore implements SegmentStore {
   async list(): Promise<SegmentKeyRow[]> {
     return [...this.rows.values()];
   }
+  async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    const keys = [...this.rows.keys()].filter((k) => (after === null || k > after) && (prefix === null || k.startsWith(prefix)));
+    return keys.sort().slice(0, limit).map((k) => ({ ...this.rows.get(k)! }));
+  }
   async create(row: NewSegmentKey): Promise<SegmentKeyRow> {
     this.add(row.key, row.startId, row.step);
+    this.bump();
     return this.rows.get(row.key)!;
   }
   async update(): Promise<SegmentKeyRow | null> {
@@ -49,13 +77,17 @@ class MemoryStore implements SegmentStore {
     const row = this.rows.get(key)!;
     row.maxId = ('to' in target ? target.to : BigInt(row.maxId) + target.by).toString();
     row.skipSeq++;
+    this.bump();
     return { ...row };
   }
   async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    // marks do not bump the change row (the poll of keys does not need them)
+    const unbumped = JSON.stringify([...this.rows.values()]) === this.signature;
     for (const m of marks) {
       const row = this.rows.get(m.key);
       if (row && m.highWater > BigInt(row.highWater)) row.highWater = m.highWater.toString();
     }
+    if (unbumped) this.signature = JSON.stringify([...this.rows.values()]);
   }
   async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
     for (const t of targets) this.published.set(`${instanceId}/${t.key}`, t.target);
@@ -258,5 +290,89 @@ describe('SegmentGenerator', () => {
     await g.poll();
     expect(g.health().detail.skips).toEqual({ status: 'up' });
     g.close();
+  });
+
+  describe('the poll reads keys only when the change row moved', () => {
+    async function idleWith(keys: number) {
+      const store = new MemoryStore();
+      for (let i = 0; i < keys; i++) store.add(`k${i}`, 1n, 100);
+      const g = generator(store);
+      await Promise.all(Array.from({ length: keys }, (_, i) => g.next(`k${i}`, 1)));
+      await settle();
+      await g.poll(); // the first poll reads every key
+      return { store, g };
+    }
+
+    it('an idle poll reads one row at 10 keys and at 1,000', async () => {
+      for (const n of [10, 1000]) {
+        const { g } = await idleWith(n);
+        const before = g.pollCost;
+        for (let i = 0; i < 5; i++) await g.poll();
+        const after = g.pollCost;
+        expect(after.polls - before.polls).toBe(5);
+        expect(after.rowsRead - before.rowsRead).toBe(5);
+        expect(after.keyReads).toBe(before.keyReads);
+        g.close();
+      }
+    });
+
+    it("this instance's own fetches do not make it read the keys, and still raise their marks", async () => {
+      const { store, g } = await idleWith(3);
+      const reads = g.pollCost.keyReads;
+      for (let i = 0; i < 250; i++) await g.next('k1', 1); // several fetches of step 100
+      await settle();
+      await g.poll();
+      expect(g.pollCost.keyReads).toBe(reads);
+      expect(BigInt(store.rows.get('k1')!.highWater)).toBe(BigInt(store.rows.get('k1')!.maxId));
+      g.close();
+    });
+
+    it("another instance's write, a skip and a rollback each make the next poll read every key", async () => {
+      const { store, g } = await idleWith(3);
+      let reads = g.pollCost.keyReads;
+      store.rows.get('k2')!.step = 300; // a PATCH elsewhere
+      await g.poll();
+      expect(g.pollCost.keyReads).toBe(++reads);
+      expect(g.buffer('k2')!.state().stepInUse).toBe(300);
+      await g.poll();
+      expect(g.pollCost.keyReads).toBe(reads);
+      // a database that lost this instance's fetch: the change row goes back with it
+      const saved = { change: { ...store.change }, maxId: store.rows.get('k0')!.maxId };
+      for (let i = 0; i < 100; i++) await g.next('k0', 1);
+      await settle();
+      expect(BigInt(store.rows.get('k0')!.maxId)).toBeGreaterThan(BigInt(saved.maxId));
+      store.rows.get('k0')!.maxId = saved.maxId;
+      store.change = saved.change;
+      await g.poll();
+      expect(g.pollCost.keyReads).toBe(++reads);
+      expect(g.buffer('k0')!.isHalted).toBe(true);
+      g.close();
+    });
+
+    it('a key added after a poll read the change row is read on the next poll, even with nothing changed', async () => {
+      const { store, g } = await idleWith(1);
+      // the public flag changes between the lookup of a new key and its buffer being added, while
+      // a poll reads the change row and every key then in use
+      store.add('later', 1n, 100);
+      let release!: () => void;
+      const findMany = store.findMany.bind(store);
+      store.findMany = async (keys) => {
+        const rows = await findMany(keys);
+        if (keys.includes('later')) await new Promise<void>((r) => (release = r));
+        return rows;
+      };
+      const using = g.next('later', 1);
+      await settle();
+      store.rows.get('later')!.public = true; // a PATCH elsewhere, committed after the lookup read the row
+      await g.poll(); // the change row moved: every key in use is read, 'later' not yet among them
+      release();
+      await using;
+      store.findMany = findMany;
+      const reads = g.pollCost.keyReads;
+      await g.poll(); // nothing changed since, but 'later' was never judged against a read: read it
+      expect(g.pollCost.keyReads).toBe(reads);
+      expect(() => g.next('later', 1)).toThrow(/changed its public flag/);
+      g.close();
+    });
   });
 });

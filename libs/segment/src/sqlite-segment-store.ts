@@ -1,6 +1,7 @@
 import { sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
-import { MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { changeToken, OwnFetches } from './change-watch';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { ColumnInfo, SegmentTable } from './segment-table';
 import {
   belowMark,
@@ -20,6 +21,9 @@ import {
 const NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 const TARGET_KEEP_MS = 3_600_000n;
 const KEY = exactKey('sqlite');
+
+/** in the transaction of every write the poll must see; SQLite has no XOR operator: a ^ b = (a | b) - (a & b) */
+const BUMP = 'UPDATE id_segment_change SET seq = seq + 1, token = (token | ?) - (token & ?) WHERE id = 1';
 
 /** The segment table's columns as SQLite declares them (none: no such table). */
 export function readSqliteSegmentTable(db: BetterSqlite3.Database, name: string): SegmentTable {
@@ -57,6 +61,7 @@ export class SqliteSegmentStore implements SegmentStore {
   private readonly fetchSql: string;
   private readonly findStmt: BetterSqlite3.Statement;
   private readonly selectSql: string;
+  private readonly own = new OwnFetches();
 
   constructor(
     private readonly db: BetterSqlite3.Database,
@@ -72,8 +77,19 @@ export class SqliteSegmentStore implements SegmentStore {
   fetch(key: string, step: number): Promise<bigint> {
     // Integers bound as BigInt: a JS number binds as REAL, and REAL arithmetic rounds above 2^53.
     const big = BigInt(step);
-    return this.writer.get<{ max_id: bigint }>(this.fetchSql, [big, key, big]).then((row) => {
-      if (row !== undefined) return row.max_id;
+    const token = changeToken();
+    // one transaction: the fetch and its bump of the change row commit (or are lost) together;
+    // the bump of a fetch that found no row changes nothing but an extra read of the keys
+    const statements = [
+      { sql: this.fetchSql, params: [big, key, big], answer: 'get' as const },
+      { sql: BUMP, params: [token, token], answer: 'run' as const },
+    ];
+    return this.writer.transaction(statements).then(([first]) => {
+      const row = first as { max_id: bigint } | undefined;
+      if (row !== undefined) {
+        this.own.add(token);
+        return row.max_id;
+      }
       return wrap<bigint>(() => {
         throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
       });
@@ -91,6 +107,30 @@ export class SqliteSegmentStore implements SegmentStore {
 
   findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     return wrap(() => keys.map((k) => this.findSync(k)).filter((r): r is SegmentKeyRow => r !== null));
+  }
+
+  readChanges(): Promise<ChangeMark> {
+    return wrap(() => {
+      const r = this.db.prepare('SELECT seq, token FROM id_segment_change WHERE id = 1').safeIntegers(true).get() as ChangeMark | undefined;
+      if (r === undefined) throw new Error('id_segment_change has no row 1: run the migrations');
+      return { seq: r.seq, token: r.token };
+    });
+  }
+
+  ownFetches(): ChangeMark {
+    return this.own.mark;
+  }
+
+  listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    return wrap(() => {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (after !== null) where.push(`a.biz_tag > ${KEY}`) && values.push(after);
+      // GLOB is case-sensitive, as keys compare here; its wildcards in the prefix are escaped as classes
+      if (prefix !== null) where.push('a.biz_tag GLOB ?') && values.push(`${prefix.replace(/[*?[]/g, (c) => `[${c}]`)}*`);
+      const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY a.biz_tag COLLATE BINARY LIMIT ?`;
+      return (this.db.prepare(sql).all(...values, limit) as KeyRecord[]).map(toKeyRow);
+    });
   }
 
   list(): Promise<SegmentKeyRow[]> {
@@ -119,6 +159,7 @@ export class SqliteSegmentStore implements SegmentStore {
         this.db
           .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
           .run(row.key, row.public ? 1 : 0);
+        this.bump();
       });
       try {
         insert.immediate();
@@ -144,6 +185,7 @@ export class SqliteSegmentStore implements SegmentStore {
             .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
             .run(key, patch.public ? 1 : 0);
         }
+        this.bump();
         return true;
       });
       return run.immediate() ? this.findSync(key) : null;
@@ -170,10 +212,17 @@ export class SqliteSegmentStore implements SegmentStore {
                ON CONFLICT(biz_tag) DO UPDATE SET skip_seq = skip_seq + 1, high_water = MAX(high_water, excluded.high_water)`,
           )
           .run(key);
+        this.bump();
         return this.findSync(key);
       });
       return run.immediate();
     });
+  }
+
+  /** inside the caller's transaction */
+  private bump(): void {
+    const token = changeToken();
+    this.db.prepare(BUMP).run(token, token);
   }
 
   async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {

@@ -75,6 +75,8 @@ const baseSchema = z
     LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'must be pretty or json' }).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     MAX_COUNT: int(1, 1_000_000).default(10_000),
+    /** per-key series on /metrics only for this many busiest segment keys (plus keys down or past half their space) */
+    METRICS_TOP_KEYS: int(0, 100_000).default(50),
     /** `auto`: os.availableParallelism() capped by the cgroup CPU quota (see autoWorkers) */
     WORKERS: z.preprocess((v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? autoWorkers() : v), int(1, 64)).default(1),
     PARTITIONS: json(

@@ -4,6 +4,7 @@ import { WorkerNode1767225600200 } from './1767225600200-worker-node';
 import { Ticket1767225600300 } from './1767225600300-ticket';
 import { SegmentGuard1767225600400 } from './1767225600400-segment-guard';
 import { PartitionLayout1767225600500 } from './partition-table';
+import { SegmentChange1767225600600 } from './1767225600600-segment-change';
 export { partitionTableMigration, PartitionLayout1767225600500 } from './partition-table';
 
 /**
@@ -18,5 +19,6 @@ export function migrationsFor(segmentTable: string) {
     Ticket1767225600300,
     SegmentGuard1767225600400,
     PartitionLayout1767225600500,
+    SegmentChange1767225600600,
   ];
 }
