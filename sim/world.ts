@@ -72,7 +72,7 @@ class SimInstance {
       clock: this.clock,
       log: quiet,
       pollMs: POLL_MS,
-      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      statementBudgetMs: STATEMENT_TIMEOUT_MS,
       instanceId: name,
     });
     this.generator.start();

@@ -114,7 +114,7 @@ function generator(store: SegmentStore, clock = new FakeClock(), instanceId = 'A
     clock,
     log,
     pollMs: 1000,
-    statementTimeoutMs: 2000,
+    statementBudgetMs: 2000,
     instanceId,
   });
 }
@@ -229,6 +229,41 @@ describe('SegmentGenerator', () => {
     store.rows.get('k')!.maxId = '50';
     await g.poll();
     expect(() => g.next('k', 1)).toThrow(/a poll read max_id 50/);
+    g.close();
+  });
+
+  it("a halted public key's refusal and readiness name no number of its id space", async () => {
+    const store = new MemoryStore();
+    store.add('pub', 123_456_789n, 100);
+    store.rows.get('pub')!.public = true;
+    const g = new SegmentGenerator(store, {
+      preload: 0.1,
+      waitMs: 500,
+      stepMax: 1000,
+      dynamicStep: false,
+      clock: new FakeClock(),
+      log,
+      pollMs: 1000,
+      statementBudgetMs: 2000,
+      instanceId: 'A',
+      secretKey: Buffer.alloc(32, 7),
+    });
+    await g.next('pub', 1);
+    await settle();
+    store.rows.get('pub')!.maxId = '123456700';
+    await g.poll();
+    let refusal: IdError | undefined;
+    try {
+      await g.next('pub', 1);
+    } catch (e) {
+      refusal = e as IdError;
+    }
+    expect(refusal?.code).toBe('SEGMENT_UNAVAILABLE');
+    expect(refusal?.message).toMatch(/halted/);
+    expect(refusal?.message).not.toMatch(/\d{3}/);
+    const detail = JSON.stringify(g.health().detail);
+    expect(detail).toMatch(/rollback guard/);
+    expect(detail).not.toMatch(/12345/);
     g.close();
   });
 

@@ -20,6 +20,12 @@ function hide(permutation: IdPermutation, ids: string[] | Promise<string[]>): st
   })();
 }
 
+/** a public key's readiness reason: what is wrong, without its numbers */
+function publicReason(buffer: SegmentBuffer): string {
+  if (buffer.isHalted) return 'halted by the rollback guard: the database rolled back below ids already handed out; an admin must skip it (GET /admin/segments)';
+  return 'the last fetch failed';
+}
+
 export interface SegmentLog {
   error(message: string): void;
   warn(message: string): void;
@@ -37,8 +43,11 @@ export interface SegmentGeneratorOptions {
   missTtlMs?: number;
   /** the poll period (SEGMENT_POLL_MS): skips, steps, public flags and max_id of the keys in use */
   pollMs: number;
-  /** the longest a statement may take (the driver's timeout): with pollMs, how late a skip is seen */
-  statementTimeoutMs: number;
+  /**
+   * the longest one statement may take with its retries (statementBudgetMs): with pollMs, how
+   * late a poll may normally answer
+   */
+  statementBudgetMs: number;
   /** requests that may wait per key (SEGMENT_MAX_WAITERS) */
   maxWaiters?: number;
   /** names this process in the published skip targets; random by default */
@@ -124,14 +133,20 @@ export class SegmentGenerator implements IdGenerator {
     this.instanceId = options.instanceId ?? randomUUID();
   }
 
-  /** after this long every instance that can read the database has seen a skip */
+  /**
+   * After this long every instance that can read the database has seen a skip, or says it may
+   * not have ("skip status unknown"): an answered poll is stamped with when it was sent, so an
+   * instance with no answered poll sent after the skip is, by then, this long past its last one.
+   * The length itself (a period and one statement's whole budget) only keeps a healthy instance
+   * from crying wolf.
+   */
   get appliedByAllWithinMs(): number {
-    return this.options.pollMs + this.options.statementTimeoutMs;
+    return this.options.pollMs + this.options.statementBudgetMs;
   }
 
-  /** the poll has failed for longer than appliedByAllWithinMs: skips made meanwhile may be unseen */
+  /** no answered poll sent within appliedByAllWithinMs: skips made meanwhile may be unseen */
   get skipStatusUnknown(): boolean {
-    return this.keys.size > 0 && this.clock.now() - this.lastPollOkAt > this.appliedByAllWithinMs;
+    return this.keys.size > 0 && this.clock.now() - this.lastPollOkAt >= this.appliedByAllWithinMs;
   }
 
   /** what readiness detail and the admin API show of the poll */
@@ -149,10 +164,31 @@ export class SegmentGenerator implements IdGenerator {
     const info = this.keys.get(key);
     if (info !== undefined) {
       if (info.refused !== undefined) throw info.refused;
-      const ids = info.buffer.take(count);
-      return info.permutation === undefined ? ids : hide(info.permutation, ids);
+      if (info.permutation === undefined) return info.buffer.take(count);
+      let ids: string[] | Promise<string[]>;
+      try {
+        ids = info.buffer.take(count);
+      } catch (e) {
+        throw this.publicSafe(key, e);
+      }
+      if (ids instanceof Promise) ids = ids.catch((e) => Promise.reject(this.publicSafe(key, e)));
+      return hide(info.permutation, ids);
     }
     return this.load(key).then(() => this.next(key, count));
+  }
+
+  /**
+   * A halted public key's refusal without the numbers the buffer's message carries (the watermark,
+   * the fetched start, the skip target): they are its position in its id space, and this answer
+   * goes to unauthenticated callers. The admin API names the target.
+   */
+  private publicSafe(key: string, e: unknown): unknown {
+    if (!isIdError(e) || e.code !== 'SEGMENT_UNAVAILABLE' || !this.keys.get(key)?.buffer.isHalted) return e;
+    return new IdError(
+      'SEGMENT_UNAVAILABLE',
+      `key "${key}" halted: the database rolled back below ids already handed out; an admin must skip it past every id issued (GET /admin/segments names the smallest target)`,
+      { retryAfter: 5 },
+    );
   }
 
   /**
@@ -248,7 +284,7 @@ export class SegmentGenerator implements IdGenerator {
   }
 
   private get targetFreshMs(): number {
-    return TARGET_FRESH_POLLS * this.options.pollMs + this.options.statementTimeoutMs;
+    return TARGET_FRESH_POLLS * this.options.pollMs + this.options.statementBudgetMs;
   }
 
   /** after an admin PATCH through this instance */
@@ -270,7 +306,7 @@ export class SegmentGenerator implements IdGenerator {
         status: buffer.isHalted || buffer.failing ? 'down' : 'up',
         // readiness is unauthenticated: a public key's ids left would reveal its volume
         ...(permutation === undefined ? { idsLeft: state.idsLeft } : {}),
-        ...(state.reason ? { reason: state.reason } : {}),
+        ...(state.reason ? { reason: permutation === undefined ? state.reason : publicReason(buffer) } : {}),
       };
     }
     const databaseDown = failing > 0 || this.lastDatabaseError !== null;
@@ -459,6 +495,7 @@ export class SegmentGenerator implements IdGenerator {
       return;
     }
     this.polling = true;
+    const sentAt = this.clock.now();
     const added = this.unpolled;
     const fetched = this.fetchedSincePoll;
     this.unpolled = new Set();
@@ -483,7 +520,8 @@ export class SegmentGenerator implements IdGenerator {
       }
       await this.publishHalted([...halted]);
       this.changes.accept(read, ownAtSend);
-      this.lastPollOkAt = this.clock.now();
+      // its readings are at least as fresh as when it was sent: a skip committed before then is seen
+      this.lastPollOkAt = sentAt;
       this.lastPollError = null;
     } catch (e) {
       for (const key of added) this.unpolled.add(key);

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_POOL, MYSQL_QUERY_TIMEOUT_MS, SQLITE_WRITER } from '@app/database';
+import { ID_SECRET_KEY, MYSQL_POOL, SQLITE_WRITER, MysqlPool, statementBudgetMs } from '@app/database';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -20,8 +20,8 @@ const logger = {
     { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource, MYSQL_POOL, SQLITE_WRITER], useFactory: segmentStoreFor },
     {
       provide: SegmentGenerator,
-      inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY],
-      useFactory: (store, config: AppConfig, observations: Observations, secretKey: Buffer | null) =>
+      inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY, MYSQL_POOL],
+      useFactory: (store, config: AppConfig, observations: Observations, secretKey: Buffer | null, pool: MysqlPool | null) =>
         new SegmentGenerator(store, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,
@@ -29,7 +29,7 @@ const logger = {
           dynamicStep: config.SEGMENT_DYNAMIC_STEP,
           pollMs: config.SEGMENT_POLL_MS,
           maxWaiters: config.SEGMENT_MAX_WAITERS,
-          statementTimeoutMs: MYSQL_QUERY_TIMEOUT_MS,
+          statementBudgetMs: statementBudgetMs(pool?.hostCount ?? 1),
           log: logger,
           onFetched: (key, ms) => observations.fetched('segment', key, ms),
           secretKey,
