@@ -167,7 +167,12 @@ export class SimDatabase {
     what: string,
     write: boolean,
     work: (s: DbState) => T,
-    opts: { timeoutMs?: number; reveals?: (result: T) => [string, bigint][] } = {},
+    opts: {
+      timeoutMs?: number;
+      reveals?: (result: T) => [string, bigint][];
+      /** what a committed statement whose answer was lost throws (default DATABASE_UNAVAILABLE) */
+      lostAnswer?: (result: T, cause: IdError) => unknown;
+    } = {},
   ): Promise<T> {
     const sentAt = this.time.now;
     const runAt = Math.max(sentAt, this.stalledUntil) + this.rng.int(0, 3);
@@ -210,7 +215,10 @@ export class SimDatabase {
         this.time.schedule(answerDelay, () =>
           answer(() => {
             if (fault === 'after') {
-              reject(unavailable(`answer lost after commit (${what})`));
+              const lost = unavailable(`answer lost after commit (${what})`);
+              // what the lost-answer error still tells its asker counts as seen
+              if (opts.lostAnswer && opts.reveals) this.onAnswer?.(who, opts.reveals(result), ranAt, this.time.now);
+              reject(opts.lostAnswer ? opts.lostAnswer(result, lost) : lost);
               return;
             }
             if (opts.reveals) this.onAnswer?.(who, opts.reveals(result), ranAt, this.time.now);
@@ -462,33 +470,32 @@ export class SimPartitionStore implements PartitionStore {
     return t;
   }
 
-  /** REPLACE INTO partition_N (one statement), then SELECT MAX(version) (another) */
+  /**
+   * One transaction: SELECT MAX(version) ... LOCK IN SHARE MODE, REPLACE INTO partition_N, COMMIT.
+   * A commit whose answer is lost after the REPLACE answered: AllocationUnverified with its number.
+   */
   async allocate(): Promise<{ n: bigint; version: number }> {
     const sentAt = this.time.now;
     let seq = 0;
-    const n = await this.db.exec(
+    const answer = await this.db.exec(
       this.who,
       `allocate p${this.idx}`,
       true,
       (s) => {
         const t = this.table(s);
+        const ls = t.layouts;
         t.lastId += 1n;
         seq = this.db.nextCommitSeq;
-        return t.lastId - 1n;
+        return { n: t.lastId - 1n, version: ls.length === 0 ? 0 : ls[ls.length - 1].version };
       },
-      { reveals: (n) => [[`p${this.idx}`, n]] },
+      {
+        reveals: (a) => [[`p${this.idx}`, a.n]],
+        lostAnswer: (a, e) => new AllocationUnverified(a.n, e),
+      },
     );
-    this.observer.allocated(this.who, this.idx, n, seq, sentAt);
-    this.db.trace(`${this.who}: allocated p${this.idx} n=${n} (#${seq})`);
-    try {
-      const version = await this.db.exec(this.who, `layout version p${this.idx}`, false, (s) => {
-        const ls = this.table(s).layouts;
-        return ls.length === 0 ? 0 : ls[ls.length - 1].version;
-      });
-      return { n, version };
-    } catch (e) {
-      throw new AllocationUnverified(n, e);
-    }
+    this.observer.allocated(this.who, this.idx, answer.n, seq, sentAt);
+    this.db.trace(`${this.who}: allocated p${this.idx} n=${answer.n} (#${seq})`);
+    return answer;
   }
 
   current(): Promise<bigint> {

@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
@@ -25,24 +25,36 @@ export const SQLITE_WRITER = Symbol('SQLITE_WRITER');
  * startupWarnings). A warning, not a refusal: the operator may know better (a test box), and a
  * failover moves to hosts checked only when used. Not being able to read them is no reason to stop.
  */
-async function warnAboutServer(hostUrl: string, logger: Logger): Promise<void> {
+async function warnAboutServer(hostUrl: string, logger: Logger, pending: string[]): Promise<void> {
   const { host, port } = parseMysqlUrl(hostUrl).hosts[0];
   try {
-    for (const line of await startupWarnings(hostUrl, `${host}:${port}`)) logger.warn(line);
+    pending.push(...(await startupWarnings(hostUrl, `${host}:${port}`)));
   } catch (e) {
     logger.debug(`${host}:${port}: could not read the server settings to check: ${(e as Error).message}`);
   }
 }
 
+/** setting warnings found while connecting, logged once the start has not been refused */
+const STARTUP_WARNINGS = Symbol('STARTUP_WARNINGS');
+
 @Module({})
-export class DatabaseModule implements OnApplicationShutdown {
+export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+
   constructor(
     @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
     @Inject(SQLITE_WRITER) private readonly writer: SqliteWriterThread | null,
+    @Inject(STARTUP_WARNINGS) private readonly warnings: string[],
   ) {}
+
+  /** after every module's start-up step: a refused start stays one line */
+  onApplicationBootstrap(): void {
+    for (const line of this.warnings.splice(0)) this.logger.warn(line);
+  }
 
   static forRoot(config: AppConfig): DynamicModule {
     const logger = new Logger('Database');
+    const warnings: string[] = [];
     const url = config.DB_TYPE === 'mysql' ? mysqlUrl(config.DATABASE_URL as string) : undefined;
     const pool = url === undefined ? null : new MysqlPool(url, { logger });
     return {
@@ -65,7 +77,7 @@ export class DatabaseModule implements OnApplicationShutdown {
             const answered = url === undefined ? undefined : await checkMysqlAtStart('DATABASE_URL', url);
             try {
               const hostUrl = pool ? await pool.usableHostUrl() : undefined;
-              if (hostUrl !== undefined) await warnAboutServer(hostUrl, logger);
+              if (hostUrl !== undefined) await warnAboutServer(hostUrl, logger, warnings);
               const onHost = hostUrl !== undefined ? { ...options!, url: hostUrl } : options!;
               dataSource = await new DataSource(onHost as typeof options & object).initialize();
             } catch (e) {
@@ -88,6 +100,7 @@ export class DatabaseModule implements OnApplicationShutdown {
       ],
       providers: [
         { provide: MYSQL_POOL, useValue: pool },
+        { provide: STARTUP_WARNINGS, useValue: warnings },
         { provide: SQLITE_WRITER, inject: [DataSource], useFactory: (ds: DataSource) => (pool === null ? sqliteWriterFor(ds) : null) },
         { provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) },
       ],

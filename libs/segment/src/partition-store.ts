@@ -53,9 +53,9 @@ export interface PartitionStore {
 }
 
 /**
- * The allocation committed but the layout version after it could not be read: the number is not
- * used, yet it still tells the rollback guard how far the partition had reached (a database that
- * later hands out a number at or below it lost writes).
+ * An allocation the database answered whose transaction's outcome is unknown (the commit's answer
+ * lost): the number is not used, yet it still tells the rollback guard how far the partition may
+ * have reached (a database that later hands out a number at or below it lost writes).
  */
 export class AllocationUnverified extends IdError {
   constructor(
@@ -121,19 +121,29 @@ export class MysqlPartitionStore implements PartitionStore {
     this.table = `partition_${idx}`;
   }
 
+  /**
+   * One transaction: the layout row read under a shared lock, then the allocation. A re-base's
+   * fence locks that row for update before it takes its own allocation and reads the last one, so
+   * it waits for every allocation made under the old version to commit (MAX(id) alone could lag
+   * one whose auto-increment value was taken before the fence's and committed after), and an
+   * allocation that starts after the fence reads the new version and is never used.
+   */
   async allocate(): Promise<{ n: bigint; version: number }> {
-    // auto_increment starts at 1, so id n+1 is allocation n
-    // sent again after an unknown outcome (failover): an allocation that did commit is a gap, never a repeat
-    const ok = await this.db.query<{ insertId: number | string }>(`REPLACE INTO ${this.table} (meanless) VALUES (0)`, [], { retryUnknown: true });
-    const n = BigInt(String(ok.insertId)) - 1n;
+    let n: bigint | undefined;
     try {
-      const rows = await this.db.query<{ version: string | null }[]>(
-        'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ?',
-        [this.idx],
-      );
-      return { n, version: Number(rows[0]?.version ?? 0) };
+      return await this.transaction(async (query) => {
+        const [row] = await query('SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? LOCK IN SHARE MODE', [
+          this.idx,
+        ]);
+        // auto_increment starts at 1, so id n+1 is allocation n
+        const ok = await query(`REPLACE INTO ${this.table} (meanless) VALUES (0)`);
+        n = BigInt(String(ok.insertId)) - 1n;
+        return { n, version: Number(row?.version ?? 0) };
+      });
     } catch (e) {
-      throw new AllocationUnverified(n, e);
+      // the allocation answered but its commit did not: it may have committed
+      if (n !== undefined) throw new AllocationUnverified(n, e);
+      throw e;
     }
   }
 

@@ -158,6 +158,8 @@ export class PartitionedSource implements RangeSource {
   allocationSeen(idx: number, last: bigint): void {
     const partition = this.partition(idx);
     if (partition.lastSeen === undefined || last > partition.lastSeen) partition.lastSeen = last;
+    // already checked (the check reruns while another partition is unchecked): a reading like a poll's
+    if (partition.layout !== undefined) this.sawLast(partition, partition.layout, last);
   }
 
   /** why a partition cannot be drawn from before its record is checked (unreachable, refused) */
@@ -313,12 +315,16 @@ export class PartitionedSource implements RangeSource {
     // REPLACEs can leave MAX(id) below an allocation already handed out (their auto-increment
     // values are taken before their row locks). Readings only raise the guard; the allocation
     // itself, exact, is what is checked against it.
-    const range = rangeOf(layout, answer.last);
-    if (range !== undefined) {
-      partition.observedEnd = max(partition.observedEnd, range.end);
-      if (!partition.ownEnds.includes(range.end)) partition.observedOthers = max(partition.observedOthers, range.end);
-    }
+    this.sawLast(partition, layout, answer.last);
     return effect;
+  }
+
+  /** the table read at allocation `last`: raises the guard of fetches sent from now on */
+  private sawLast(partition: PartitionState, layout: PartitionLayout, last: bigint): void {
+    const range = rangeOf(layout, last);
+    if (range === undefined) return;
+    partition.observedEnd = max(partition.observedEnd, range.end);
+    if (!partition.ownEnds.includes(range.end)) partition.observedOthers = max(partition.observedOthers, range.end);
   }
 
   /** a skip of this partition, made here or observed on a poll: held ranges go, a halt ends */
