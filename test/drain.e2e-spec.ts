@@ -64,7 +64,7 @@ describe.each([1, 2])('shutdown drain, WORKERS=%i', (workers) => {
 
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.output).toMatch(/draining for SHUTDOWN_DRAIN_MS=6000 ms/);
-  }, 60_000);
+  }, 150_000);
 
   it.each([
     ['a second SIGTERM', 'SIGTERM'],
@@ -76,12 +76,12 @@ describe.each([1, 2])('shutdown drain, WORKERS=%i', (workers) => {
     await untilNotReady(server);
     server.child.kill(signal);
     expect(await exitWithin(server, 30_000)).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 150_000);
 
   it('SHUTDOWN_DRAIN_MS=0: closes at once, as before the drain existed: exit 0', async () => {
     const server = await start({ SHUTDOWN_DRAIN_MS: '0' });
     server.child.kill('SIGTERM');
     expect(await exitWithin(server, 30_000)).toEqual({ code: 0, signal: null });
     expect(server.output).not.toMatch(/draining/);
-  }, 60_000);
+  }, 150_000);
 });

@@ -49,7 +49,13 @@ export class ServerProcess {
   /** starts and waits until /health/live answers */
   static async start(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000): Promise<ServerProcess> {
     const server = ServerProcess.spawn(env, args, env.PORT ? Number(env.PORT) : await freePort());
-    await server.waitLive(timeoutMs);
+    try {
+      await server.waitLive(timeoutMs);
+    } catch (e) {
+      // never handed to the test, so never killed by it: a process left running keeps jest from exiting
+      await server.kill('SIGKILL');
+      throw e;
+    }
     return server;
   }
 

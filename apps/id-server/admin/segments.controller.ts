@@ -51,10 +51,10 @@ export class SegmentsController {
     operationId: 'listSegmentKeys',
     summary: "Keys with this instance's live buffer state: every key, or a page (limit, cursor), by key or by rate, narrowed by a prefix",
   })
-  @ApiQuery({ name: 'limit', required: false, description: `a page of at most this many keys (1..${MAX_PAGE}); without it and without the others, every key` })
-  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: `a page of at most this many keys (1..${MAX_PAGE}); without it and without the others, every key` })
+  @ApiQuery({ name: 'cursor', required: false, type: String, description: 'nextCursor of the previous page' })
   @ApiQuery({ name: 'sort', required: false, enum: ['key', 'rate'], description: "key order (default), or this instance's issue rate of the last minute, busiest first (keys in use here only)" })
-  @ApiQuery({ name: 'q', required: false, description: 'only keys starting with this' })
+  @ApiQuery({ name: 'q', required: false, type: String, description: 'only keys starting with this' })
   @ApiOkResponse({ type: SegmentListDto })
   @ApiErrors('VALIDATION_FAILED')
   async list(@Query() query: Record<string, unknown>): Promise<SegmentListDto> {
