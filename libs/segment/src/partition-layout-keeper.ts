@@ -91,7 +91,7 @@ export class PartitionLayoutKeeper {
       case 'ok':
         for (const [idx, layout] of verdict.layouts) {
           const read = seen.find((s) => s.idx === idx);
-          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout, read && read.allocations - 1n, read?.skips);
+          if (this.source.layoutOf(idx) === undefined) this.source.layoutChecked(idx, layout, read?.skips);
         }
         return;
       case 'wait':

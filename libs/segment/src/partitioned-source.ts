@@ -132,20 +132,15 @@ export class PartitionedSource implements RangeSource {
   }
 
   /** a partition's record was checked: it may be drawn from */
-  layoutChecked(idx: number, layout: PartitionLayout, lastAllocation?: bigint, skips?: bigint): void {
+  layoutChecked(idx: number, layout: PartitionLayout, skips?: bigint): void {
     const partition = this.partition(idx);
     partition.layout = layout;
     partition.skips = skips;
     // the check read the database: it counts as the first poll
     partition.lastPollSentAt = this.clock.now();
-    // what the check read counts like a poll: an instance that just started must not take an
+    // what the checks read counts like a poll: an instance that just started must not take an
     // allocation the table already passed (a database that lost it since) for a fresh one
-    const last = lastAllocation === undefined || (partition.lastSeen !== undefined && partition.lastSeen > lastAllocation) ? partition.lastSeen : lastAllocation;
-    const reached = last === undefined ? undefined : rangeOf(layout, last);
-    if (reached !== undefined) {
-      partition.observedEnd = max(partition.observedEnd, reached.end);
-      partition.observedOthers = max(partition.observedOthers, reached.end);
-    }
+    if (partition.lastSeen !== undefined) this.sawLast(partition, layout, partition.lastSeen);
     partition.unchecked = '';
     partition.epoch++;
   }

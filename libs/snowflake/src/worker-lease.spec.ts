@@ -98,6 +98,37 @@ function generatorOn(l: WorkerLease, clock: FakeClock) {
   return new SnowflakeGenerator({ layout, clock, permits: l, maxBackwardMs: 5 });
 }
 
+/**
+ * Two generators sharing a worker id, each asked for one id every 250 ms of both clocks for `ms`;
+ * every id checked against `seen`. `at(t)` runs after each step. Returns, per generator, how many
+ * it issued and the timestamp of its first.
+ */
+async function issueSideBySide(
+  gens: SnowflakeGenerator[],
+  clocks: FakeClock[],
+  seen: Set<string>,
+  ms: number,
+  at: (t: number) => Promise<void> = async () => undefined,
+): Promise<{ issued: number; firstMs: number }[]> {
+  const out = gens.map(() => ({ issued: 0, firstMs: 0 }));
+  for (let t = 0; t < ms; t += 250) {
+    for (const c of clocks) c.advance(250);
+    gens.forEach((g, i) => {
+      try {
+        for (const id of g.next(1) as string[]) {
+          expect(seen.has(id)).toBe(false);
+          seen.add(id);
+          if (out[i].issued++ === 0) out[i].firstMs = layout.decode(id).timestampMs;
+        }
+      } catch {
+        /* refused: waiting, or out of reservation */
+      }
+    });
+    await at(t);
+  }
+  return out;
+}
+
 describe('WorkerLease', () => {
   let clock: FakeClock;
   let db: FakeClock;
@@ -323,31 +354,14 @@ describe('WorkerLease', () => {
     store.down = true;
     expect(newcomer.workerId).toBe(7);
     const genB = generatorOn(newcomer, clock);
-    const seen = new Set(a);
-    let bIssued = 0;
-    let bFirst = 0;
-    for (let t = 0; t < 40_000; t += 250) {
-      clock.advance(250);
-      db.advance(250);
-      for (const g of [genA, genB]) {
-        try {
-          for (const id of g.next(1) as string[]) {
-            expect(seen.has(id)).toBe(false);
-            seen.add(id);
-            if (g === genB && bIssued++ === 0) bFirst = layout.decode(id).timestampMs;
-          }
-        } catch {
-          /* refused: waiting or out of reservation */
-        }
-      }
-      if (t === 35_000) {
-        store.down = false;
-        await newcomer.tick();
-        store.down = true;
-      }
-    }
-    expect(bIssued).toBeGreaterThan(0);
-    expect(bFirst).toBeGreaterThan(T0 + 30_000 + 1000); // past the holder's committed reservation, skew included
+    const [, b] = await issueSideBySide([genA, genB], [clock, db], new Set(a), 40_000, async (t) => {
+      if (t !== 35_000) return;
+      store.down = false;
+      await newcomer.tick();
+      store.down = true;
+    });
+    expect(b.issued).toBeGreaterThan(0);
+    expect(b.firstMs).toBeGreaterThan(T0 + 30_000 + 1000); // past the holder's committed reservation, skew included
   });
 
   it('prefers never-held and cleanly released ids over lapsed ones', async () => {
@@ -435,30 +449,13 @@ describe('WorkerLease', () => {
       expect(newcomer.workerId).toBe(0);
       expect(newcomer.permit(clock.now())).toBeUndefined();
       const genB = generatorOn(newcomer, clock);
-      let aIssued = 0;
-      let bIssued = 0;
-      for (let t = 0; t < 45_000; t += 250) {
-        clock.advance(250);
-        db.advance(250);
-        for (const g of [genA, genB]) {
-          try {
-            for (const id of g.next(1) as string[]) {
-              expect(seen.has(id)).toBe(false);
-              seen.add(id);
-              if (g === genA) aIssued++;
-              else bIssued++;
-            }
-          } catch {
-            /* refused: out of reservation, or waiting past the bound */
-          }
-        }
-        if (t === 32_000) {
-          moving.down = false;
-          await newcomer.tick();
-        }
-      }
-      expect(aIssued).toBeGreaterThan(50); // the old holder did issue while cut off
-      expect(bIssued).toBeGreaterThan(10); // and the newcomer issued after the bound
+      const [a, b] = await issueSideBySide([genA, genB], [clock, db], seen, 45_000, async (t) => {
+        if (t !== 32_000) return;
+        moving.down = false;
+        await newcomer.tick();
+      });
+      expect(a.issued).toBeGreaterThan(50); // the old holder did issue while cut off
+      expect(b.issued).toBeGreaterThan(10); // and the newcomer issued after the bound
     });
 
     it('an ordinary start on the server that has long taken lease writes waits for nothing', async () => {
