@@ -95,8 +95,6 @@ export class SimDatabase {
   private stalledUntil = 0;
   /** a failover or restore in progress: statements fail until then */
   private movingUntil = 0;
-  /** the commit sequence of the latest statement run (readers record what they saw) */
-  lastRunSeq = 0;
   onAnswer?: AnswerHook;
   /** commits made before this (virtual ms) are never lost */
   protectedUntil = 0;
@@ -208,7 +206,6 @@ export class SimDatabase {
           const seq = ++this.commitSeq;
           this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false });
           this.snapshot();
-          this.lastRunSeq = seq;
           if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
         }
         const ranAt = this.time.now;

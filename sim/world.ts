@@ -130,11 +130,6 @@ function httpTo(n: bigint): { to: bigint } {
   return { to: n + 1n };
 }
 
-export interface Fault {
-  at: number;
-  what: string;
-}
-
 export class World {
   readonly time = new VirtualTime();
   readonly rng: Rng;
@@ -328,13 +323,13 @@ export class World {
           return this.time.now - status.lastOkAgoMs > pending.backAt && [...inst.generator!.inUse()].length > 0;
         }
         const idx = this.partitionDbs.indexOf(db) + 1;
-        return (inst.watch!.answeredAt(idx) ?? 0) > pending.backAt;
+        return (inst.source!.lastPollSentAt(idx) ?? 0) > pending.backAt;
       });
       if (!polledSince || this.time.now < pending.backAt + 2 * POLL_MS) {
         if (this.time.now > pending.backAt + 30_000 && !pending.reported) {
           pending.reported = true;
           const idx = this.partitionDbs.indexOf(db) + 1;
-          const who = live.map((i) => `${i.name}: ${db === this.mainDb ? JSON.stringify(i.generator!.pollStatus()) : JSON.stringify(i.source!.detail().partitions)} answered ${idx > 0 ? i.watch!.answeredAt(idx) : ''}`);
+          const who = live.map((i) => `${i.name}: ${db === this.mainDb ? JSON.stringify(i.generator!.pollStatus()) : JSON.stringify(i.source!.detail().partitions)} poll sent ${idx > 0 ? i.source!.lastPollSentAt(idx) : ''}`);
           this.trace(`operator: db ${db.name} back for 30 s and not every instance has polled it since: waiting (the runbook's check): ${who.join('; ')}`);
         }
         continue;

@@ -11,7 +11,6 @@ import { PartitionLayoutKeeper } from './partition-layout-keeper';
 export class PartitionWatch {
   private timer?: NodeJS.Timeout;
   private readonly polling = new Set<number>();
-  private lastPollAt = new Map<number, number>();
 
   constructor(
     private readonly stores: readonly PartitionStore[],
@@ -29,11 +28,6 @@ export class PartitionWatch {
     clearInterval(this.timer);
   }
 
-  /** when each partition's poll last answered (ms epoch) */
-  answeredAt(idx: number): number | undefined {
-    return this.lastPollAt.get(idx);
-  }
-
   tick(): void {
     if (!this.keeper.complete) void this.keeper.check(false).catch(() => undefined);
     // halted partitions tell every instance's skip route what they require
@@ -46,7 +40,6 @@ export class PartitionWatch {
         .poll()
         .then(
           (answer) => {
-            this.lastPollAt.set(store.idx, Date.now());
             this.source.observe(store.idx, answer);
             this.source.pollAnswered(store.idx, sentAt);
           },

@@ -270,6 +270,11 @@ export class PartitionedSource implements RangeSource {
     if (partition.lastPollSentAt === undefined || sentAt > partition.lastPollSentAt) partition.lastPollSentAt = sentAt;
   }
 
+  /** when the last answered poll of idx was sent (this clock); undefined before the check */
+  lastPollSentAt(idx: number): number | undefined {
+    return this.partition(idx).lastPollSentAt;
+  }
+
   /** the clock polls are stamped with */
   now(): number {
     return this.clock.now();
