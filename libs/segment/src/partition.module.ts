@@ -5,7 +5,6 @@ import {
   MysqlPool,
   mysqlOptions,
   mysqlUrl,
-  MYSQL_QUERY_TIMEOUT_MS,
   parseMysqlUrl,
   statementBudgetMs,
   PartitionLayout1767225600500,
@@ -25,7 +24,7 @@ import { PartitionedSource, publishedPartitionTargets } from './partitioned-sour
 import { TARGET_FRESH_POLLS } from './segment-sql';
 import { SegmentStore } from './segment-store';
 import { SEGMENT_STORE, SegmentModule } from './segment.module';
-import { randomUUID } from 'node:crypto';
+import { SegmentGenerator } from './segment.generator';
 import { PartitionGenerator } from './partition.generator';
 import { SegmentBuffer } from './segment-buffer';
 
@@ -135,7 +134,7 @@ export class PartitionRuntime {
   providers: [
     {
       provide: PartitionRuntime,
-      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER, SEGMENT_STORE],
+      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER, SEGMENT_STORE, SegmentGenerator],
       useFactory: (
         config: AppConfig,
         main: DataSource,
@@ -143,6 +142,7 @@ export class PartitionRuntime {
         observations: Observations,
         writer: SqliteWriterThread | null,
         segmentStore: SegmentStore,
+        segments: SegmentGenerator,
       ) => {
         const placements = partitionPlacements(config);
         const mainHosts = mainPool?.hostCount ?? 1;
@@ -165,8 +165,9 @@ export class PartitionRuntime {
             },
             issuedEnd: (lane) => buffer!.issuedEnd(lane),
           },
-          publishedPartitionTargets(segmentStore, TARGET_FRESH_POLLS * config.SEGMENT_POLL_MS + MYSQL_QUERY_TIMEOUT_MS),
-          randomUUID(),
+          // in id_segment_halt beside the keys' targets, under the same instance id and freshness
+          publishedPartitionTargets(segmentStore, TARGET_FRESH_POLLS * config.SEGMENT_POLL_MS + statementBudgetMs(mainHosts)),
+          segments.instanceId,
           // a poll sent every period answers within one statement's budget on its own database
           config.SEGMENT_POLL_MS +
             Math.max(...placements.map((p) => statementBudgetMs(p.url === undefined ? mainHosts : parseMysqlUrl(mysqlUrl(p.url)).hosts.length))),
