@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { IdClient, IdClientError } from '@app/client';
+import { tracked } from './support/children';
 import { sqliteDatabase, TestDatabase } from './support/dialects';
 import { duplicates } from './support/load';
 import { freePort, ServerProcess, sleep } from './support/process';
@@ -11,10 +12,12 @@ const SNOWFLAKE_EPOCH_MS = Date.parse('2025-01-01T00:00:00Z');
 
 /** a child process running test/client-child.js; resolves with every id it took */
 function clientChild(env: Record<string, string>, onProgress: (n: number) => void): Promise<{ ids: string[]; errors: number }> {
-  const child = spawn(process.execPath, [join(__dirname, 'client-child.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = tracked(
+    spawn(process.execPath, [join(__dirname, 'client-child.js')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => {

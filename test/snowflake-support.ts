@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { SnowflakeLayout } from '@app/snowflake';
 import { request } from './support/app';
+import { tracked } from './support/children';
 import { adminConnection } from './support/mysql';
 import { ServerProcess, sleep } from './support/process';
 
@@ -150,10 +151,12 @@ export async function leaseContenders(n: number, env: Record<string, string>): P
   const readies: Promise<void>[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const child = spawn(process.execPath, [join(__dirname, 'snowflake-lease-child.js')], {
-        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const child = tracked(
+        spawn(process.execPath, [join(__dirname, 'snowflake-lease-child.js')], {
+          env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      );
       children.push(child);
       let err = '';
       child.stderr!.on('data', (d) => (err += d));

@@ -270,3 +270,22 @@ describe('exit codes (README, "Exit codes")', () => {
     await db.drop();
   }, 60_000);
 });
+
+describe('processes started together on one new SQLite file', () => {
+  // the migrations race: the loser's transaction finds the file overtaken ("database is locked",
+  // answered at once in WAL mode) or a table already made; it must try again, not refuse to start
+  it('six at once, three times over: every one comes up and answers ids', async () => {
+    for (let round = 0; round < 3; round++) {
+      const db = await sqliteDatabase();
+      const started = await Promise.allSettled(Array.from({ length: 6 }, () => ServerProcess.start({ ...db.env }, [], 60_000)));
+      const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      try {
+        expect(started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason).slice(0, 600))).toEqual([]);
+        for (const server of up) expect((await request(`${server.url}/ids/segment`)).status).toBe(200);
+      } finally {
+        await Promise.all(up.map((s) => s.kill('SIGKILL')));
+        await db.drop();
+      }
+    }
+  }, 240_000);
+});

@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tracked } from './children';
 import { freePort, sleep } from './process';
 
 const DEPLOY = join(__dirname, '../../deploy');
@@ -81,7 +82,7 @@ export class Balancer {
     if (check.status !== 0) throw new Error(`${kind} refuses the rendered ${config}:\n${check.stderr}${check.stdout}`);
     // one process, run in the foreground, so the pid is all there is to stop
     const args = kind === 'haproxy' ? ['-db', '-f', config] : ['-c', config, '-g', 'daemon off; master_process off;'];
-    const balancer = new Balancer(kind, port, spawn(BINARIES[kind], args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const balancer = new Balancer(kind, port, tracked(spawn(BINARIES[kind], args, { stdio: ['ignore', 'pipe', 'pipe'] })));
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (balancer.child.exitCode !== null) throw new Error(`${kind} exited at start:\n${balancer.output}`);

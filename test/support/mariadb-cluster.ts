@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, createConnection } from 'mysql2/promise';
+import { tracked } from './children';
 import { sleep } from './process';
 
 /**
@@ -159,7 +160,7 @@ export class MariaNode {
 
   /** starts mariadbd and waits until it accepts connections on its socket */
   async start(args: string[] = [], timeoutMs = 90_000): Promise<void> {
-    const child = spawn(MARIADBD, [`--defaults-file=${this.cnfPath}`, ...args], { stdio: 'ignore' });
+    const child = tracked(spawn(MARIADBD, [`--defaults-file=${this.cnfPath}`, ...args], { stdio: 'ignore' }));
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + timeoutMs;

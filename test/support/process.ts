@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { tracked } from './children';
 
 export const MAIN_JS = join(__dirname, '../../dist/apps/id-server/main.js');
 
@@ -39,10 +40,10 @@ export class ServerProcess {
   /** starts without waiting for it to listen */
   static spawn(env: Record<string, string>, args: string[] = [], port?: number): ServerProcess {
     const p = port ?? Number(env.PORT);
-    const child = spawn(process.execPath, [MAIN_JS, ...args], {
+    const child = tracked(spawn(process.execPath, [MAIN_JS, ...args], {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(p) },
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    }));
     return new ServerProcess(child, p);
   }
 

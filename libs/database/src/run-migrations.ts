@@ -7,7 +7,10 @@ const LOCK_WAIT_S = 60;
  * Runs pending migrations; on MySQL under a named lock so instances starting together apply each
  * migration once. SQLite serialises writers itself and the migrations are idempotent, but
  * TypeORM's own bookkeeping is not: processes starting together on one file may race to create
- * its migrations table ("already exists"), and the one that lost tries again once the other is done.
+ * its migrations table ("already exists"), or find their migration's transaction stale when it
+ * first writes ("database is locked": in WAL mode a read transaction that another writer overtook
+ * cannot be upgraded, and SQLite answers at once rather than waiting). The one that lost rolled
+ * back; it tries again and finds the other's migrations recorded.
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   if (dataSource.options.type !== 'mysql') return runSqliteMigrations(dataSource);
@@ -25,7 +28,7 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   }
 }
 
-const SQLITE_RACE = /already exists|duplicate column name/i;
+const SQLITE_RACE = /already exists|duplicate column name|database is locked/i;
 
 async function runSqliteMigrations(dataSource: DataSource): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
