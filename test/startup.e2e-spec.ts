@@ -94,11 +94,16 @@ describe('a start-up failure is one line naming the setting and what to do, exit
         `id-allocator: cannot start: PORT/HOST: cannot listen on 127.0.0.1:${first.port}: the port is in use. To do: stop what uses it or set another PORT (or HOST).`,
       ]);
       expect(await leases()).toEqual(before);
+      // WORKERS=2: the primary checks before it forks, so no worker starts at all
+      const cluster = await refusal({ ...db.env, PORT: String(first.port), WORKERS: '2', LOG_LEVEL: 'debug' });
+      expect(cluster.code).toBe(2);
+      expect(cluster.lines).toEqual(lines);
+      expect(await leases()).toEqual(before);
     } finally {
       await first.kill();
       await db.drop();
     }
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('warnings about the MySQL server in use: one line each, naming the setting', () => {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Logger as Pino } from 'pino';
 import { AppConfig, ConfigError, describeDatabase, EXIT, loadConfig, StartupError } from '@app/core';
@@ -44,8 +45,11 @@ function listenRefusal(config: AppConfig, e: unknown): StartupError | undefined 
  * Binds HOST:PORT once and lets it go, before the app is built. Why: building the app takes a
  * snowflake worker id in the shared database (SnowflakeModule's init) and logs start-up steps;
  * a process that then cannot listen would have held a worker id and printed lines for nothing.
- * Binding the same way listen does (same call, same flags; in a cluster worker through the
- * primary) refuses exactly what listen would. A port taken in the moment between the two still
+ * Binding the same way listen does (same call, same flags) refuses exactly what listen would.
+ * With WORKERS > 1 the primary checks once, before it
+ * forks, and the workers do not: a worker's probe goes through the primary's shared handle, and a
+ * probe closed as the next worker's arrived could leave that worker's listen unanswered for good
+ * (seen: one worker of two never started). A port taken in the moment between the two still
  * fails at listen with the same line; its lease then lapses like any unreleased one. PORT=0
  * (any free port) needs no check.
  */
@@ -164,11 +168,12 @@ async function main(): Promise<void> {
   const config = configOrExit();
   const log = createRootLogger(config, isPrimaryOf(config) ? { role: 'primary' } : {});
   if (isPrimaryOf(config)) {
+    await checkCanListen(config);
     runPrimary(config, log);
     return;
   }
   const stopOnSignal = exitOnSignals(config, log);
-  await checkCanListen(config);
+  if (!cluster.isWorker) await checkCanListen(config);
   const app = await createApp(config, { logger: log });
   stopOnSignal({
     serving: () => (app.getHttpServer() as Server).listening,

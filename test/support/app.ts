@@ -24,11 +24,16 @@ export async function startApp(config: AppConfig, imports: ModuleMetadata['impor
   };
 }
 
+/** far above any answer the service gives; a request still unanswered after it is a hang */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 export async function request(
   url: string,
   init?: RequestInit,
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
-  const res = await fetch(url, init);
+  // bounded: a connection accepted and never answered fails its test with its own words, not
+  // the test's timeout that names no step
+  const res = await fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const text = await res.text();
   let body: unknown;
   try {

@@ -67,7 +67,7 @@ export class ServerProcess {
     while (Date.now() < deadline) {
       if (exited) throw new Error(`server exited before listening:\n${this.output}`);
       try {
-        const res = await fetch(`${this.url}/health/live`);
+        const res = await fetch(`${this.url}/health/live`, { signal: AbortSignal.timeout(5000) });
         if (res.status === 200) return;
       } catch {
         /* not listening yet */
