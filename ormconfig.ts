@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig } from '@app/core';
-import { dataSourceOptions } from '@app/database';
-import { DataSource } from 'typeorm';
+import { dataSourceOptions, newDataSource } from '@app/database';
 
 /**
  * The DataSource the TypeORM CLI uses (npm run migration:run / migration:show): the same
@@ -11,4 +10,4 @@ import { DataSource } from 'typeorm';
 const at = process.argv.findIndex((a) => /^--?config(=|$)/.test(a));
 const argv = at === -1 ? [] : process.argv[at].includes('=') ? [process.argv[at]] : process.argv.slice(at, at + 2);
 
-export default new DataSource(dataSourceOptions(loadConfig({ env: process.env, argv })));
+export default newDataSource(dataSourceOptions(loadConfig({ env: process.env, argv })));

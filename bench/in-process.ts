@@ -31,13 +31,12 @@ export async function ticketInProcess(log: (s: string) => void): Promise<string[
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { DataSource } = await import('typeorm');
   const { loadConfig } = await import('@app/core');
-  const { dataSourceOptions, runMigrations, sqliteHandle, sqliteWriterFor } = await import('@app/database');
+  const { dataSourceOptions, newDataSource, runMigrations, sqliteHandle, sqliteWriterFor } = await import('@app/database');
   const { SqliteTicketStore, SqliteSegmentStore, SegmentBuffer } = await import('@app/segment');
   log('in-process: ticket vs segment on a real SQLite file');
   const config = loadConfig({ env: { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 'ip.sqlite') } });
-  const ds = await new DataSource(dataSourceOptions(config)).initialize();
+  const ds = await newDataSource(dataSourceOptions(config)).initialize();
   const writer = sqliteWriterFor(ds);
   try {
     await runMigrations(ds);

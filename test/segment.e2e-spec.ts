@@ -1,8 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { loadConfig } from '@app/core';
-import { dataSourceOptions, MysqlPool, runMigrations, sqliteWriterFor } from '@app/database';
+import { dataSourceOptions, MysqlPool, newDataSource, runMigrations, sqliteWriterFor } from '@app/database';
 import { segmentStoreFor } from '@app/segment';
-import { DataSource } from 'typeorm';
 import { RunningApp, startApp } from './support/app';
 import { testConfig } from './support/config';
 import { dialects, openDatabase, TestDatabase } from './support/dialects';
@@ -174,7 +173,7 @@ describe.each(dialects())('segment strategy on %s', (dialect) => {
 
   it('200 concurrent fetches straight against the store: 200 disjoint ranges', async () => {
     const config = loadConfig({ env: { ...db.env } });
-    const ds = await new DataSource(dataSourceOptions(config)).initialize();
+    const ds = await newDataSource(dataSourceOptions(config)).initialize();
     try {
       await runMigrations(ds);
       const pool = config.DB_TYPE === 'mysql' ? new MysqlPool(config.DATABASE_URL!) : null;

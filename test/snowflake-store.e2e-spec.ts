@@ -1,4 +1,4 @@
-import { dataSourceOptions, MysqlPool, runMigrations } from '@app/database';
+import { dataSourceOptions, MysqlPool, newDataSource, runMigrations } from '@app/database';
 import { MysqlWorkerLeaseStore, SqliteWorkerLeaseStore, WorkerLeaseStore } from '@app/snowflake';
 import { DataSource } from 'typeorm';
 import { testConfig } from './support/config';
@@ -23,7 +23,7 @@ const dialects: Dialect[] = [
   {
     name: 'SQLite',
     open: async () => {
-      const dataSource = await new DataSource(dataSourceOptions(testConfig())).initialize();
+      const dataSource = await newDataSource(dataSourceOptions(testConfig())).initialize();
       await runMigrations(dataSource);
       return { dataSource, store: new SqliteWorkerLeaseStore(dataSource), drop: () => dataSource.destroy() };
     },
@@ -35,7 +35,7 @@ if (mysqlAvailable()) {
     name: 'MariaDB',
     open: async () => {
       const db = await freshDatabase('sf_store');
-      const dataSource = await new DataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
+      const dataSource = await newDataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
       await runMigrations(dataSource);
       const pool = new MysqlPool(db.url, { connectionLimit: 1 });
       return {
@@ -168,7 +168,7 @@ if (mysqlAvailable()) {
     it('a renewal fails within its timeout instead of hanging', async () => {
       const db = await freshDatabase('sf_hole');
       const proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
-      const dataSource = await new DataSource(
+      const dataSource = await newDataSource(
         dataSourceOptions(testConfig({ DATABASE_URL: `mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${db.name}` })),
       ).initialize();
       const pool = new MysqlPool(`mysql://${MYSQL_USER}@127.0.0.1:${proxy.port}/${db.name}`, { timeoutMs: 500, connectionLimit: 1 });

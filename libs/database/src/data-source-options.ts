@@ -1,8 +1,9 @@
 import type { AppConfig } from '@app/core';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { DataSourceOptions } from 'typeorm';
-import { migrationsFor, partitionTableMigration } from './migrations';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { entitiesFor, ownSegmentTable, partitionEntitiesFor } from './entities';
+import { migrationsFor, PartitionLayout1767225600500, partitionTableMigration } from './migrations';
 import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl, singleHostUrl } from './mysql-pool';
 
 /**
@@ -46,33 +47,81 @@ export function partitionPlacements(config: AppConfig): PartitionPlacement[] {
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   const onMain = partitionPlacements(config).filter((p) => p.url === undefined);
   const migrations = [...migrationsFor(config.SEGMENT_TABLE), ...onMain.map((p) => partitionTableMigration(p.idx))];
+  const tables = {
+    migrations,
+    entities: entitiesFor(
+      config.DB_TYPE,
+      ownSegmentTable(config.SEGMENT_TABLE),
+      onMain.map((p) => p.idx),
+    ),
+  };
   if (config.DB_TYPE === 'sqlite') {
     const database = resolve(config.SQLITE_PATH);
     mkdirSync(dirname(database), { recursive: true });
-    return { ...baseOptions(migrations), type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
+    return { ...baseOptions(tables), type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
   }
-  return mysqlOptions(mysqlUrl(config.DATABASE_URL as string), migrations);
+  return mysqlOptions(mysqlUrl(config.DATABASE_URL as string), tables);
 }
 
-function baseOptions(migrations: DataSourceOptions['migrations']) {
+/**
+ * Type names our SQLite migrations use that TypeORM's SQLite driver does not list (SQLite takes
+ * any name): `timestamp` (id_meta's and the segment table's update_time) and `char(1)` (ticket.stub).
+ */
+const SQLITE_TYPES_OF_OUR_MIGRATIONS = ['timestamp', 'char'] as const;
+
+/**
+ * A DataSource for these options (not yet initialized). On SQLite, TypeORM's driver is told the
+ * type names our migrations wrote, as they wrote them (it lists fewer than SQLite takes, and
+ * would call `int` `integer`), so the entities can say what the migrations made and its schema
+ * builder compares like with like (test/entities.e2e-spec.ts).
+ */
+export function newDataSource(options: DataSourceOptions): DataSource {
+  const dataSource = new DataSource(options);
+  if (options.type === 'better-sqlite3') {
+    const driver = dataSource.driver;
+    const { supportedDataTypes, withLengthColumnTypes } = driver;
+    supportedDataTypes.push(...SQLITE_TYPES_OF_OUR_MIGRATIONS.filter((t) => !supportedDataTypes.includes(t)));
+    if (!withLengthColumnTypes.includes('char')) withLengthColumnTypes.push('char');
+    const canonical = driver.normalizeType.bind(driver);
+    driver.normalizeType = (column) => (column.type === 'int' ? 'int' : canonical(column));
+  }
+  return dataSource;
+}
+
+/** A partition's own database: its partition_N and partition_layout, nothing else. */
+export function partitionDataSourceOptions(hostUrl: string, idx: number): DataSourceOptions {
+  return mysqlOptions(hostUrl, {
+    migrations: [partitionTableMigration(idx), PartitionLayout1767225600500],
+    entities: partitionEntitiesFor('mysql', idx),
+  });
+}
+
+/** the migrations that create a database's tables, and the entities that describe them */
+export interface DatabaseTables {
+  migrations: NonNullable<DataSourceOptions['migrations']>;
+  entities: NonNullable<DataSourceOptions['entities']>;
+}
+
+function baseOptions(tables: DatabaseTables) {
   return {
-    migrations,
+    ...tables,
     migrationsRun: false, // run under a lock by DatabaseModule, see run-migrations.ts
     migrationsTransactionMode: 'each' as const,
+    // the migrations are the schema's source of truth; test/entities.e2e-spec.ts shows the entities agree
     synchronize: false,
     logging: false,
-    entities: [],
   };
 }
 
 /**
- * A MySQL DataSource (migrations only; statements go through MysqlPool): the main one, or a
- * partition's own database. TypeORM connects to one host: given a multi-host URL it takes the
- * first, and DatabaseModule passes the host MysqlPool found usable instead.
+ * A MySQL DataSource (migrations, entities and the start-up reads; the strategies' statements go
+ * through MysqlPool): the main one, or a partition's own database. TypeORM connects to one host:
+ * given a multi-host URL it takes the first, and DatabaseModule passes the host MysqlPool found
+ * usable instead.
  */
-export function mysqlOptions(url: string, migrations: DataSourceOptions['migrations']): DataSourceOptions {
+export function mysqlOptions(url: string, tables: DatabaseTables): DataSourceOptions {
   return {
-    ...baseOptions(migrations),
+    ...baseOptions(tables),
     type: 'mysql',
     connectorPackage: 'mysql2',
     url: singleHostUrl(parseMysqlUrl(url), 0),

@@ -2,7 +2,7 @@ import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnApplica
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, mysqlUrl } from './data-source-options';
+import { dataSourceOptions, mysqlUrl, newDataSource } from './data-source-options';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
 import { MysqlPool, parseMysqlUrl } from './mysql-pool';
 import { runMigrations } from './run-migrations';
@@ -79,7 +79,7 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
               const hostUrl = pool ? await pool.usableHostUrl() : undefined;
               if (hostUrl !== undefined) await warnAboutServer(hostUrl, logger, warnings);
               const onHost = hostUrl !== undefined ? { ...options!, url: hostUrl } : options!;
-              dataSource = await new DataSource(onHost as typeof options & object).initialize();
+              dataSource = await newDataSource(onHost as typeof options & object).initialize();
             } catch (e) {
               // after a passing check: the database went away meanwhile, or no host is writable
               throw url === undefined ? sqliteStartupFailure(config.SQLITE_PATH, e) : databaseStartupFailure('DATABASE_URL', url, [{ ...answered!, error: e }]);

@@ -1,5 +1,6 @@
 export * from './data-source-options';
 export * from './database.module';
+export * from './entities';
 export * from './migrations';
 export * from './run-migrations';
 export * from './mysql-pool';

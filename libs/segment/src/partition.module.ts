@@ -3,13 +3,11 @@ import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError,
 import {
   MYSQL_POOL,
   MysqlPool,
-  mysqlOptions,
   mysqlUrl,
   parseMysqlUrl,
   statementBudgetMs,
-  PartitionLayout1767225600500,
+  partitionDataSourceOptions,
   partitionPlacements,
-  partitionTableMigration,
   runMigrations,
   sqliteHandle,
   SQLITE_WRITER,
@@ -55,7 +53,7 @@ export class RemotePartitionStore implements PartitionStore {
       const pool = new MysqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
       try {
         // the table is migrated through TypeORM on the host the pool found usable
-        const ds = new DataSource(mysqlOptions(await pool.usableHostUrl(), [partitionTableMigration(this.idx), PartitionLayout1767225600500]));
+        const ds = new DataSource(partitionDataSourceOptions(await pool.usableHostUrl(), this.idx));
         try {
           await ds.initialize();
           await runMigrations(ds);

@@ -1,0 +1,43 @@
+import type { EntitySchema } from 'typeorm';
+import { SqlDialect } from './dialect';
+import { idMetaEntity } from './id-meta.entity';
+import { partitionLayoutEntity, partitionTableEntity } from './partition.entities';
+import { segmentChangeEntity, segmentHaltEntity, segmentMetaEntity, segmentTableEntity, SegmentTableShape } from './segment.entities';
+import { ticketEntity } from './ticket.entity';
+import { workerNodeEntity } from './worker-node.entity';
+
+export * from './dialect';
+export * from './id-meta.entity';
+export * from './partition.entities';
+export * from './segment.entities';
+export * from './ticket.entity';
+export * from './worker-node.entity';
+
+/**
+ * The entities of the main database, as migrationsFor and partitionTableMigration create its
+ * tables: every table, partition_N for the partitions placed there. The migrations stay the
+ * schema's source of truth (synchronize is never on); test/entities.e2e-spec.ts shows the two agree.
+ */
+export function entitiesFor(dialect: SqlDialect, segmentTable: SegmentTableShape, partitionsHere: number[]): EntitySchema<any>[] {
+  return [
+    idMetaEntity(dialect),
+    segmentTableEntity(dialect, segmentTable),
+    segmentMetaEntity(dialect),
+    segmentHaltEntity(dialect),
+    segmentChangeEntity(dialect),
+    workerNodeEntity(dialect),
+    ticketEntity(dialect),
+    partitionLayoutEntity(dialect),
+    ...partitionsHere.map((idx) => partitionTableEntity(dialect, idx)),
+  ];
+}
+
+/** A partition's own database: its partition_N and partition_layout. */
+export function partitionEntitiesFor(dialect: SqlDialect, idx: number): EntitySchema<any>[] {
+  return [partitionTableEntity(dialect, idx), partitionLayoutEntity(dialect)];
+}
+
+/** the segment table as the migration creates it under the configured name */
+export function ownSegmentTable(name: string): SegmentTableShape {
+  return { name, descriptionColumn: 'description', keyLength: 128 };
+}
