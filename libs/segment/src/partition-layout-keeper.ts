@@ -82,8 +82,9 @@ export class PartitionLayoutKeeper {
     const checked = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined);
     let seen = await this.observeAll();
     let verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded, checked);
-    if (verdict.kind === 'write') {
-      await this.writeFirst();
+    if (verdict.kind === 'write' || verdict.kind === 'complete') {
+      if (verdict.kind === 'write') await this.writeFirst();
+      else await this.completeFirst(verdict.layout, verdict.missing);
       seen = await this.observeAll();
       verdict = judgeLayouts(this.configured, seen, this.adoptUnrecorded, checked);
     }
@@ -100,6 +101,7 @@ export class PartitionLayoutKeeper {
         }
         return;
       case 'write':
+      case 'complete':
         throw new Error('unreachable: written layouts read back as absent');
       case 'refuse':
         if (atStart) throw new LayoutRefused(verdict.message);
@@ -133,6 +135,14 @@ export class PartitionLayoutKeeper {
       }
     }
     this.log.info(`recorded the partition layout (${describeLayout({ ...layout, base: 1n, version: 1, layoutId })}) in partitions ${ordered.map((s) => s.idx).join(', ')}`);
+  }
+
+  /** the rest of an interrupted first write, under the layout id already recorded */
+  private async completeFirst(layout: PartitionLayout, missing: number[]): Promise<void> {
+    for (const store of this.stores.filter((s) => missing.includes(s.idx))) {
+      await store.insertLayout({ ...layout, idx: store.idx, first: 0n, complete: true });
+    }
+    this.log.info(`finished recording the partition layout (${describeLayout({ ...layout, idx: undefined })}) in partitions ${missing.join(', ')}: its first write had stopped part way, before any allocation`);
   }
 
   /**

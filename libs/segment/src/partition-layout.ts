@@ -89,6 +89,8 @@ export type LayoutVerdict =
   | { kind: 'ok'; layouts: Map<number, PartitionLayout> }
   /** no partition has a layout or an allocation, and all are reachable: write this one */
   | { kind: 'write' }
+  /** the first layout's write was cut off before these partitions; nothing drawn anywhere: finish it */
+  | { kind: 'complete'; layout: PartitionLayout; missing: number[] }
   /** cannot decide until these partitions answer (nothing recorded among those that did) */
   | { kind: 'wait'; unreachable: number[] }
   /** a start-up refusal: one line naming the partition, what is stored and what is configured */
@@ -140,6 +142,8 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
     return { kind: 'write' };
   }
   const referenceIdx = reference.idx;
+  const missing = reachable.filter((s) => s.layout === null).map((s) => s.idx);
+  if (missing.length > 0 && interruptedFirstWrite(reference, seen)) return { kind: 'complete', layout: reference, missing };
   const layouts = new Map<number, PartitionLayout>();
   for (const s of reachable) {
     const l = s.layout;
@@ -175,6 +179,26 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
     layouts.set(s.idx, l);
   }
   return { kind: 'ok', layouts };
+}
+
+/**
+ * The first layout recorded in some partitions and not in others, with every partition reachable
+ * and no allocation in any: an instance stopped (or a database failed) part way through
+ * writeFirst. Finishing the write is what that instance would have done, and with nothing drawn
+ * anywhere nothing can be repeated: the same condition under which the first layout is written
+ * at all. Any allocation, a re-based version or a partition out of reach keeps the refusal (a
+ * database swapped or emptied after ids were drawn looks the same, and would repeat them).
+ */
+function interruptedFirstWrite(reference: PartitionLayout, seen: PartitionObservation[]): boolean {
+  const first = reference.version === 1 && reference.complete && reference.base === 1n && reference.first === 0n;
+  if (!first) return false;
+  return seen.every(
+    (s) =>
+      s.reachable &&
+      s.allocations === 0n &&
+      s.idx <= reference.total &&
+      (s.layout === null || (s.layout.layoutId === reference.layoutId && s.layout.version === 1 && s.layout.idx === s.idx)),
+  );
 }
 
 /**
