@@ -390,6 +390,11 @@ export class World {
           this.trace(`operator: ${row.key} is past ${required}: skip by 1`);
           await this.call(inst.admin!.skip(row.key, { by: 1n }));
         }
+      } else if (required !== null && BigInt(required) > BigInt(row.maxId) + RUNBOOK_SKIP_BY) {
+        // the runbook's step 3: a named target above max_id + N wins (a lost write can take max_id
+        // back below an earlier skip by N that instances drew above)
+        this.trace(`operator: skip ${row.key} to ${required} (named, above max_id + ${RUNBOOK_SKIP_BY})`);
+        await this.call(inst.admin!.skip(row.key, httpTo(BigInt(required))));
       } else {
         this.trace(`operator: skip ${row.key} by ${RUNBOOK_SKIP_BY}`);
         await this.call(inst.admin!.skip(row.key, { by: RUNBOOK_SKIP_BY }));
