@@ -270,18 +270,24 @@ export class BusinessFormat {
     if (this.spec.reset === 'none') return '';
     const minute = Math.floor(ms / 60_000);
     if (minute === this.cachedMinute) return this.cachedPeriod;
+    const period = this.periodAt(minute * 60_000);
+    this.cachedMinute = minute;
+    this.cachedPeriod = period;
+    return period;
+  }
+
+  /** the period `ms` falls in, not cached (a look ahead must not evict the hot path's minute) */
+  periodAt(ms: number): string {
+    if (this.spec.reset === 'none') return '';
     let y = '';
     let m = '';
     let d = '';
-    for (const part of dateFormatter(this.spec.timeZone).formatToParts(minute * 60_000)) {
+    for (const part of dateFormatter(this.spec.timeZone).formatToParts(ms)) {
       if (part.type === 'year') y = part.value.padStart(4, '0');
       else if (part.type === 'month') m = part.value;
       else if (part.type === 'day') d = part.value;
     }
-    const period = this.spec.reset === 'year' ? y : this.spec.reset === 'month' ? y + m : y + m + d;
-    this.cachedMinute = minute;
-    this.cachedPeriod = period;
-    return period;
+    return this.spec.reset === 'year' ? y : this.spec.reset === 'month' ? y + m : y + m + d;
   }
 
   /** the period after `period` (calendar arithmetic; no time zone needed) */
