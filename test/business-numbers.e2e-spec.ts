@@ -92,6 +92,9 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     expect(after.status).toBe(409);
     const leaf = await request(`${a.url}/api/segment/get/tk`);
     expect(leaf.status).toBe(409);
+    // the width metric: this period's {seq:2} is full
+    const metrics = await request(`${a.url}/metrics`);
+    expect(metrics.text).toMatch(/^idalloc_format_seq_used_ratio\{key="tk"\} 1$/m);
 
     expect((await createKey(a.url, { key: 'lf', format: { pattern: 'LF-{seq:8}', checkDigit: 'luhn' } })).status).toBe(201);
     const one = await request(`${a.url}/api/segment/get/lf`);

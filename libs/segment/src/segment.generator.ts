@@ -166,7 +166,10 @@ export class SegmentGenerator implements IdGenerator {
         reached = period.highWater > end ? period.highWater : end;
       }
       const first = formatted.format.resets ? 1n : 0n;
-      fill.push({ key, used: reached > first ? reached - 1n : 0n, capacity: formatted.format.maxSeq });
+      // numbers fetched past {seq:N} were never issued: the period is full, not more than full
+      const used = reached > first ? reached - 1n : 0n;
+      const capacity = formatted.format.maxSeq;
+      fill.push({ key, used: used > capacity ? capacity : used, capacity });
     }
     return fill;
   }
