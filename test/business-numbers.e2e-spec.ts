@@ -74,6 +74,48 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     expect(plain.body.ids).toEqual([expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/)]);
   }, 60_000);
 
+  it('fuzz over HTTP: 300 random formats on create and PATCH, 300 random ids to parse: 201/200 or 400 with a stable code, never a 500', async () => {
+    const a = servers[0];
+    let seed = 30;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pieces = ['{', '}', '{seq:', '6}', '{seq:19}', '{yyyy}', '{yy}', '{MM}', '{dd}', 'A', '-', ' ', '"', '\\', '%', '\u00e9', '{seq:3}', '{x}'];
+    const statuses: Record<string, number> = {};
+    for (let i = 0; i < 300; i++) {
+      // a third well-formed (a width 0..20 in literal text), the rest random pieces
+      const pattern =
+        random() < 0.33
+          ? `F${pieces[Math.floor(random() * 11)].replace(/[{}]/g, '')}{seq:${Math.floor(random() * 21)}}`
+          : Array.from({ length: Math.floor(random() * 8) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+      const format = [
+        { pattern, reset: ['none', 'day', 'month', 'year', 'hour'][Math.floor(random() * 5)], timeZone: ['UTC', 'Europe/Paris', 'Nope'][Math.floor(random() * 3)] },
+        pattern,
+        [pattern],
+        { pattern, checkDigit: ['luhn', 'mod97', 'crc', 7][Math.floor(random() * 4)] },
+      ][Math.floor(random() * 4)];
+      const res = i % 2 === 0
+        ? await createKey(a.url, { key: `fz${i}`, format })
+        : await request(`${a.url}/admin/segments/default`, { method: 'PATCH', headers: admin, body: JSON.stringify({ format }) });
+      statuses[`${res.status} ${res.body?.code ?? ''}`] = (statuses[`${res.status} ${res.body?.code ?? ''}`] ?? 0) + 1;
+      expect([201, 200, 400]).toContain(res.status);
+      if (res.status === 400) {
+        expect(res.body.code).toBe('VALIDATION_FAILED');
+        expect(res.body.details.length).toBeGreaterThan(0);
+      }
+    }
+    expect(Object.keys(statuses).some((s) => s.startsWith('400'))).toBe(true);
+    expect(Object.keys(statuses).some((s) => s.startsWith('20'))).toBe(true);
+    // random ids against a formatted key's parse: 200 or 400 INVALID_ID
+    expect((await createKey(a.url, { key: 'fzp', format: { pattern: 'P{yyyy}{MM}-{seq:4}', reset: 'month', checkDigit: 'mod97' } })).status).toBe(201);
+    for (let i = 0; i < 300; i++) {
+      const id = Array.from({ length: Math.floor(random() * 16) }, () => 'P0123456789-{}%é'[Math.floor(random() * 16)]).join('');
+      const res = await parse(a.url, 'fzp', id || 'x');
+      expect([200, 400]).toContain(res.status);
+      if (res.status === 400) expect(['INVALID_ID']).toContain(res.body.code);
+    }
+    // the default key stays plain after the fuzz (a last PATCH removes any format it took)
+    expect((await request(`${a.url}/admin/segments/default`, { method: 'PATCH', headers: admin, body: JSON.stringify({ format: null }) })).status).toBe(200);
+  }, 120_000);
+
   it('{seq:2} issues 1..99, then 409 ID_SPACE_EXHAUSTED, a straddling batch all or nothing; numeric routes refuse a formatted key', async () => {
     const a = servers[0];
     expect((await createKey(a.url, { key: 'tk', step: 10, format: { pattern: 'TK{seq:2}' } })).status).toBe(201);

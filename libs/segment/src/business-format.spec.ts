@@ -144,6 +144,35 @@ describe('BusinessFormat', () => {
     expect(checked).toBe(6000);
   });
 
+  it('fuzz: random patterns and fields are accepted or refused with VALIDATION_FAILED naming a format field, never anything else', () => {
+    const random = prng(7);
+    const alphabet = ['{', '}', 'seq', ':', '6', '19', '0', 'yyyy', 'yy', 'MM', 'dd', 'A', '-', ' ', '"', '\\', '\u0000', '\u00e9', '{seq:3}', '{yyyy}', '{dd}', '%', '~'];
+    let accepted = 0;
+    let refused = 0;
+    for (let run = 0; run < 5000; run++) {
+      const pattern = Array.from({ length: Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      const reset = [undefined, 'none', 'day', 'month', 'year', 'week', 3, null][Math.floor(random() * 8)];
+      const timeZone = [undefined, 'UTC', 'Asia/Shanghai', 'Bad/Zone', '', 42][Math.floor(random() * 6)];
+      const checkDigit = [undefined, null, 'luhn', 'mod97', 'x'][Math.floor(random() * 5)];
+      try {
+        const format = BusinessFormat.from({ pattern, reset, timeZone, checkDigit });
+        accepted++;
+        // an accepted format formats and parses back
+        const period = format.period(Date.UTC(2026, 11, 7));
+        expect(format.parse(format.format(period, '1')).seq).toBe('1');
+      } catch (e) {
+        refused++;
+        expect(e).toBeInstanceOf(IdError);
+        expect((e as IdError).code).toBe('VALIDATION_FAILED');
+        const details = (e as IdError).details as { field: string; problem: string }[];
+        expect(details.length).toBeGreaterThan(0);
+        for (const d of details) expect(d.field).toMatch(/^format(\.[A-Za-z]+)?$/);
+      }
+    }
+    expect(accepted).toBeGreaterThan(5);
+    expect(refused).toBeGreaterThan(1000);
+  });
+
   it('a period key is the key with ~ and the period, the key itself without reset', () => {
     expect(periodKey('invoices', '20261207')).toBe('invoices~20261207');
     expect(periodKey('invoices', '')).toBe('invoices');
