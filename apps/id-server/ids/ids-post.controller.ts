@@ -1,11 +1,11 @@
 import { Controller, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { checkIdempotencyKey, IdError, IdempotentIssuer, ServiceState } from '@app/core';
 import { createHash } from 'node:crypto';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiTokenAuth } from '../common/openapi';
-import { COUNT_QUERY, FORMAT_QUERY, IdsResponseDto, KEY_QUERY, STRATEGY_PARAM } from './ids.dto';
+import { ApiIssueQuery, IdsResponseDto, ISSUE_ERRORS } from './ids.dto';
 import { IdsRequest, IdsRoutes } from './ids.routes';
 
 /** what makes two requests "the same" for an Idempotency-Key: strategy, key, count and answer format */
@@ -38,31 +38,12 @@ export class IdsPostController {
       'instance; other parameters with the same key are 422 IDEMPOTENCY_KEY_REUSED; a retry while the first is still being ' +
       'answered waits for it, then 409 IDEMPOTENCY_IN_PROGRESS. Without the header it is GET.',
   })
-  @ApiParam(STRATEGY_PARAM)
-  @ApiQuery(KEY_QUERY)
-  @ApiQuery(COUNT_QUERY)
-  @ApiQuery(FORMAT_QUERY)
+  @ApiIssueQuery()
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: '1 to 255 visible ASCII characters, e.g. a UUID per logical request' })
   @ApiProduces('application/json')
   @ApiOkResponse({ type: IdsResponseDto, description: 'the ids (the same ids again for a retried Idempotency-Key)' })
   @ApiTokenAuth()
-  @ApiErrors(
-    'UNAUTHORIZED',
-    'FORBIDDEN',
-    'INVALID_KEY',
-    'INVALID_COUNT',
-    'INVALID_FORMAT',
-    'UNKNOWN_PARAMETER',
-    'UNKNOWN_STRATEGY',
-    'UNKNOWN_KEY',
-    'VALIDATION_FAILED',
-    'IDEMPOTENCY_KEY_REUSED',
-    'IDEMPOTENCY_IN_PROGRESS',
-    'ID_SPACE_EXHAUSTED',
-    'SEGMENT_UNAVAILABLE',
-    'DATABASE_UNAVAILABLE',
-    'SHUTTING_DOWN',
-  )
+  @ApiErrors(...ISSUE_ERRORS, 'VALIDATION_FAILED', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS')
   async issue(
     @Param('strategy') strategy: string,
     @Query() query: Record<string, unknown>,
