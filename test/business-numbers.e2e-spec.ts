@@ -155,22 +155,26 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     expect(wrongCheck.body.code).toBe('INVALID_ID');
   }, 60_000);
 
-  it('day, month and year resets across midnight in Asia/Shanghai, two processes with clocks 3 s apart: 0 duplicates, each period from 1, the lagging one adopts the new period', async () => {
+  it('day, month and year resets across midnight in Asia/Shanghai, two processes with clocks 8 s apart and the slow one restarted after the new period began: 0 duplicates, each period from 1, the lagging one adopts the new period and never goes back', async () => {
     const a = servers[0];
     for (const [key, format] of Object.entries(FORMATS)) {
       expect((await createKey(a.url, { key, step: 50, format })).status).toBe(201);
     }
-    // B crosses midnight (by its clock) 12 s from now; C's clock is 3 s behind B's
+    // B crosses midnight (by its clock) 12 s from now; C's clock is 8 s behind B's
     const crossAt = Date.now() + 12_000;
     const offsetB = MIDNIGHT - crossAt;
-    const offsetC = offsetB - 3000;
-    const [b, c] = await Promise.all([
+    const offsetC = offsetB - 8000;
+    const [b, firstC] = await Promise.all([
       start({ FORMAT_CLOCK_OFFSET_MS: String(offsetB) }),
       start({ FORMAT_CLOCK_OFFSET_MS: String(offsetC) }),
     ]);
     const issued: Record<FormattedName, string[]> = { inv: [], mon: [], yr: [] };
     /** C's answers carrying a new-period number while C's own clock was still in the old year */
+    let c = firstC;
     let adoptedEarly = 0;
+    /** C, SIGKILLed once the new period began and restarted (its clock still in the old year): its answers' periods */
+    let restarted: Promise<void> | undefined;
+    const afterRestart: string[] = [];
     const newPeriod = { inv: '2027-01-01', mon: '2027-01', yr: '2027' } as const;
     const oldPeriod = { inv: '2026-12-31', mon: '2026-12', yr: '2026' } as const;
     const sawNew = new Set<string>();
@@ -185,17 +189,32 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
             expect(res.status).toBe(200);
             expect(res.body.ids).toHaveLength(7);
             issued[key].push(...res.body.ids);
+            const parsedFirst = (await parse(a.url, key, res.body.ids[0])).body;
             const parsedLast = (await parse(a.url, key, res.body.ids[6])).body;
+            if (restarted !== undefined && server !== b) afterRestart.push(parsedFirst.period);
             if (parsedLast.period === newPeriod[key]) {
-              sawNew.add(`${server.port}:${key}`);
+              sawNew.add(`${server === b ? "B" : "C"}:${key}`);
               if (server === c && sentAt + offsetC < MIDNIGHT - 500) adoptedEarly++;
             }
           }),
         ),
       );
+      if (restarted === undefined && sawNew.size === 6 && Date.now() + offsetC < MIDNIGHT - 6000) {
+        // every new-period number so far came before C's own midnight; C restarts with its slow clock
+        const old = c;
+        restarted = old.kill('SIGKILL').then(async () => {
+          c = await start({ FORMAT_CLOCK_OFFSET_MS: String(offsetC) });
+        });
+        await restarted;
+        expect(Date.now() + offsetC).toBeLessThan(MIDNIGHT);
+      }
       await sleep(50);
     }
     expect(sawNew.size).toBe(6);
+    expect(restarted).toBeDefined();
+    // the restarted C, its clock still in the old year, issued no old-period number
+    expect(afterRestart.length).toBeGreaterThan(0);
+    expect(afterRestart.filter((p) => !Object.values(newPeriod).includes(p as never))).toEqual([]);
     const summary: Record<string, unknown> = {};
     for (const key of Object.keys(FORMATS) as FormattedName[]) {
       const ids = issued[key];
@@ -227,6 +246,6 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     const periodRows = await db.query("SELECT biz_tag FROM leaf_alloc WHERE biz_tag LIKE 'inv~%' ORDER BY biz_tag");
     expect(periodRows.map((r) => String(r.biz_tag))).toEqual(['inv~20261231', 'inv~20270101']);
     // eslint-disable-next-line no-console
-    console.log(`${dialect} midnight: ${JSON.stringify(summary)}; C adopted early in ${adoptedEarly} answers`);
+    console.log(`${dialect} midnight: ${JSON.stringify(summary)}; C adopted early in ${adoptedEarly} answers; ${afterRestart.length} answers after C's restart, all new-period`);
   }, 120_000);
 });

@@ -66,6 +66,13 @@ describe('FormattedKey', () => {
     expect(warnings).toEqual([expect.stringContaining('more than one period ahead')]);
   });
 
+  it('a process that starts with a slow clock after another began the next period issues in that period from its first number', async () => {
+    const { keys, formatted, own } = setup(daily);
+    keys.add('inv~20261207');
+    keys.add('inv~20261208');
+    expect(await formatted.next(1, own)).toEqual(['I20261208-0001']);
+  });
+
   it('a batch that needs a wider sequence fails whole (ID_SPACE_EXHAUSTED)', () => {
     const { formatted, own } = setup({ pattern: 'T{seq:1}' });
     expect(formatted.next(9, own)).toHaveLength(9);

@@ -33,7 +33,8 @@ export const BOUNDARY_WATCH_MS = 10 * 60_000;
  * stepped back keeps the newest period it used), and an instance adopts the period after its own
  * as soon as its poll finds that period's key in the database (some instance began it): after one
  * instance issued a number of the new period, the others issue old-period numbers for at most one
- * poll period (plus a statement's budget) more. Only the next period is adopted this way: a
+ * poll period (plus a statement's budget) more; a process looks once on a key's first use too, so a
+ * restart with a slow clock does not go back. Only the next period is adopted this way: a
  * period key further ahead (an instance whose clock is wrong by a day) is logged, not followed.
  */
 export class FormattedKey {
@@ -45,6 +46,9 @@ export class FormattedKey {
   /** old periods' keys to release on the next poll (a request taken just before the switch may still wait on one) */
   private retiring: string[] = [];
   private warnedAhead = '';
+  /** the first use looks for a newer period key once: a process restarted with a slow clock must not go back a period */
+  private primed = false;
+  private priming?: Promise<void>;
 
   constructor(
     readonly key: string,
@@ -81,8 +85,9 @@ export class FormattedKey {
    * with a reset they come from the period's key, made on first use.
    */
   next(count: number, own: (count: number) => string[] | Promise<string[]>): string[] | Promise<string[]> {
+    if (!this.format.resets) return this.render(this.period(), own(count));
+    if (!this.primed) return (this.priming ??= this.prime()).then(() => this.next(count, own));
     const period = this.period();
-    if (!this.format.resets) return this.render(period, own(count));
     const key = periodKey(this.key, period);
     if (this.made.has(key)) return this.render(period, this.deps.source.take(key, count));
     return this.make(key).then(() => this.render(period, this.deps.source.take(key, count)));
@@ -108,21 +113,18 @@ export class FormattedKey {
     return out;
   }
 
-  /**
-   * Once per poll: releases old periods' buffers, and near the end of its own period (by its clock)
-   * looks for the next period's key another instance made, and adopts it.
-   */
-  async watch(): Promise<void> {
-    const retired = this.retiring;
-    this.retiring = [];
-    for (const key of retired) {
-      this.made.delete(key);
-      this.deps.source.forget(key);
+  private async prime(): Promise<void> {
+    try {
+      this.period();
+      this.adopt(await this.deps.store.newestPeriodKey(this.key));
+      this.primed = true;
+    } finally {
+      this.priming = undefined;
     }
-    if (!this.format.resets || this.current === '') return;
-    const now = this.deps.clock.now();
-    if (this.format.periodAt(now + BOUNDARY_WATCH_MS) === this.current) return;
-    const newest = await this.deps.store.newestPeriodKey(this.key);
+  }
+
+  /** the newest period key in the table: followed when it is the period after this instance's */
+  private adopt(newest: string | null): void {
     if (newest === null) return;
     const seen = newest.slice(this.key.length + 1);
     if (seen <= this.current) return;
@@ -136,6 +138,23 @@ export class FormattedKey {
           'an instance with a clock far ahead? Not followed (check the clocks)',
       );
     }
+  }
+
+  /**
+   * Once per poll: releases old periods' buffers, and near the end of its own period (by its clock)
+   * looks for the next period's key another instance made, and adopts it.
+   */
+  async watch(): Promise<void> {
+    const retired = this.retiring;
+    this.retiring = [];
+    for (const key of retired) {
+      this.made.delete(key);
+      this.deps.source.forget(key);
+    }
+    if (!this.format.resets || !this.primed) return;
+    const now = this.deps.clock.now();
+    if (this.format.periodAt(now + BOUNDARY_WATCH_MS) === this.current) return;
+    this.adopt(await this.deps.store.newestPeriodKey(this.key));
   }
 
   /** the current period's key, for metrics: which buffer's numbers count toward the width */
