@@ -122,6 +122,25 @@ describe.each(dialects())('POST /ids/:strategy with Idempotency-Key on %s: two p
     }
   });
 
+  it('past IDEMPOTENCY_TTL_MS a key is new again, and expired rows are removed in the background', async () => {
+    // a third process with a 1 s retention on the same database (its sweep removes every older row)
+    const short = await ServerProcess.start({ ...db.env, ADMIN_TOKEN, LOG_LEVEL: 'error', IDEMPOTENCY_TTL_MS: '1000' });
+    servers.push(short);
+    const first = await post(short.url, '/ids/segment?key=idem&count=2', 'ttl-1');
+    expect(first.status).toBe(200);
+    // the row of ttl-1 itself, and any older (the storm's), removed by the sweep once past 1 s
+    const count = async () => Number((await db.query("SELECT COUNT(*) AS n FROM id_idempotency WHERE idem_key = 'ttl-1' OR idem_key LIKE 'storm-%'"))[0].n);
+    expect(await count()).toBeGreaterThan(0);
+    const deadline = Date.now() + 30_000;
+    while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await count()).toBe(0);
+    // expired: other parameters are a new request, not 422
+    const again = await post(short.url, '/ids/segment?key=idem&count=3', 'ttl-1');
+    expect(again.status).toBe(200);
+    expect(again.body.ids).toHaveLength(3);
+    expect(again.body.ids.filter((id: string) => first.body.ids.includes(id))).toEqual([]);
+  }, 60_000);
+
   it('IDEMPOTENCY_TTL_MS is checked at start', async () => {
     const bad = ServerProcess.spawn({ ...db.env, IDEMPOTENCY_TTL_MS: '10' }, [], 1);
     const { code } = await bad.exited;

@@ -360,7 +360,11 @@ export class SegmentGenerator implements IdGenerator {
 
   /** after an admin PATCH through this instance */
   updated(row: SegmentKeyRow): void {
-    this.keys.get(row.key)?.buffer.setStoredStep(row.step);
+    const info = this.keys.get(row.key);
+    if (info === undefined) return;
+    info.buffer.setStoredStep(row.step);
+    // a format set or removed through this instance applies here at once (others on their next poll)
+    this.setFormat(row.key, info, row);
   }
 
   health(): GeneratorHealth {
