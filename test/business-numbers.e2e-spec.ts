@@ -243,6 +243,9 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     // period keys stay out of the listing
     const listed = await request(`${a.url}/admin/segments`, { headers: admin });
     expect(listed.body.segments.map((s: { key: string }) => s.key).filter((k: string) => k.includes('~'))).toEqual([]);
+    const byRate = await request(`${b.url}/admin/segments?sort=rate&limit=1000`, { headers: admin });
+    expect(byRate.status).toBe(200);
+    expect(byRate.body.segments.map((s: { key: string }) => s.key).sort()).toEqual(['inv', 'mon', 'yr']);
     const periodRows = await db.query("SELECT biz_tag FROM leaf_alloc WHERE biz_tag LIKE 'inv~%' ORDER BY biz_tag");
     expect(periodRows.map((r) => String(r.biz_tag))).toEqual(['inv~20261231', 'inv~20270101']);
     // eslint-disable-next-line no-console

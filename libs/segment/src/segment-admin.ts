@@ -2,7 +2,7 @@ import { IdError } from '@app/core';
 import { SegmentBufferState } from './segment-buffer';
 import { SegmentGenerator, SegmentLog } from './segment.generator';
 import { MAX_ID, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
-import { BusinessFormat, FormatSpec, ParsedNumber, PERIOD_SEPARATOR } from './business-format';
+import { BusinessFormat, FormatSpec, isPeriodKey, ParsedNumber, PERIOD_SEPARATOR } from './business-format';
 
 /** A key as the admin API shows it: the row without our internal skip counter, its format as an object. */
 export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq' | 'format'> & { format: FormatSpec | null };
@@ -117,6 +117,8 @@ export class SegmentAdmin {
       const ranked: [string, number][] = [];
       // halted keys first: the ones an operator must act on, whatever their rate
       for (const [key, { buffer }] of this.generator.inUse()) {
+        // period keys stay out of every listing, as in the SQL of the key order
+        if (isPeriodKey(key)) continue;
         if (prefix === null || key.startsWith(prefix)) ranked.push([key, buffer.isHalted ? Infinity : query.rateOf(key)]);
       }
       ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
