@@ -146,7 +146,8 @@ describe('the HTTP edge', () => {
 
     it('an unknown route and a wrong method are 404 NOT_FOUND', async () => {
       expectContract(await app.get('/nowhere'), 404, 'NOT_FOUND');
-      expectContract(await app.get('/ids/segment', { method: 'POST' }), 404, 'NOT_FOUND');
+      // POST /ids/:strategy is a route (idempotent allocation, issue 30); PUT is not
+      expectContract(await app.get('/ids/segment', { method: 'PUT' }), 404, 'NOT_FOUND');
     });
   });
 

@@ -8,7 +8,7 @@ import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
 import { checkKey, KEY_PATTERN } from '../ids/ids-query';
 import { BodyChecker } from './admin-body';
-import { ApiSkipBody, CreateSegmentDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
+import { ApiSkipBody, CreateSegmentDto, ParsedIdDto, RevealDto, RevealResultDto, SegmentKeyDto, SegmentListDto, SkipResultDto, UpdateSegmentDto } from './segments.dto';
 
 const MAX_STORED_STEP = 2_147_483_647; // leaf_alloc.step is an int(11)
 /** the largest page of GET /admin/segments */
@@ -69,7 +69,7 @@ export class SegmentsController {
   @ApiCreatedResponse({ type: SegmentKeyDto })
   @ApiErrors('INVALID_KEY', 'INVALID_STEP', 'INVALID_START', 'VALIDATION_FAILED', 'KEY_EXISTS')
   create(@Body() body: unknown): Promise<SegmentKeyDto> {
-    const check = new BodyChecker(body, ['key', 'startId', 'step', 'description', 'public']);
+    const check = new BodyChecker(body, ['key', 'startId', 'step', 'description', 'public', 'format']);
     const key = check.body.key;
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
       check.fail('key', 'required: 1 to 128 characters of A-Z a-z 0-9 _ . : -', 'INVALID_KEY');
@@ -79,24 +79,42 @@ export class SegmentsController {
     const description = check.text('description', 256) ?? null;
     const isPublic = check.bool('public') ?? false;
     check.done();
-    return this.admin.create({ key: key as string, startId, step, description, public: isPublic });
+    return this.admin.create({ key: key as string, startId, step, description, public: isPublic, format: check.body.format });
   }
 
   @Patch(':key')
-  @ApiOperation({ operationId: 'updateSegmentKey', summary: "Change a key's stored step or description" })
+  @ApiOperation({ operationId: 'updateSegmentKey', summary: "Change a key's stored step, description or format" })
   @ApiBody({ type: UpdateSegmentDto })
   @ApiOkResponse({ type: SegmentKeyDto })
   @ApiErrors('INVALID_KEY', 'INVALID_STEP', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
   update(@Param('key') key: string, @Body() body: unknown): Promise<SegmentKeyDto> {
     checkKey(key);
-    const check = new BodyChecker(body, ['step', 'description']);
+    const check = new BodyChecker(body, ['step', 'description', 'format']);
     const step = check.int('step', 1, this.stepMax, 'INVALID_STEP');
     const description = check.text('description', 256);
-    if (check.problems.length === 0 && step === undefined && description === undefined) {
-      check.fail('(body)', 'give step or description');
+    const format = check.body.format;
+    if (check.problems.length === 0 && step === undefined && description === undefined && format === undefined) {
+      check.fail('(body)', 'give step, description or format');
     }
     check.done();
-    return this.admin.update(key, { step, description });
+    return this.admin.update(key, { step, description, format });
+  }
+
+  @Get(':key/parse')
+  @ApiOperation({ operationId: 'parseFormattedId', summary: 'The period and sequence of a formatted id of a key' })
+  @ApiQuery({ name: 'id', required: true, type: String, example: 'INV-20261207-0000427' })
+  @ApiOkResponse({ type: ParsedIdDto })
+  @ApiErrors('INVALID_KEY', 'INVALID_ID', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
+  parse(@Param('key') key: string, @Query() query: Record<string, unknown>): Promise<ParsedIdDto> {
+    checkKey(key);
+    for (const name of Object.keys(query)) {
+      if (name !== 'id') throw new IdError('VALIDATION_FAILED', `${name}: unknown parameter (id)`, { details: [{ field: name, problem: 'unknown parameter' }] });
+    }
+    const id = query.id;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+      throw new IdError('INVALID_ID', 'id: one formatted id of the key, up to 128 characters');
+    }
+    return this.admin.parse(key, id);
   }
 
   @Post(':key/reveal')

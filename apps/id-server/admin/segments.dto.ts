@@ -15,6 +15,31 @@ export const ID_INPUT = {
 /** An id in an answer: always a decimal string (64-bit values do not fit a JSON number). */
 const ID_OUTPUT = { type: 'string', pattern: '^[0-9]{1,19}$' } as const;
 
+/** A business-number format (docs/business-numbers.md). */
+export class FormatDto {
+  @ApiProperty({
+    example: 'INV-{yyyy}{MM}{dd}-{seq:6}',
+    maxLength: 64,
+    description:
+      'literal text (A-Z a-z 0-9 . _ : / -) and placeholders {yyyy} {yy} {MM} {dd} {seq:N} (N 1..18, zero-padded, never wider); ' +
+      'exactly one {seq:N}; the date parts are exactly the period of the reset',
+  })
+  pattern: string;
+  @ApiPropertyOptional({ enum: ['none', 'day', 'month', 'year'], default: 'none', description: 'the sequence starts again at 1 each period' })
+  reset?: 'none' | 'day' | 'month' | 'year';
+  @ApiPropertyOptional({ example: 'Asia/Shanghai', default: 'UTC', description: 'IANA time zone the period is computed in' })
+  timeZone?: string;
+  @ApiPropertyOptional({ enum: ['luhn', 'mod97'], nullable: true, default: null, description: 'appended over the digits of the number (luhn: 1 digit; mod97: ISO 7064 MOD 97-10, 2 digits)' })
+  checkDigit?: 'luhn' | 'mod97' | null;
+}
+
+export class ParsedIdDto {
+  @ApiProperty({ example: 'INV-20261207-0000427' }) id: string;
+  @ApiProperty({ type: String, nullable: true, example: '2026-12-07', description: 'the period (2026-12-07, 2026-12 or 2026); null with reset none' })
+  period: string | null;
+  @ApiProperty({ ...{ type: 'string', pattern: '^[1-9][0-9]{0,17}$' }, example: '42', description: 'the sequence within the period' }) seq: string;
+}
+
 export class SegmentKeyDto {
   @ApiProperty({ example: 'orders' }) key: string;
   @ApiProperty({ ...ID_OUTPUT, example: '1001', description: 'the next segment starts here' }) maxId: string;
@@ -24,6 +49,8 @@ export class SegmentKeyDto {
   @ApiProperty({ example: false, description: 'unguessable ids (FF1 of the underlying id)' }) public: boolean;
   @ApiProperty({ ...ID_OUTPUT, example: '1001', description: 'the highest max_id the key was seen to reach; a key created again must start above it' })
   highWater: string;
+  @ApiProperty({ type: FormatDto, nullable: true, description: 'business-number format: the key issues strings in this pattern; null for plain ids' })
+  format: FormatDto | null;
 }
 
 export class SkipResultDto extends SegmentKeyDto {
@@ -82,11 +109,13 @@ export class CreateSegmentDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, example: 1000, description: '1..SEGMENT_STEP_MAX (default 1000)' }) step?: number;
   @ApiPropertyOptional({ type: String, nullable: true, example: 'order numbers', maxLength: 256 }) description?: string | null;
   @ApiPropertyOptional({ example: false, description: 'unguessable ids (needs ID_SECRET); at creation only' }) public?: boolean;
+  @ApiPropertyOptional({ type: FormatDto, nullable: true, description: 'business-number format (not with public)' }) format?: FormatDto | null;
 }
 
 export class UpdateSegmentDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, example: 2000 }) step?: number;
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: 256, example: 'order numbers' }) description?: string | null;
+  @ApiPropertyOptional({ type: FormatDto, nullable: true, description: 'a new business-number format; null removes it' }) format?: FormatDto | null;
 }
 
 /** `{"by": N}`: max_id moves ahead by N. */

@@ -53,6 +53,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, { message: string; details?: FieldProb
   ADMIN_DISABLED: { message: 'admin routes are disabled: set ADMIN_TOKEN (16+ characters) to enable them' },
   FORBIDDEN: { message: 'this token is not granted key "orders"' },
   KEY_EXISTS: { message: 'key "orders" already exists' },
+  IDEMPOTENCY_IN_PROGRESS: { message: 'a request with this Idempotency-Key is still being answered; retry shortly for its answer' },
+  IDEMPOTENCY_KEY_REUSED: { message: 'this Idempotency-Key was used with other parameters (strategy, key, count or format); use a new key for a new request' },
   SEGMENT_UNAVAILABLE: { message: 'no ids buffered for key "orders" within 2000 ms: database unavailable' },
   DATABASE_UNAVAILABLE: { message: 'database unavailable: connect ECONNREFUSED 127.0.0.1:3306' },
   CLOCK_BACKWARDS: { message: 'snowflake: the clock is 40 ms behind the last issued timestamp' },

@@ -64,7 +64,10 @@ export function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
 export function buildOpenApiDocument(app: INestApplication, extra: OpenAPIObject[] = []): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, openApiConfig());
   for (const more of extra) {
-    document.paths = { ...more.paths, ...document.paths };
+    // a path served both ways (GET /ids/:strategy directly, POST by Nest) keeps every method
+    const paths = { ...more.paths };
+    for (const [path, item] of Object.entries(document.paths)) paths[path] = { ...paths[path], ...item };
+    document.paths = paths;
     document.components = { ...document.components, schemas: { ...more.components?.schemas, ...document.components?.schemas } };
   }
   for (const item of Object.values(document.paths)) {

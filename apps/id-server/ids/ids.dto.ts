@@ -1,5 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiParam, ApiProperty, ApiQuery } from '@nestjs/swagger';
 import type { ApiParamOptions, ApiQueryOptions } from '@nestjs/swagger';
+import type { ErrorCode } from '@app/core';
 
 /** The strategies this build registers (test/openapi.e2e-spec.ts checks them against a live registry). */
 export const STRATEGY_NAMES = ['segment', 'partition', 'ticket', 'snowflake', 'uuid', 'uuidv7'] as const;
@@ -49,7 +51,7 @@ export class IdsResponseDto extends IdsAnswerDto {
   @ApiProperty({
     type: [String],
     example: ['1001', '1002'],
-    description: 'decimal strings (64-bit values do not fit a JSON number), or uuid strings',
+    description: "decimal strings (64-bit values do not fit a JSON number), uuid strings, or a formatted key's business numbers (INV-20261207-0000427)",
   })
   ids: string[];
 }
@@ -64,3 +66,24 @@ export class IdsRangesResponseDto extends IdsAnswerDto {
   })
   ranges: [string, string][];
 }
+
+/** the query of GET and POST /ids/:strategy, documented once */
+export const ApiIssueQuery = () => applyDecorators(ApiParam(STRATEGY_PARAM), ApiQuery(KEY_QUERY), ApiQuery(COUNT_QUERY), ApiQuery(FORMAT_QUERY));
+
+/** the errors both id routes answer (POST adds its own) */
+export const ISSUE_ERRORS = [
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'INVALID_KEY',
+  'INVALID_COUNT',
+  'INVALID_FORMAT',
+  'UNKNOWN_PARAMETER',
+  'UNKNOWN_STRATEGY',
+  'UNKNOWN_KEY',
+  'ID_SPACE_EXHAUSTED',
+  'SEGMENT_UNAVAILABLE',
+  'DATABASE_UNAVAILABLE',
+  'CLOCK_BACKWARDS',
+  'WORKER_LEASE_LOST',
+  'SHUTTING_DOWN',
+] as const satisfies readonly ErrorCode[];

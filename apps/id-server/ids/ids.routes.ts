@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, ApiTokens, AppConfig, GeneratorRegistry, IdGenerator } from '@app/core';
 import { IssueCounter } from '../metrics/issue-counter';
 import { DirectRoutes } from '../http/direct-routes';
-import { parseIdsQuery } from './ids-query';
+import { IdsQuery, parseIdsQuery } from './ids-query';
 import { rangesAnswer } from './ranges-answer';
 
 /**
@@ -18,6 +18,11 @@ function answer(strategy: string, key: string, ids: string[]): string {
 function listAnswer(generator: IdGenerator, strategy: string, key: string, count: number): string | Promise<string> {
   const ids = generator.next(key, count);
   return Array.isArray(ids) ? answer(strategy, key, ids) : ids.then((list) => answer(strategy, key, list));
+}
+
+export interface IdsRequest extends IdsQuery {
+  strategy: string;
+  generator: IdGenerator;
 }
 
 /**
@@ -47,10 +52,20 @@ export class IdsRoutes implements OnModuleInit {
   }
 
   next(request: FastifyRequest): string | Promise<string> {
-    const strategy = (request.params as { strategy: string }).strategy;
+    const query = this.parse((request.params as { strategy: string }).strategy, request.query as Record<string, unknown>, request.headers.authorization);
+    return this.answer(query);
+  }
+
+  /** the strategy, the query and the token checked: what a request asks for (POST fingerprints it) */
+  parse(strategy: string, rawQuery: Record<string, unknown>, authorization: string | undefined): IdsRequest {
     const generator = this.registry.get(strategy);
-    const { key, count, ranges } = parseIdsQuery(request.query as Record<string, unknown>, this.maxCount);
-    this.tokens.check(request.headers.authorization, key);
+    const query = parseIdsQuery(rawQuery, this.maxCount);
+    this.tokens.check(authorization, query.key);
+    return { ...query, strategy, generator };
+  }
+
+  /** the answer's body: ids issued */
+  answer({ generator, strategy, key, count, ranges }: IdsRequest): string | Promise<string> {
     const body = ranges ? rangesAnswer(generator, key, count) : listAnswer(generator, strategy, key, count);
     if (typeof body === 'string') {
       this.counter.add(strategy, key, count);

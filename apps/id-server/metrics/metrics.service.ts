@@ -183,6 +183,16 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'idalloc_format_seq_used_ratio',
+      help: "formatted keys (business numbers) in use here only: share of the current period's {seq:N} numbers handed out by any instance (as last seen)",
+      labelNames: ['key'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const { key, used, capacity } of segment.formatFill()) this.set({ key }, Number(used) / Number(capacity));
+      },
+    });
+    new Gauge({
       name: 'idalloc_segment_step',
       help: 'step in use (dynamic step), per key',
       labelNames: ['key'],

@@ -36,7 +36,11 @@ export class HttpTransport {
     });
   }
 
-  async get(path: string): Promise<unknown> {
+  /**
+   * GET path; with `idempotencyKey`, POST with that Idempotency-Key header, the same key on every
+   * server tried, so a failover retry answers the ids of the first attempt, not a second set.
+   */
+  async get(path: string, idempotencyKey?: string): Promise<unknown> {
     let last: unknown;
     for (let attempt = 0; attempt < this.targets.length; attempt++) {
       if (this.closed) throw new IdClientError('CLOSED', 'IdClient: closed');
@@ -45,7 +49,7 @@ export class HttpTransport {
       const target = this.targets[index];
       let answer: { status: number; body: string; retryAfter: string | undefined };
       try {
-        answer = await this.send(target, path);
+        answer = await this.send(target, path, idempotencyKey);
       } catch (e) {
         last = new IdClientError('UNAVAILABLE', `${target.base}: ${(e as Error).message}`);
         continue;
@@ -82,11 +86,14 @@ export class HttpTransport {
     for (const target of this.targets) target.agent.destroy();
   }
 
-  private send(target: Target, path: string): Promise<{ status: number; body: string; retryAfter: string | undefined }> {
+  private send(target: Target, path: string, idempotencyKey?: string): Promise<{ status: number; body: string; retryAfter: string | undefined }> {
     return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+      if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
       const request = target.request(target.base + path, {
         agent: target.agent,
-        headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+        method: idempotencyKey === undefined ? 'GET' : 'POST',
+        headers,
       });
       const entry = {
         request,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { IdCache, Refill } from './id-cache';
 import { HttpTransport } from './http-transport';
 import { IdClientError } from './id-client-error';
@@ -113,10 +114,16 @@ export class IdClient {
     return id;
   }
 
-  /** count ids straight from the server (no cache), all or nothing */
-  async batch(strategy: string, key: string, count: number): Promise<string[]> {
+  /**
+   * count ids straight from the server (no cache), all or nothing. With `idempotencyKey` (a string,
+   * or true for a fresh random one per call) it is sent as POST with that Idempotency-Key: a
+   * retry after a timeout or a failover to another server answers the same ids, never a second set.
+   * Formatted keys (business numbers) answer their strings here as on any route.
+   */
+  async batch(strategy: string, key: string, count: number, options: { idempotencyKey?: string | true } = {}): Promise<string[]> {
     this.checkOpen();
-    const body = (await this.transport.get(idsPath(strategy, key, count, false))) as { ids: string[] };
+    const idempotencyKey = options.idempotencyKey === true ? randomUUID() : options.idempotencyKey;
+    const body = (await this.transport.get(idsPath(strategy, key, count, false), idempotencyKey)) as { ids: string[] };
     return body.ids;
   }
 

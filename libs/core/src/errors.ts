@@ -21,6 +21,10 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   METHOD_NOT_ALLOWED: 405,
   KEY_EXISTS: 409,
+  // an Idempotency-Key whose first request is still being answered (IETF idempotency-key draft)
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  // an Idempotency-Key sent again with other parameters
+  IDEMPOTENCY_KEY_REUSED: 422,
   // permanent: the key or sequence would pass its maximum, so a 409 without Retry-After
   ID_SPACE_EXHAUSTED: 409,
   SEGMENT_UNAVAILABLE: 503,

@@ -13,3 +13,4 @@ export * from './observations';
 export * from './service-state';
 export * from './exit-codes';
 export * from './http/bearer-secret';
+export * from './idempotency';

@@ -8,3 +8,4 @@ export * from './sqlite-handle';
 export * from './id-secret';
 export * from './sqlite-writer-thread';
 export * from './startup-check';
+export * from './idempotency-store';

@@ -14,3 +14,4 @@ export * from './partition.module';
 export * from './partitioned-source';
 export * from './ticket';
 export * from './ticket.module';
+export * from './business-format';

@@ -1,6 +1,7 @@
 import { MysqlPool, MysqlQuery } from '@app/database';
 import { changeToken, OwnFetches } from './change-watch';
-import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { newestPeriodKeySql, NOT_PERIOD_KEY, periodKeyPattern, setFormatSql } from './segment-format-sql';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { SegmentTable, ColumnInfo } from './segment-table';
 import {
   belowMark,
@@ -138,16 +139,22 @@ export class MysqlSegmentStore implements SegmentStore {
   }
 
   async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
-    const where: string[] = [];
+    const where: string[] = [NOT_PERIOD_KEY];
     const values: unknown[] = [];
     if (after !== null) where.push(`CAST(a.biz_tag AS BINARY) > ${KEY}`) && values.push(after);
     if (prefix !== null) where.push(`CAST(a.biz_tag AS BINARY) LIKE CAST(? AS BINARY)`) && values.push(`${likeEscape(prefix)}%`);
-    const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY CAST(a.biz_tag AS BINARY) LIMIT ?`;
+    const sql = `${this.selectSql} WHERE ${where.join(' AND ')} ORDER BY CAST(a.biz_tag AS BINARY) LIMIT ?`;
     return (await this.db.query<KeyRecord[]>(sql, [...values, limit])).map(toKeyRow);
   }
 
+  async newestPeriodKey(base: string): Promise<string | null> {
+    const rows = await this.db.query<{ k: Buffer | string | null }[]>(newestPeriodKeySql(this.table, 'mysql'), [periodKeyPattern('mysql', base)]);
+    const k = rows[0]?.k ?? null;
+    return k === null ? null : k.toString();
+  }
+
   async list(): Promise<SegmentKeyRow[]> {
-    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} ORDER BY a.biz_tag`);
+    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} WHERE ${NOT_PERIOD_KEY} ORDER BY a.biz_tag`);
     return rows.map(toKeyRow);
   }
 
@@ -177,12 +184,13 @@ export class MysqlSegmentStore implements SegmentStore {
         'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
         [row.key, row.public ? 1 : 0],
       );
+      if (row.format != null) await query(setFormatSql('mysql'), [row.key, row.format]);
       await query(BUMP, [changeToken()]);
       return (await this.findWith(query, row.key))!;
     });
   }
 
-  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+  update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null> {
     // one transaction with the bump: a change committed without it would stay unseen by idle polls
     return this.db.transaction(async (query) => {
       const sets: string[] = [];
@@ -199,6 +207,7 @@ export class MysqlSegmentStore implements SegmentStore {
           [key, patch.public ? 1 : 0],
         );
       }
+      if (patch.format !== undefined) await query(setFormatSql('mysql'), [key, patch.format]);
       await query(BUMP, [changeToken()]);
       return this.findWith(query, key);
     });

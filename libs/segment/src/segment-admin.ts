@@ -2,9 +2,10 @@ import { IdError } from '@app/core';
 import { SegmentBufferState } from './segment-buffer';
 import { SegmentGenerator, SegmentLog } from './segment.generator';
 import { MAX_ID, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { BusinessFormat, FormatSpec, isPeriodKey, ParsedNumber, PERIOD_SEPARATOR } from './business-format';
 
-/** A key as the admin API shows it: the row without our internal skip counter. */
-export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq'>;
+/** A key as the admin API shows it: the row without our internal skip counter, its format as an object. */
+export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq' | 'format'> & { format: FormatSpec | null };
 
 export interface SegmentListing extends SegmentKeyView {
   /** this instance's buffer for the key; null when the key is not in use here */
@@ -31,11 +32,42 @@ export interface CreateSegmentKey {
   step: number;
   description: string | null;
   public: boolean;
+  /** a business-number format as the body gave it (checked here), null or absent for none */
+  format?: unknown;
+}
+
+function storedFormat(text: string | null | undefined): FormatSpec | null {
+  if (!text) return null;
+  try {
+    return BusinessFormat.fromStored(text).spec;
+  } catch {
+    return null;
+  }
 }
 
 export function viewOf(row: SegmentKeyRow): SegmentKeyView {
-  const { skipSeq: _skipSeq, ...view } = row;
-  return view;
+  const { skipSeq: _skipSeq, format, ...view } = row;
+  return { ...view, format: storedFormat(format) };
+}
+
+/** the format a body gives, checked against the key: its JSON text to store, null to remove it */
+function checkedFormat(key: string, input: unknown, isPublic: boolean, keyLength: number): string | null {
+  if (input === null || input === undefined) return null;
+  const format = BusinessFormat.from(input);
+  if (isPublic) {
+    // FF1 permutes the key's 63-bit ids; a period's N-digit sequence is another set, and no
+    // permutation of one is a permutation of the other
+    throw new IdError('VALIDATION_FAILED', `key "${key}" is public: a format is refused (FF1 ids would not stay a permutation of a period's {seq:N} numbers)`, {
+      details: [{ field: 'format', problem: 'not with a public key' }],
+    });
+  }
+  const longest = key.length + (format.resets ? PERIOD_SEPARATOR.length + 8 : 0);
+  if (longest > keyLength) {
+    throw new IdError('VALIDATION_FAILED', `key "${key}": a period's own key (${key}~YYYYMMDD) would not fit the table's ${keyLength} characters`, {
+      details: [{ field: 'key', problem: `at most ${keyLength - 9} characters with a reset` }],
+    });
+  }
+  return JSON.stringify(format.spec);
 }
 
 /**
@@ -85,6 +117,8 @@ export class SegmentAdmin {
       const ranked: [string, number][] = [];
       // halted keys first: the ones an operator must act on, whatever their rate
       for (const [key, { buffer }] of this.generator.inUse()) {
+        // period keys stay out of every listing, as in the SQL of the key order
+        if (isPeriodKey(key)) continue;
         if (prefix === null || key.startsWith(prefix)) ranked.push([key, buffer.isHalted ? Infinity : query.rateOf(key)]);
       }
       ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -117,15 +151,19 @@ export class SegmentAdmin {
     if (input.startId + BigInt(input.step) > MAX_ID) {
       throw new IdError('INVALID_START', `startId ${input.startId} leaves no room for one step of ${input.step} below 2^63-1`);
     }
-    const row = await this.store.create({ ...input, markMargin: BigInt(this.options.stepMax) });
+    const format = checkedFormat(input.key, input.format, input.public, this.store.table.keyLength);
+    const row = await this.store.create({ ...input, format, markMargin: BigInt(this.options.stepMax) });
     this.log.info(`admin: created key "${row.key}": ${JSON.stringify(viewOf(row))}`);
     return viewOf(row);
   }
 
-  async update(key: string, patch: { step?: number; description?: string | null }): Promise<SegmentKeyView> {
+  /** `format`: a new format, null to remove it, absent to keep it */
+  async update(key: string, patch: { step?: number; description?: string | null; format?: unknown }): Promise<SegmentKeyView> {
     const before = await this.store.find(key);
     if (before === null) throw this.unknown(key);
-    const after = await this.store.update(key, patch);
+    const { format, ...rest } = patch;
+    const stored = format === undefined ? undefined : checkedFormat(key, format, before.public, this.store.table.keyLength);
+    const after = await this.store.update(key, { ...rest, ...(stored === undefined ? {} : { format: stored }) });
     if (after === null) throw this.unknown(key);
     this.generator.updated(after);
     this.log.info(`admin: updated key "${key}": before ${JSON.stringify(viewOf(before))} after ${JSON.stringify(viewOf(after))}`);
@@ -173,6 +211,18 @@ export class SegmentAdmin {
     const underlyingId = this.generator.permutationFor(row).decryptString(id);
     this.log.info(`admin: revealed an id of key "${key}"`);
     return { id, underlyingId };
+  }
+
+  /** the period and sequence of a formatted id of a key */
+  async parse(key: string, id: string): Promise<ParsedNumber & { id: string }> {
+    const row = await this.store.find(key);
+    if (row === null) throw this.unknown(key);
+    if (!row.format) {
+      throw new IdError('VALIDATION_FAILED', `key "${key}" has no format: its ids are plain numbers`, {
+        details: [{ field: 'key', problem: 'no format' }],
+      });
+    }
+    return { id, ...BusinessFormat.fromStored(row.format).parse(id) };
   }
 
   private unknown(key: string): IdError {

@@ -31,7 +31,7 @@ export function selectKey(table: SegmentTable, dialect: Dialect): string {
   return `SELECT a.biz_tag AS biz_tag, CAST(a.max_id AS ${text}) AS max_id, a.step AS step,
   a.${table.descriptionSql} AS description, a.update_time AS update_time,
   COALESCE(m.public, 0) AS public, COALESCE(m.skip_seq, 0) AS skip_seq,
-  CAST(COALESCE(m.high_water, 0) AS ${text}) AS high_water
+  CAST(COALESCE(m.high_water, 0) AS ${text}) AS high_water, m.format AS format
   FROM ${table.sql} a LEFT JOIN id_segment_meta m ON m.biz_tag = ${joinKey}`;
 }
 
@@ -55,6 +55,7 @@ export interface KeyRecord {
   public: number | string | bigint;
   skip_seq: number | string | bigint;
   high_water: string | bigint;
+  format: string | null;
 }
 
 export function toKeyRow(r: KeyRecord): SegmentKeyRow {
@@ -70,6 +71,7 @@ export function toKeyRow(r: KeyRecord): SegmentKeyRow {
     public: Number(r.public) === 1,
     skipSeq: Number(r.skip_seq),
     highWater: String(r.high_water),
+    format: r.format ?? null,
   };
 }
 

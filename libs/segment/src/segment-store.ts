@@ -17,6 +17,8 @@ export interface SegmentKeyRow {
   skipSeq: number;
   /** the highest max_id the key was seen to reach, never lowered (exact decimal) */
   highWater: string;
+  /** the business-number format as stored (JSON text of a FormatSpec); null or absent for plain ids */
+  format?: string | null;
 }
 
 /** What the double buffer needs: one atomic fetch. */
@@ -38,12 +40,22 @@ export interface NewSegmentKey {
   public: boolean;
   /** a key created again must start at or above its high-water mark plus this (SEGMENT_STEP_MAX) */
   markMargin: bigint;
+  /** JSON text of the key's FormatSpec, or null */
+  format?: string | null;
 }
 
 /** One instance's smallest acceptable skip target for a key it holds halted. */
 export interface PublishedTarget {
   key: string;
   target: bigint;
+}
+
+export interface SegmentKeyPatch {
+  step?: number;
+  description?: string | null;
+  public?: boolean;
+  /** JSON text of a FormatSpec; null removes the format */
+  format?: string | null;
 }
 
 export type SkipTarget = { by: bigint } | { to: bigint };
@@ -64,8 +76,9 @@ export interface SegmentStore extends SegmentFetcher {
   find(key: string): Promise<SegmentKeyRow | null>;
   /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
+  /** keys a caller names (period keys left out) */
   list(): Promise<SegmentKeyRow[]>;
-  /** up to `limit` keys after `after` (exclusive) in key order, those starting with `prefix` only; one statement */
+  /** period keys left out; up to `limit` keys after `after` (exclusive) in key order, those starting with `prefix` only; one statement */
   listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]>;
   /** the change row: one small read, what an idle poll costs */
   readChanges(): Promise<ChangeMark>;
@@ -89,10 +102,15 @@ export interface SegmentStore extends SegmentFetcher {
   publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void>;
   /** the largest target per key published within the last withinMs (database clock) */
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>>;
-  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null>;
+  update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null>;
   /**
    * Moves max_id ahead and bumps skipSeq in one transaction (never back; exact). Returns null for an unknown key;
    * throws IdError SKIP_BACKWARDS when `to` is not ahead, VALIDATION_FAILED past 2^63-1.
    */
   skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null>;
+  /**
+   * the greatest period key of a formatted key (`base~YYYYMMDD`, see business-numbers.ts) in the
+   * table, or null; absent in a store that cannot say (period keys made elsewhere are then not adopted)
+   */
+  newestPeriodKey?(base: string): Promise<string | null>;
 }

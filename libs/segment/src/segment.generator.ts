@@ -5,6 +5,8 @@ import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
 import { ChangeWatch } from './change-watch';
 import { fetchedRange, TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
 import { SegmentKeyRow, SegmentStore } from './segment-store';
+import { BusinessFormat, isPeriodKey, PERIOD_SEPARATOR } from './business-format';
+import { createPeriodKey, FormattedKey, notNumeric, PeriodKeyStore } from './business-numbers';
 
 /** FF1 over the ids of a public key; big batches in chunks so the event loop keeps turning */
 function hide(permutation: IdPermutation, ids: string[] | Promise<string[]>): string[] | Promise<string[]> {
@@ -56,6 +58,8 @@ export interface SegmentGeneratorOptions {
   onFetched?: (key: string, ms: number) => void;
   /** FF1 key from ID_SECRET: public keys issue FF1(underlying id) with the key name as tweak */
   secretKey?: Buffer | null;
+  /** the clock business-number formats pick their period by (FORMAT_CLOCK_OFFSET_MS); default `clock` */
+  periodClock?: Clock;
 }
 
 interface KeyInfo {
@@ -70,6 +74,17 @@ interface KeyInfo {
   highWater: bigint;
   /** set when the table's public flag no longer matches what this instance issues */
   refused?: IdError;
+  /** a key with a business-number format: its numbers are strings made by this */
+  formatted?: FormattedKey;
+}
+
+/** what /metrics shows of a formatted key: how much of its current period's {seq:N} is used */
+export interface FormatFill {
+  key: string;
+  /** numbers of the period handed out by any instance (the period key's max_id - 1 as last seen) */
+  used: bigint;
+  /** 10^N - 1 */
+  capacity: bigint;
 }
 
 export interface KeyInUse {
@@ -123,6 +138,7 @@ export class SegmentGenerator implements IdGenerator {
   private readonly haltedKeys = new Set<string>();
   private readonly cost = { polls: 0, keyReads: 0, rowsRead: 0 };
   readonly instanceId: string;
+  private readonly periodKeys: PeriodKeyStore;
 
   constructor(
     private readonly store: SegmentStore,
@@ -131,6 +147,58 @@ export class SegmentGenerator implements IdGenerator {
     this.clock = options.clock ?? systemClock;
     this.lastPollOkAt = this.clock.now();
     this.instanceId = options.instanceId ?? randomUUID();
+    this.periodKeys = {
+      createPeriodKey: (key, step) => createPeriodKey(store, key, step, BigInt(options.stepMax)),
+      newestPeriodKey: (base) => store.newestPeriodKey?.(base) ?? Promise.resolve(null),
+    };
+  }
+
+  /** per formatted key in use here, how full its current period is (metrics) */
+  formatFill(): FormatFill[] {
+    const fill: FormatFill[] = [];
+    for (const [key, info] of this.keys) {
+      const formatted = info.formatted;
+      if (formatted === undefined) continue;
+      const period = this.keys.get(formatted.currentPeriodKey);
+      let reached = 0n;
+      if (period !== undefined) {
+        const end = period.buffer.highestEnd;
+        reached = period.highWater > end ? period.highWater : end;
+      }
+      const first = formatted.format.resets ? 1n : 0n;
+      // numbers fetched past {seq:N} were never issued: the period is full, not more than full
+      const used = reached > first ? reached - 1n : 0n;
+      const capacity = formatted.format.maxSeq;
+      fill.push({ key, used: used > capacity ? capacity : used, capacity });
+    }
+    return fill;
+  }
+
+  /** a key's format as this instance issues it, if any */
+  formatOf(key: string): BusinessFormat | undefined {
+    return this.keys.get(key)?.formatted?.format;
+  }
+
+  /** an old period's key: its buffer released, its mark left at what was reached */
+  private forget(key: string): void {
+    const info = this.keys.get(key);
+    if (info === undefined) return;
+    void this.store.raiseMarks([{ key, highWater: info.buffer.highestEnd }]).catch(() => undefined);
+    info.buffer.close();
+    this.keys.delete(key);
+    this.unpolled.delete(key);
+    this.fetchedSincePoll.delete(key);
+    this.haltedKeys.delete(key);
+  }
+
+  private formattedKey(key: string, row: SegmentKeyRow): FormattedKey | undefined {
+    if (!row.format) return undefined;
+    return new FormattedKey(key, BusinessFormat.fromStored(row.format), row.format, row.step, {
+      clock: this.options.periodClock ?? this.clock,
+      store: this.periodKeys,
+      source: { take: (k, n) => this.next(k, n), forget: (k) => this.forget(k) },
+      warn: (m) => this.options.log.warn(m),
+    });
   }
 
   /**
@@ -164,6 +232,7 @@ export class SegmentGenerator implements IdGenerator {
     const info = this.keys.get(key);
     if (info !== undefined) {
       if (info.refused !== undefined) throw info.refused;
+      if (info.formatted !== undefined) return info.formatted.next(count, (n) => info.buffer.take(n));
       if (info.permutation === undefined) return info.buffer.take(count);
       let ids: string[] | Promise<string[]>;
       try {
@@ -197,6 +266,7 @@ export class SegmentGenerator implements IdGenerator {
    */
   use(key: string): KeyInUse | Promise<KeyInUse> {
     const info = this.keys.get(key);
+    if (info?.formatted !== undefined) throw notNumeric(key, "go-id-alloc's routes");
     if (info !== undefined) return { buffer: info.buffer, public: info.permutation !== undefined };
     return this.load(key).then(() => this.use(key));
   }
@@ -205,6 +275,7 @@ export class SegmentGenerator implements IdGenerator {
     const info = this.keys.get(key);
     if (info === undefined) return this.load(key).then(() => this.nextRanges(key, count));
     if (info.refused !== undefined) throw info.refused;
+    if (info.formatted !== undefined) throw notNumeric(key, 'format=ranges');
     if (info.permutation !== undefined) {
       throw new IdError('INVALID_FORMAT', `format=ranges: key "${key}" is public, its ids are not consecutive; ask format=ids`);
     }
@@ -289,7 +360,11 @@ export class SegmentGenerator implements IdGenerator {
 
   /** after an admin PATCH through this instance */
   updated(row: SegmentKeyRow): void {
-    this.keys.get(row.key)?.buffer.setStoredStep(row.step);
+    const info = this.keys.get(row.key);
+    if (info === undefined) return;
+    info.buffer.setStoredStep(row.step);
+    // a format set or removed through this instance applies here at once (others on their next poll)
+    this.setFormat(row.key, info, row);
   }
 
   health(): GeneratorHealth {
@@ -426,7 +501,7 @@ export class SegmentGenerator implements IdGenerator {
         preload: this.options.preload,
         waitMs: this.options.waitMs,
         step: row.step,
-        stepMax: this.options.stepMax,
+        stepMax: this.stepMaxFor(key, row),
         dynamicStep: this.options.dynamicStep,
         maxWaiters: this.options.maxWaiters,
         clock: this.clock,
@@ -448,15 +523,57 @@ export class SegmentGenerator implements IdGenerator {
         },
       },
     );
-    this.keys.set(key, {
+    const info: KeyInfo = {
       buffer,
       permutation: row.public ? this.permutationFor(row) : undefined,
       skipSeq: row.skipSeq,
       localSkips: 0,
       highWater: BigInt(row.highWater),
-    });
+    };
+    this.setFormat(key, info, row);
+    this.keys.set(key, info);
     this.unpolled.add(key);
     return buffer;
+  }
+
+  /**
+   * The dynamic step's ceiling: SEGMENT_STEP_MAX, but for a formatted key (or a period's key) at
+   * most 1% of its {seq:N} numbers, so one fetch cannot spend a period's numbers that other
+   * instances (or the next fetch after a restart) would need.
+   */
+  private stepMaxFor(key: string, row: SegmentKeyRow): number {
+    const base = isPeriodKey(key) ? this.keys.get(key.slice(0, key.indexOf(PERIOD_SEPARATOR)))?.formatted?.format : undefined;
+    let format = base;
+    if (format === undefined && row.format) {
+      try {
+        format = BusinessFormat.fromStored(row.format);
+      } catch {
+        format = undefined;
+      }
+    }
+    if (format === undefined) return this.options.stepMax;
+    const share = format.maxSeq / 100n;
+    const cap = share < BigInt(this.options.stepMax) ? Number(share) : this.options.stepMax;
+    return Math.max(row.step, cap);
+  }
+
+  /** a format read from the table (at load, or changed under a running instance: taken from the next request on) */
+  private setFormat(key: string, info: KeyInfo, row: SegmentKeyRow): void {
+    const stored = row.format ?? null;
+    if ((info.formatted?.stored ?? null) === stored) {
+      info.formatted?.setStep(row.step);
+      return;
+    }
+    if (stored !== null && row.public) {
+      info.refused = new IdError('SEGMENT_UNAVAILABLE', `key "${key}" is public and has a format: FF1 ids are not business numbers; remove one`);
+      return;
+    }
+    try {
+      info.formatted = this.formattedKey(key, row);
+    } catch (e) {
+      info.refused = new IdError('SEGMENT_UNAVAILABLE', `key "${key}": its stored format cannot be read; set it again with PATCH /admin/segments/${key}`);
+      this.options.log.error(`key "${key}": stored format unreadable: ${errorForLog(e)}`);
+    }
   }
 
   private halted(key: string, rollback: Rollback): void {
@@ -514,6 +631,7 @@ export class SegmentGenerator implements IdGenerator {
       }
       // this process's own fetches, not read back: their marks as the key read would raise them
       if (unchanged) await this.raiseOwnMarks(fetched);
+      for (const info of [...this.keys.values()]) if (info.formatted !== undefined) await info.formatted.watch();
       for (const key of this.haltedKeys) {
         if (this.keys.get(key)?.buffer.isHalted) halted.add(key);
         else this.haltedKeys.delete(key);
@@ -591,6 +709,7 @@ export class SegmentGenerator implements IdGenerator {
       info.buffer.observe('', maxId, skippedNow ? undefined : fetchedAtSend[i]);
       // a PATCH through this instance while the poll was out is newer than what the poll read
       if (info.buffer.storedStepVersion === stepVersionAtSend[i]) info.buffer.setStoredStep(row.step);
+      this.setFormat(key, info, row);
       if (row.public !== (info.permutation !== undefined) && info.refused === undefined) {
         info.refused = new IdError(
           'SEGMENT_UNAVAILABLE',

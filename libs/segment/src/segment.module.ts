@@ -33,6 +33,7 @@ const logger = {
           log: logger,
           onFetched: (key, ms) => observations.fetched('segment', key, ms),
           secretKey,
+          periodClock: config.FORMAT_CLOCK_OFFSET_MS === 0 ? undefined : { now: () => Date.now() + config.FORMAT_CLOCK_OFFSET_MS },
         }),
     },
     {

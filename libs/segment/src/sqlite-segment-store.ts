@@ -1,7 +1,8 @@
 import { sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { changeToken, OwnFetches } from './change-watch';
-import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { newestPeriodKeySql, NOT_PERIOD_KEY, periodKeyPattern, setFormatSql } from './segment-format-sql';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { ColumnInfo, SegmentTable } from './segment-table';
 import {
   belowMark,
@@ -123,19 +124,19 @@ export class SqliteSegmentStore implements SegmentStore {
 
   listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
     return wrap(() => {
-      const where: string[] = [];
+      const where: string[] = [NOT_PERIOD_KEY];
       const values: unknown[] = [];
       if (after !== null) where.push(`a.biz_tag > ${KEY}`) && values.push(after);
       // GLOB is case-sensitive, as keys compare here; its wildcards in the prefix are escaped as classes
       if (prefix !== null) where.push('a.biz_tag GLOB ?') && values.push(`${prefix.replace(/[*?[]/g, (c) => `[${c}]`)}*`);
-      const sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY a.biz_tag COLLATE BINARY LIMIT ?`;
+      const sql = `${this.selectSql} WHERE ${where.join(' AND ')} ORDER BY a.biz_tag COLLATE BINARY LIMIT ?`;
       return (this.db.prepare(sql).all(...values, limit) as KeyRecord[]).map(toKeyRow);
     });
   }
 
   list(): Promise<SegmentKeyRow[]> {
     return wrap(() =>
-      (this.db.prepare(`${this.selectSql} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
+      (this.db.prepare(`${this.selectSql} WHERE ${NOT_PERIOD_KEY} ORDER BY a.biz_tag`).all() as KeyRecord[]).map(
         toKeyRow,
       ),
     );
@@ -159,6 +160,7 @@ export class SqliteSegmentStore implements SegmentStore {
         this.db
           .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
           .run(row.key, row.public ? 1 : 0);
+        if (row.format != null) this.db.prepare(setFormatSql('sqlite')).run(row.key, row.format);
         this.bump();
       });
       try {
@@ -171,7 +173,7 @@ export class SqliteSegmentStore implements SegmentStore {
     });
   }
 
-  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+  update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null> {
     return wrap(() => {
       const run = this.db.transaction(() => {
         if (this.findSync(key) === null) return false;
@@ -185,6 +187,7 @@ export class SqliteSegmentStore implements SegmentStore {
             .prepare('INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET public = excluded.public')
             .run(key, patch.public ? 1 : 0);
         }
+        if (patch.format !== undefined) this.db.prepare(setFormatSql('sqlite')).run(key, patch.format);
         this.bump();
         return true;
       });
@@ -216,6 +219,13 @@ export class SqliteSegmentStore implements SegmentStore {
         return this.findSync(key);
       });
       return run.immediate();
+    });
+  }
+
+  newestPeriodKey(base: string): Promise<string | null> {
+    return wrap(() => {
+      const r = this.db.prepare(newestPeriodKeySql(this.table, 'sqlite')).get(periodKeyPattern('sqlite', base)) as { k: string | null };
+      return r.k;
     });
   }
 

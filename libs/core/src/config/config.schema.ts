@@ -100,6 +100,13 @@ const baseSchema = z
     SEGMENT_DYNAMIC_STEP: bool().default(true),
     /** how often each instance reads the keys it serves (skips, steps, public flags, max_id) */
     SEGMENT_POLL_MS: int(50, 60_000).default(1000),
+    /**
+     * added to this instance's clock where a business-number format picks its period (issue 30):
+     * for tests and drills that step clocks across a midnight; 0 in production
+     */
+    FORMAT_CLOCK_OFFSET_MS: int(-3_153_600_000_000, 3_153_600_000_000).default(0),
+    /** how long POST /ids/:strategy remembers an Idempotency-Key's answer (1 s to 30 days) */
+    IDEMPOTENCY_TTL_MS: int(1000, 2_592_000_000).default(86_400_000),
     /** requests that may wait for ids of one key at once; one more is answered 503 at once */
     SEGMENT_MAX_WAITERS: int(1, 1_000_000).default(10_000),
     SNOWFLAKE_BITS: z

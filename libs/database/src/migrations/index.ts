@@ -5,6 +5,8 @@ import { Ticket1767225600300 } from './1767225600300-ticket';
 import { SegmentGuard1767225600400 } from './1767225600400-segment-guard';
 import { PartitionLayout1767225600500 } from './partition-table';
 import { SegmentChange1767225600600 } from './1767225600600-segment-change';
+import { SegmentFormat1767225600700 } from './1767225600700-segment-format';
+import { Idempotency1767225600800 } from './1767225600800-idempotency';
 export { partitionTableMigration, PartitionLayout1767225600500 } from './partition-table';
 
 /**
@@ -20,5 +22,7 @@ export function migrationsFor(segmentTable: string) {
     SegmentGuard1767225600400,
     PartitionLayout1767225600500,
     SegmentChange1767225600600,
+    SegmentFormat1767225600700,
+    Idempotency1767225600800,
   ];
 }
