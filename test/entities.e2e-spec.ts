@@ -73,7 +73,7 @@ async function migrateAndCompare(options: DataSourceOptions): Promise<{ changes:
   return { changes: await schemaChanges(options), tables };
 }
 
-const OWN_TABLES = ['id_meta', 'id_segment_change', 'id_segment_halt', 'id_segment_meta', 'partition_layout', 'ticket', 'worker_node'];
+const OWN_TABLES = ['id_idempotency', 'id_meta', 'id_segment_change', 'id_segment_halt', 'id_segment_meta', 'partition_layout', 'ticket', 'worker_node'];
 
 describe.each(dialects())('entities agree with the migrations on %s', (dialect) => {
   const opened: TestDatabase[] = [];

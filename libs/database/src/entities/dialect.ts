@@ -38,3 +38,6 @@ export const NUMBER: ValueTransformer = {
   from: (value: unknown) => (value === null || value === undefined ? value : Number(value)),
   to: (value: unknown) => value,
 };
+
+/** keys compared byte for byte: MySQL's binary collation (SQLite compares binary by default) */
+export const BIN = (dialect: SqlDialect) => perDialect(dialect, { mysql: 'utf8mb4_bin', sqlite: undefined });

@@ -1,6 +1,7 @@
 import type { EntitySchema } from 'typeorm';
 import { SqlDialect } from './dialect';
 import { idMetaEntity } from './id-meta.entity';
+import { idempotencyEntity } from './idempotency.entity';
 import { partitionLayoutEntity, partitionTableEntity } from './partition.entities';
 import { segmentChangeEntity, segmentHaltEntity, segmentMetaEntity, segmentTableEntity, SegmentTableShape } from './segment.entities';
 import { ticketEntity } from './ticket.entity';
@@ -8,6 +9,7 @@ import { workerNodeEntity } from './worker-node.entity';
 
 export * from './dialect';
 export * from './id-meta.entity';
+export * from './idempotency.entity';
 export * from './partition.entities';
 export * from './segment.entities';
 export * from './ticket.entity';
@@ -28,6 +30,7 @@ export function entitiesFor(dialect: SqlDialect, segmentTable: SegmentTableShape
     workerNodeEntity(dialect),
     ticketEntity(dialect),
     partitionLayoutEntity(dialect),
+    idempotencyEntity(dialect),
     ...partitionsHere.map((idx) => partitionTableEntity(dialect, idx)),
   ];
 }

@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { DECIMAL_STRING, NOW, NUMBER, perDialect, SqlDialect } from './dialect';
+import { BIN, DECIMAL_STRING, NOW, NUMBER, perDialect, SqlDialect } from './dialect';
 
 /*
  * The segment strategy's tables: SEGMENT_TABLE and our own tables beside it (migrations
@@ -28,9 +28,6 @@ export interface SegmentTableShape {
 }
 
 export const SEGMENT_TABLE_ENTITY = 'SegmentTable';
-
-/** the binary collation of every key column on MySQL */
-const BIN = (dialect: SqlDialect) => perDialect(dialect, { mysql: 'utf8mb4_bin', sqlite: undefined });
 
 /**
  * The segment table as the migration creates it under SEGMENT_TABLE. A table another service
@@ -75,6 +72,8 @@ export interface SegmentMetaRow {
   public: number;
   skipSeq: number;
   highWater: string;
+  /** a business-number format's JSON (issue 30), null for plain numeric ids */
+  format: string | null;
 }
 
 export const SEGMENT_META = 'SegmentMeta';
@@ -91,6 +90,8 @@ export function segmentMetaEntity(dialect: SqlDialect): EntitySchema<SegmentMeta
       }),
       skipSeq: { name: 'skip_seq', type: perDialect(dialect, { mysql: 'int', sqlite: 'integer' }), default: 0 },
       highWater: { name: 'high_water', type: 'bigint', transformer: DECIMAL_STRING, default: 0 },
+      // the migration's DEFAULT NULL, which TypeORM reads back from SQLite as the text NULL
+      format: { type: 'varchar', length: 512, nullable: true, default: perDialect(dialect, { mysql: null, sqlite: () => 'NULL' }) },
     },
   });
 }
