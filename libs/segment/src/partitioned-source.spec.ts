@@ -183,11 +183,21 @@ describe('PartitionedSource', () => {
     const p2 = new FakePartition(2);
     // another instance, configured with 1000, recorded partition 1 first
     await p1.insertLayout({ version: 1, layoutId: 'a'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
+    // p1 has a record and an allocation, p2 none: refused (a swapped database would repeat), not written
+    await p1.allocate();
     const source = new PartitionedSource([p1, p2], 2, log);
-    // p1 has a record, p2 none: refused (a swapped database), not written
     await expect(keeperOf([p1, p2], { total: 2 }, { source }).check(true)).rejects.toThrow(
       /^partition 2: its database records no layout/,
     );
+    expect(p2.layouts).toHaveLength(0);
+    // nothing drawn anywhere: the first write stopped part way, and the check finishes it under p1's record
+    const e1 = new FakePartition(1);
+    const e2 = new FakePartition(2);
+    await e1.insertLayout({ version: 1, layoutId: 'a'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 1, first: 0n, complete: true });
+    const finished = new PartitionedSource([e1, e2], 2, log);
+    await keeperOf([e1, e2], { total: 2 }, { source: finished }).check(true);
+    expect(e2.layouts).toEqual([{ version: 1, layoutId: 'a'.repeat(32), total: 2, segmentSize: 1000, base: 1n, idx: 2, first: 0n, complete: true }]);
+    expect(await finished.fetch()).toMatchObject({ start: 1n, end: 1001n });
     // the race itself: this instance (configured 500) loses partition 1 while writing: the rest
     // follow the winner's record, and the configuration that lost is refused
     const q1 = new FakePartition(1);
