@@ -44,6 +44,8 @@ interface MetaState {
   public: boolean;
   skipSeq: number;
   highWater: bigint;
+  /** a business-number format's JSON (id_segment_meta.format) */
+  format?: string | null;
 }
 interface PartitionTable {
   /** the auto-increment's last id (MAX(id)); allocation n is id n + 1; 0: empty */
@@ -244,8 +246,12 @@ function rowOf(s: DbState, key: string): SegmentKeyRow | null {
     public: m?.public ?? false,
     skipSeq: m?.skipSeq ?? 0,
     highWater: (m?.highWater ?? 0n).toString(),
+    format: m?.format ?? null,
   };
 }
+
+/** the listings' NOT LIKE '%~%': period keys left out */
+const listed = (key: string) => !key.includes('~');
 
 function rowsRevealed(rows: SegmentKeyRow | SegmentKeyRow[] | null): [string, bigint][] {
   if (rows === null) return [];
@@ -347,7 +353,7 @@ export class SimSegmentStore implements SegmentStore {
   listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
     return this.db.exec(this.who, 'list page', false, (s) =>
       [...s.keys.keys()]
-        .filter((k) => (after === null || k > after) && (prefix === null || k.startsWith(prefix)))
+        .filter((k) => listed(k) && (after === null || k > after) && (prefix === null || k.startsWith(prefix)))
         .sort()
         .slice(0, limit)
         .map((k) => rowOf(s, k)!),
@@ -355,7 +361,7 @@ export class SimSegmentStore implements SegmentStore {
   }
 
   list(): Promise<SegmentKeyRow[]> {
-    return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].sort().map((k) => rowOf(s, k)!), { reveals: rowsRevealed });
+    return this.db.exec(this.who, 'list', false, (s) => [...s.keys.keys()].filter(listed).sort().map((k) => rowOf(s, k)!), { reveals: rowsRevealed });
   }
 
   /** one transaction: the mark check, the row and its meta */
@@ -366,6 +372,7 @@ export class SimSegmentStore implements SegmentStore {
       if (row.startId < smallest) throw belowMark(row.key, smallest);
       s.keys.set(row.key, { maxId: row.startId, step: row.step, description: row.description });
       metaOf(s, row.key).public = row.public;
+      metaOf(s, row.key).format = row.format ?? null;
       bump(s, this.db.nextCommitSeq);
       return rowOf(s, row.key)!;
     });
@@ -387,6 +394,21 @@ export class SimSegmentStore implements SegmentStore {
     });
   }
 
+  /** SELECT DISTINCT biz_tag FROM id_segment_halt WHERE biz_tag LIKE '%~%' AND seen_at >= now - ? */
+  haltedPeriodKeys(withinMs: number): Promise<string[]> {
+    return this.db.exec(this.who, 'halted period keys', false, (s) =>
+      [...new Set([...s.halts.values()].filter((h) => h.key.includes('~') && h.seenAt >= this.time.now - withinMs).map((h) => h.key))].sort(),
+    );
+  }
+
+  /** SELECT MAX(biz_tag) ... WHERE biz_tag LIKE 'base~%' */
+  newestPeriodKey(base: string): Promise<string | null> {
+    return this.db.exec(this.who, `newest period key of ${base}`, false, (s) => {
+      const keys = [...s.keys.keys()].filter((k) => k.startsWith(`${base}~`)).sort();
+      return keys.length === 0 ? null : keys[keys.length - 1];
+    });
+  }
+
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
     return this.db.exec(this.who, 'required targets', false, (s) => {
       const found = new Map<string, bigint>();
@@ -399,13 +421,14 @@ export class SimSegmentStore implements SegmentStore {
     });
   }
 
-  update(key: string, patch: { step?: number; description?: string | null; public?: boolean }): Promise<SegmentKeyRow | null> {
+  update(key: string, patch: { step?: number; description?: string | null; public?: boolean; format?: string | null }): Promise<SegmentKeyRow | null> {
     return this.db.exec(this.who, `update ${key} ${JSON.stringify(patch)}`, true, (s) => {
       const k = s.keys.get(key);
       if (k === undefined) return null;
       if (patch.step !== undefined) k.step = patch.step;
       if (patch.description !== undefined) k.description = patch.description;
       if (patch.public !== undefined) metaOf(s, key).public = patch.public;
+      if (patch.format !== undefined) metaOf(s, key).format = patch.format;
       bump(s, this.db.nextCommitSeq);
       return rowOf(s, key);
     });

@@ -12,6 +12,7 @@ import { TARGET_FRESH_POLLS } from '../libs/segment/src/segment-sql';
 import { SegmentAdmin } from '../libs/segment/src/segment-admin';
 import { SegmentBuffer } from '../libs/segment/src/segment-buffer';
 import { SegmentGenerator } from '../libs/segment/src/segment.generator';
+import { BusinessFormat, periodKey } from '../libs/segment/src/business-format';
 import { Checker } from './checker';
 import { SimDatabase, SimPartitionStore, SimSegmentStore } from './sim-database';
 import { Rng, VirtualTime } from './virtual-time';
@@ -20,6 +21,16 @@ export const POLL_MS = 1000;
 export const STATEMENT_TIMEOUT_MS = 2000;
 /** the runbook's "skip past anything that may have been issued" for keys nobody names a target for */
 const RUNBOOK_SKIP_BY = 10_000_000n;
+/** the virtual clock's start: 2026-01-01T00:00:00Z (VirtualTime) */
+const T0 = 1_767_225_600_000;
+/** a formatted key per reset, each crossing New Year (a day, a month and a year at once) in its zone */
+const FORMATS = {
+  day: 'F{yyyy}{MM}{dd}-{seq:12}',
+  month: 'M{yyyy}{MM}-{seq:12}',
+  year: 'Y{yyyy}-{seq:12}',
+} as const;
+/** each zone's midnight of 2026-01-01, as an offset from T0 */
+const ZONE_MIDNIGHT_MS: Record<string, number> = { UTC: 0, 'Asia/Shanghai': -8 * 3_600_000, 'America/New_York': 5 * 3_600_000 };
 
 export interface WorldOptions {
   seed: number;
@@ -74,6 +85,9 @@ class SimInstance {
       pollMs: POLL_MS,
       statementBudgetMs: STATEMENT_TIMEOUT_MS,
       instanceId: name,
+      // the period clock is the instance's clock (its steps included), shifted so that the zone's
+      // midnight falls inside the run
+      periodClock: { now: () => this.clock.now() + w.periodShiftMs },
     });
     this.generator.start();
     this.admin = new SegmentAdmin(store, this.generator, quiet, { publicAvailable: false, stepMax: w.stepMax });
@@ -142,6 +156,10 @@ export class World {
   readonly stepMax: number;
   readonly dynamicStep: boolean;
   readonly partitionSize: number;
+  /** the formatted key, if this world has one, and its format */
+  readonly formatted?: { key: string; format: BusinessFormat };
+  /** added to the instances' clocks for the period: midnight in the format's zone comes mid-run */
+  readonly periodShiftMs: number = 0;
   private readonly traceLines: string[] = [];
   events = 0;
   faults = 0;
@@ -169,6 +187,19 @@ export class World {
       const key = `k${this.nextKey++}`;
       this.keys.push(key);
       this.mainDb.state.keys.set(key, { maxId: 1n, step, description: null });
+    }
+    if (this.rng.chance(0.5)) {
+      const reset = this.rng.pick(['day', 'month', 'year'] as const);
+      const timeZone = this.rng.pick(Object.keys(ZONE_MIDNIGHT_MS));
+      const spec = { pattern: FORMATS[reset], reset, timeZone, checkDigit: this.rng.pick([null, 'luhn'] as const) };
+      const key = `f${this.nextKey++}`;
+      this.formatted = { key, format: BusinessFormat.from(spec) };
+      this.keys.push(key);
+      this.mainDb.state.keys.set(key, { maxId: 1n, step, description: null });
+      this.mainDb.state.meta.set(key, { public: false, skipSeq: 0, highWater: 0n, format: JSON.stringify(this.formatted.format.spec) });
+      // midnight somewhere between a fifth and four fifths of the run
+      const crossAt = Math.floor(options.minutes * 60_000 * (0.2 + 0.6 * this.rng.next()));
+      this.periodShiftMs = ZONE_MIDNIGHT_MS[timeZone] - crossAt;
     }
     this.checker.attach([this.mainDb, ...this.partitionDbs]);
     const n = this.rng.int(2, 3);
@@ -205,13 +236,54 @@ export class World {
       this.checker.refused(ns, e);
       return;
     }
+    // numbers answered to this instance before this request was sent: this answer must be above them
+    const floor = new Map(this.settledMax.get(who) ?? []);
     const settle = (ids: string[]) => {
       if (ids.length !== count) this.checker.problem(`${who} answered ${ids.length} ids for count ${count} on ${ns}`);
-      this.checker.issued(ns, ids, who);
+      this.record(ns, key, ids, who, floor);
     };
     if (Array.isArray(answer)) settle(answer);
     else answer.then(settle, (e) => this.checker.refused(ns, e));
   }
+
+  /**
+   * A formatted key's numbers are checked as the sequences they come from: each parsed back to
+   * its period and sequence (which must succeed), and held to the rules of the period's own key
+   * (`segment:f0~20260101`), documented repeats included. Within an instance and a period the
+   * numbers increase: a request sent after another was answered gets greater numbers (`floor`:
+   * the greatest answered per period when it was sent; concurrent requests have no order).
+   */
+  private record(ns: string, key: string, ids: string[], who: string, floor: Map<string, bigint> = new Map()): void {
+    const formatted = this.formatted;
+    if (formatted === undefined || ns !== `segment:${formatted.key}`) {
+      this.checker.issued(ns, ids, who);
+      return;
+    }
+    const byPeriod = new Map<string, string[]>();
+    for (const id of ids) {
+      let parsed;
+      try {
+        parsed = formatted.format.parse(id);
+      } catch (e) {
+        this.checker.problem(`${who} answered ${id} for ${key}, which its format cannot parse: ${(e as Error).message}`);
+        continue;
+      }
+      const periodNs = `segment:${periodKey(key, BusinessFormat.periodDigits(parsed))}`;
+      const seq = BigInt(parsed.seq);
+      const below = floor.get(periodNs);
+      if (below !== undefined && seq <= below) this.checker.problem(`${who} answered ${id} on ${periodNs}, not above ${below} answered before the request was sent`);
+      let settled = this.settledMax.get(who);
+      if (settled === undefined) this.settledMax.set(who, (settled = new Map()));
+      if (seq > (settled.get(periodNs) ?? 0n)) settled.set(periodNs, seq);
+      const list = byPeriod.get(periodNs) ?? [];
+      list.push(parsed.seq);
+      byPeriod.set(periodNs, list);
+    }
+    for (const [periodNs, seqs] of byPeriod) this.checker.issued(periodNs, seqs, who);
+  }
+
+  /** per instance session and period key, the greatest sequence answered so far */
+  private readonly settledMax = new Map<string, Map<string, bigint>>();
 
   private async fault(): Promise<void> {
     const r = this.rng.next();
@@ -363,7 +435,8 @@ export class World {
       const startId = this.checker.highestIssued(`segment:${key}`) + RUNBOOK_SKIP_BY;
       this.trace(`operator: ${key} is gone: create it again at ${startId}`);
       try {
-        await this.call(inst.admin!.create({ key, startId, step: 10, description: null, public: false }));
+        const format = key === this.formatted?.key ? this.formatted.format.spec : undefined;
+        await this.call(inst.admin!.create({ key, startId, step: 10, description: null, public: false, format }));
       } catch (e) {
         if (!isIdError(e) || e.code !== 'KEY_EXISTS') throw e;
       }
@@ -498,7 +571,7 @@ export class World {
       try {
         const answer = take();
         const ids = Array.isArray(answer) ? answer : await this.settleWithin(answer, 5000);
-        this.checker.issued(ns, ids, inst.name);
+        this.record(ns, ns.slice('segment:'.length), ids, inst.name);
         return;
       } catch (e) {
         lastError = e;

@@ -1,4 +1,4 @@
-import { FakeClock } from '@app/core';
+import { FakeClock, IdError } from '@app/core';
 import { BusinessFormat } from './business-format';
 import { FormattedKey, PeriodKeyStore } from './business-numbers';
 
@@ -9,21 +9,29 @@ function setup(spec: Record<string, unknown>) {
   const counters = new Map<string, number>();
   const forgotten: string[] = [];
   const warnings: string[] = [];
+  const steps: string[] = [];
   const store: PeriodKeyStore = {
-    createPeriodKey: async (key) => void keys.add(key),
+    createPeriodKey: async (key) => {
+      steps.push(`create ${key}`);
+      keys.add(key);
+    },
     newestPeriodKey: async (base) => [...keys].filter((k) => k.startsWith(`${base}~`)).sort().pop() ?? null,
   };
   const source = {
     take: (key: string, count: number) => {
+      // a period key must exist in the table (the key itself, reset none, always does)
+      if (key.includes('~') && !keys.has(key)) throw new IdError('UNKNOWN_KEY', `unknown key "${key}"`);
       const from = counters.get(key) ?? 1;
       counters.set(key, from + count);
       return Array.from({ length: count }, (_, i) => String(from + i));
     },
     forget: (key: string) => void forgotten.push(key),
+    markLeft: async (key: string) => void steps.push(`mark ${key}`),
+    made: (key: string) => void steps.push(`made ${key}`),
   };
   const format = BusinessFormat.from(spec);
   const formatted = new FormattedKey('inv', format, JSON.stringify(format.spec), 100, { clock, store, source, warn: (m) => warnings.push(m) });
-  return { clock, keys, formatted, forgotten, warnings, own: (n: number) => source.take('inv', n) };
+  return { clock, keys, formatted, forgotten, warnings, steps, own: (n: number) => source.take('inv', n) };
 }
 
 describe('FormattedKey', () => {
@@ -77,5 +85,21 @@ describe('FormattedKey', () => {
     const { formatted, own } = setup({ pattern: 'T{seq:1}' });
     expect(formatted.next(9, own)).toHaveLength(9);
     expect(() => formatted.next(1, own)).toThrow(expect.objectContaining({ code: 'ID_SPACE_EXHAUSTED' }));
+  });
+
+  it('a period key lost with the database is made again once, after the mark this instance left is in', async () => {
+    const t = setup(daily);
+    expect(await t.formatted.next(2, t.own)).toEqual(['I20261207-0001', 'I20261207-0002']);
+    t.keys.delete('inv~20261207'); // a restore from a copy older than the period key
+    t.steps.length = 0;
+    expect(await t.formatted.next(1, t.own)).toEqual(['I20261207-0003']);
+    expect(t.steps).toEqual(['mark inv~20261207', 'create inv~20261207', 'made inv~20261207']);
+    // made again only once per request: a key that cannot be made is the request's error
+    const failing = setup(daily);
+    await failing.formatted.next(1, failing.own);
+    failing.keys.delete('inv~20261207');
+    const store = (failing.formatted as unknown as { deps: { store: PeriodKeyStore } }).deps.store;
+    store.createPeriodKey = async () => undefined; // "made", yet still unknown
+    await expect(failing.formatted.next(1, failing.own)).rejects.toMatchObject({ code: 'UNKNOWN_KEY' });
   });
 });

@@ -1,6 +1,7 @@
 import { Clock, databaseUnavailable, IdError, isIdError } from '@app/core';
 import { BusinessFormat, periodKey } from './business-format';
 import type { SegmentStore } from './segment-store';
+import { BelowMark } from './segment-sql';
 
 /** Where a formatted key's numbers come from: the plain keys' buffers (SegmentGenerator). */
 export interface PeriodSource {
@@ -8,6 +9,10 @@ export interface PeriodSource {
   take(key: string, count: number): string[] | Promise<string[]>;
   /** drops what this instance holds of a key (an old period's buffer) */
   forget(key: string): void;
+  /** resolves once the high-water mark this instance left for a key it let go of is in the database */
+  markLeft(key: string): Promise<void>;
+  /** a key made (again) in the database: a miss remembered for it no longer holds */
+  made(key: string): void;
 }
 
 /** The statements a period's own key needs (one small function per dialect, see period-key-sql.ts). */
@@ -89,16 +94,40 @@ export class FormattedKey {
     if (!this.primed) return (this.priming ??= this.prime()).then(() => this.next(count, own));
     const period = this.period();
     const key = periodKey(this.key, period);
-    if (this.made.has(key)) return this.render(period, this.deps.source.take(key, count));
-    return this.make(key).then(() => this.render(period, this.deps.source.take(key, count)));
+    if (!this.made.has(key)) return this.make(key).then(() => this.takeFrom(period, key, count, true));
+    return this.takeFrom(period, key, count, true);
+  }
+
+  /**
+   * A period key that vanished (lost with a restore or an asynchronous failover; deleted by hand)
+   * is made again once, above the high-water mark every instance that let go of it left (its
+   * fetches and what its polls saw drawn): see createPeriodKey.
+   */
+  private takeFrom(period: string, key: string, count: number, again: boolean): string[] | Promise<string[]> {
+    const remake = (e: unknown): Promise<string[]> => {
+      if (!again || !isIdError(e) || e.code !== 'UNKNOWN_KEY') throw e;
+      this.made.delete(key);
+      return this.make(key).then(() => this.takeFrom(period, key, count, false) as string[] | Promise<string[]>);
+    };
+    let ids: string[] | Promise<string[]>;
+    try {
+      ids = this.deps.source.take(key, count);
+    } catch (e) {
+      return remake(e);
+    }
+    return ids instanceof Promise ? this.render(period, ids.catch(remake)) : this.render(period, ids);
   }
 
   private make(key: string): Promise<void> {
     let making = this.making.get(key);
     if (making === undefined) {
-      making = this.deps.store
-        .createPeriodKey(key, this.step)
-        .then(() => void this.made.add(key))
+      making = this.deps.source
+        .markLeft(key)
+        .then(() => this.deps.store.createPeriodKey(key, this.step))
+        .then(() => {
+          this.made.add(key);
+          this.deps.source.made(key);
+        })
         .finally(() => this.making.delete(key));
       this.making.set(key, making);
     }
@@ -175,12 +204,18 @@ export function notNumeric(key: string, route: string): IdError {
  * gap locks on the meta row) once the winner's key can be read.
  */
 export async function createPeriodKey(store: SegmentStore, key: string, step: number, markMargin: bigint): Promise<void> {
+  let startId = 1n;
   for (let attempt = 1; ; attempt++) {
     try {
-      await store.create({ key, startId: 1n, step, description: null, public: false, markMargin });
+      await store.create({ key, startId, step, description: null, public: false, markMargin });
       return;
     } catch (e) {
       if (isIdError(e) && e.code === 'KEY_EXISTS') return;
+      // made before and lost (or deleted): above its high-water mark + margin, never again from 1
+      if (e instanceof BelowMark && attempt < 3) {
+        startId = e.smallest;
+        continue;
+      }
       if (isIdError(e) && e.code === 'DATABASE_UNAVAILABLE') throw e;
       if (isIdError(e)) {
         throw new IdError('SEGMENT_UNAVAILABLE', `the period key ${key} cannot be made: ${e.message}`, { retryAfter: 5, cause: e });

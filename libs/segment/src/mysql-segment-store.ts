@@ -262,6 +262,14 @@ export class MysqlSegmentStore implements SegmentStore {
     await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${NOW_MS} - ?`, [BigInt(TARGET_KEEP_MS)], { retryUnknown: true });
   }
 
+  async haltedPeriodKeys(withinMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ biz_tag: string }[]>(
+      `SELECT DISTINCT biz_tag FROM id_segment_halt WHERE biz_tag LIKE '%~%' AND seen_at >= ${NOW_MS} - ? ORDER BY biz_tag`,
+      [BigInt(withinMs)],
+    );
+    return rows.map((r) => r.biz_tag);
+  }
+
   async requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
     const found = new Map<string, bigint>();
     if (keys.length === 0) return found;

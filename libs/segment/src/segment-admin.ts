@@ -83,7 +83,7 @@ export class SegmentAdmin {
   ) {}
 
   async list(): Promise<SegmentListing[]> {
-    const rows = await this.store.list();
+    const rows = await this.withHaltedPeriodKeys(await this.store.list(), () => true);
     const required = await this.generator.requiredTargets(rows.map((r) => r.key));
     return rows.map((row) => ({
       ...viewOf(row),
@@ -107,6 +107,11 @@ export class SegmentAdmin {
         rows = rows.slice(0, limit);
         nextCursor = rows[rows.length - 1].key;
       }
+      const last = nextCursor;
+      rows = await this.withHaltedPeriodKeys(
+        rows,
+        (key) => (cursor === null || key > cursor) && (last === null || key <= last) && (prefix === null || key.startsWith(prefix)),
+      );
     } else {
       const offset = cursor === null ? 0 : Number(cursor);
       if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -134,6 +139,18 @@ export class SegmentAdmin {
       requiredSkipTarget: required.get(row.key)?.toString() ?? null,
     }));
     return { segments, nextCursor };
+  }
+
+  /**
+   * Period keys stay out of listings (a formatted key makes one a day), except those halted on
+   * some instance: the runbook after a lost write skips every key that names a
+   * requiredSkipTarget, and a period key it cannot see would stay halted. `within` keeps a page's
+   * range. In key order, as the listing is.
+   */
+  private async withHaltedPeriodKeys(rows: SegmentKeyRow[], within: (key: string) => boolean): Promise<SegmentKeyRow[]> {
+    const halted = (await this.generator.haltedPeriodKeys()).filter((key) => within(key) && !rows.some((r) => r.key === key));
+    if (halted.length === 0) return rows;
+    return [...rows, ...(await this.store.findMany(halted))].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /** whether this instance's poll sees skips in time */

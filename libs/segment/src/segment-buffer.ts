@@ -236,6 +236,17 @@ export class SegmentBuffer {
     return max;
   }
 
+  /**
+   * the highest id end this process knows the database handed out: fetched here, or observed by
+   * a poll (another instance's fetch). What a key made again must start above.
+   */
+  get reachedEnd(): bigint {
+    let max = this.highestEnd;
+    for (const end of this.observed.values()) if (end > max) max = end;
+    for (const end of this.observedOthers.values()) if (end > max) max = end;
+    return max;
+  }
+
   /** the highest end fetched in a lane (read when a poll is sent, passed back to observe) */
   fetchedEnd(lane = DEFAULT_LANE): bigint | undefined {
     return this.fetchedEnds.get(lane);

@@ -102,11 +102,18 @@ export function keyExists(key: string): IdError {
   return new IdError('KEY_EXISTS', `key "${key}" already exists`);
 }
 
+/** INVALID_START below a key's high-water mark; `smallest` for a caller that makes the key itself (a period key) */
+export class BelowMark extends IdError {
+  constructor(
+    key: string,
+    readonly smallest: bigint,
+  ) {
+    super('INVALID_START', `key "${key}" existed before and reached ids near ${smallest}; a key created again must start at ${smallest} or above`);
+  }
+}
+
 export function belowMark(key: string, smallest: bigint): IdError {
-  return new IdError(
-    'INVALID_START',
-    `key "${key}" existed before and reached ids near ${smallest}; a key created again must start at ${smallest} or above`,
-  );
+  return new BelowMark(key, smallest);
 }
 
 /** the smallest start a re-created key may take: high-water mark + margin (0 when never seen) */

@@ -102,6 +102,11 @@ export interface SegmentStore extends SegmentFetcher {
   publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void>;
   /** the largest target per key published within the last withinMs (database clock) */
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>>;
+  /**
+   * the period keys (`base~YYYYMMDD`) with a target published within the last withinMs: halted on
+   * some instance. Listings leave period keys out, but not these: the runbook must see them.
+   */
+  haltedPeriodKeys(withinMs: number): Promise<string[]>;
   update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null>;
   /**
    * Moves max_id ahead and bumps skipSeq in one transaction (never back; exact). Returns null for an unknown key;

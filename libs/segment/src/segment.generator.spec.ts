@@ -92,6 +92,9 @@ class MemoryStore implements SegmentStore {
   async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
     for (const t of targets) this.published.set(`${instanceId}/${t.key}`, t.target);
   }
+  async haltedPeriodKeys(): Promise<string[]> {
+    return [...new Set([...this.published.keys()].map((id) => id.slice(id.indexOf('/') + 1)).filter((key) => key.includes('~')))].sort();
+  }
   async requiredTargets(keys: string[]): Promise<Map<string, bigint>> {
     const found = new Map<string, bigint>();
     for (const [id, target] of this.published) {

@@ -122,6 +122,8 @@ export class SegmentGenerator implements IdGenerator {
   private readonly lookups = new Map<string, { resolve: (row: SegmentKeyRow | null) => void; reject: (e: unknown) => void }[]>();
   private lookupInFlight = false;
   private readonly misses = new Map<string, number>();
+  /** marks of keys let go of, not yet known to be in the database (leaveMark) */
+  private readonly pendingMarks = new Map<string, bigint>();
   private readonly clock: Clock;
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
@@ -183,7 +185,7 @@ export class SegmentGenerator implements IdGenerator {
   private forget(key: string): void {
     const info = this.keys.get(key);
     if (info === undefined) return;
-    void this.store.raiseMarks([{ key, highWater: info.buffer.highestEnd }]).catch(() => undefined);
+    this.leaveMark(key, info.buffer.reachedEnd);
     info.buffer.close();
     this.keys.delete(key);
     this.unpolled.delete(key);
@@ -191,12 +193,38 @@ export class SegmentGenerator implements IdGenerator {
     this.haltedKeys.delete(key);
   }
 
+  /**
+   * The high-water mark of a key this instance lets go of: everything it fetched or saw drawn.
+   * Kept until the database has it, so a period key made again (business-numbers.ts) starts
+   * above it: a mark still on its way would let the new key start below ids already issued.
+   */
+  private leaveMark(key: string, highWater: bigint): void {
+    if (highWater <= 0n) return;
+    const pending = this.pendingMarks.get(key);
+    if (pending === undefined || highWater > pending) this.pendingMarks.set(key, highWater);
+    void this.markLeft(key).catch(() => undefined);
+  }
+
+  /** resolves once the mark this instance left for `key` (if any) is in the database; sends it again if it failed */
+  private markLeft(key: string): Promise<void> {
+    const highWater = this.pendingMarks.get(key);
+    if (highWater === undefined) return Promise.resolve();
+    return this.store.raiseMarks([{ key, highWater }]).then(() => {
+      if (this.pendingMarks.get(key) === highWater) this.pendingMarks.delete(key);
+    });
+  }
+
   private formattedKey(key: string, row: SegmentKeyRow): FormattedKey | undefined {
     if (!row.format) return undefined;
     return new FormattedKey(key, BusinessFormat.fromStored(row.format), row.format, row.step, {
       clock: this.options.periodClock ?? this.clock,
       store: this.periodKeys,
-      source: { take: (k, n) => this.next(k, n), forget: (k) => this.forget(k) },
+      source: {
+        take: (k, n) => this.next(k, n),
+        forget: (k) => this.forget(k),
+        markLeft: (k) => this.markLeft(k),
+        made: (k) => void this.misses.delete(k),
+      },
       warn: (m) => this.options.log.warn(m),
     });
   }
@@ -342,6 +370,11 @@ export class SegmentGenerator implements IdGenerator {
   }
 
   /** per key halted anywhere: the largest smallest-target fresh in the database, with this instance's own */
+  /** period keys halted on some instance (fresh published targets): listings show these */
+  haltedPeriodKeys(): Promise<string[]> {
+    return this.store.haltedPeriodKeys(this.targetFreshMs);
+  }
+
   async requiredTargets(keys: string[]): Promise<Map<string, bigint>> {
     const required = await this.store.requiredTargets(keys, this.targetFreshMs);
     for (const key of keys) {
@@ -512,8 +545,9 @@ export class SegmentGenerator implements IdGenerator {
         },
         onFetchError: (e) => {
           if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
-            // deleted from the table: forget it, like any missing key, leaving its mark at what we reached
-            void this.store.raiseMarks([{ key, highWater: this.keys.get(key)?.buffer.highestEnd ?? 0n }]).catch(() => undefined);
+            // deleted from the table (by hand, or lost with a restore): forget it, like any missing
+            // key, leaving its mark at what we reached
+            this.leaveMark(key, this.keys.get(key)?.buffer.reachedEnd ?? 0n);
             this.keys.get(key)?.buffer.close();
             this.keys.delete(key);
             this.rememberMiss(key);

@@ -250,6 +250,16 @@ export class SqliteSegmentStore implements SegmentStore {
     ]);
   }
 
+  haltedPeriodKeys(withinMs: number): Promise<string[]> {
+    return wrap(() =>
+      (
+        this.db
+          .prepare(`SELECT DISTINCT biz_tag FROM id_segment_halt WHERE biz_tag LIKE '%~%' AND seen_at >= ${NOW_MS} - ? ORDER BY biz_tag`)
+          .all(BigInt(withinMs)) as { biz_tag: string }[]
+      ).map((r) => r.biz_tag),
+    );
+  }
+
   requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
     return wrap(() => {
       const read = this.db
