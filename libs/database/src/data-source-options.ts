@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { migrationsFor, partitionTableMigration } from './migrations';
-import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl, singleHostUrl } from './mysql-pool';
+import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl } from './mysql-pool';
+import { singleHostUrl } from './sql-pool';
 
 /**
  * Applied on every open of the SQLite file, by the app, the migration CLI and the writer thread

@@ -1,6 +1,7 @@
 import { maskUrl, StartupError } from '@app/core';
 import { createConnection } from 'mysql2/promise';
-import { MYSQL_CONNECT_TIMEOUT_MS, MysqlHost, parseMysqlUrl, singleHostUrl } from './mysql-pool';
+import { MYSQL_CONNECT_TIMEOUT_MS, MysqlHost, parseMysqlUrl } from './mysql-pool';
+import { singleHostUrl } from './sql-pool';
 
 /** One host tried at start and what it answered. */
 export interface HostAttempt extends MysqlHost {

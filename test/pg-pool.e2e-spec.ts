@@ -1,0 +1,163 @@
+import { classifyPgError, PgPool, toPgPlaceholders } from '@app/database';
+import { freshPgDatabase, PG_HOST, PG_PORT, PG_USER, pgAvailable, pgUnavailableReason } from './support/postgres';
+import { freePort, sleep } from './support/process';
+import { TcpProxy } from './support/tcp-proxy';
+
+/**
+ * PgPool's host rule, retries and error classes against the real server, each "host" a TCP proxy
+ * in front of it that the test can cut (as mysql-pool.e2e-spec does for MariaDB). A standby
+ * (pg_is_in_recovery) is the failover suites' part: they start real clusters.
+ */
+describe('toPgPlaceholders', () => {
+  it('numbers ? outside literals, quoted names and comments', () => {
+    expect(toPgPlaceholders(`SELECT '?', "a?b", ? -- what?\n, ?`)).toBe(`SELECT '?', "a?b", $1 -- what?\n, $2`);
+    expect(toPgPlaceholders(`UPDATE t SET a = 'it''s ?' WHERE b = ? AND c IN (?, ?)`)).toBe(`UPDATE t SET a = 'it''s ?' WHERE b = $1 AND c IN ($2, $3)`);
+  });
+});
+
+if (!pgAvailable()) {
+  it(`PgPool tests did not run: ${pgUnavailableReason()}`, () => {
+    expect(process.env.CI).toBeFalsy();
+  });
+} else {
+  describe('PgPool: several hosts in one URL', () => {
+    let db: Awaited<ReturnType<typeof freshPgDatabase>>;
+    const proxies: TcpProxy[] = [];
+    const pools: PgPool[] = [];
+    const url = (ports: number[]) => `postgres://${PG_USER}@${ports.map((p) => `127.0.0.1:${p}`).join(',')}/${db.name}`;
+    const pool = (ports: number[], timeoutMs = 1000) => {
+      const p = new PgPool(url(ports), { timeoutMs });
+      pools.push(p);
+      return p;
+    };
+    beforeAll(async () => {
+      db = await freshPgDatabase('pgpool');
+      for (let i = 0; i < 2; i++) proxies.push(await TcpProxy.start(PG_HOST, PG_PORT));
+      const setup = pool([PG_PORT]);
+      await setup.query('CREATE TABLE t (id INT PRIMARY KEY, n BIGINT NOT NULL, d NUMERIC(30) NOT NULL DEFAULT 0)');
+      await setup.query('INSERT INTO t VALUES (1, 0)');
+    });
+    afterAll(async () => {
+      await Promise.all(pools.map((p) => p.end()));
+      await Promise.all(proxies.map((p) => p.close()));
+      await db?.drop();
+    });
+
+    it('answers rows for SELECT and RETURNING, { affectedRows } otherwise; int8 and numeric exact as strings, BigInt bound exactly', async () => {
+      const p = pool([PG_PORT]);
+      const big = 2n ** 62n + 1n;
+      expect(await p.query('UPDATE t SET n = ?, d = ? WHERE id = ?', [big, 10n ** 25n + 1n, 1])).toEqual({ affectedRows: 1 });
+      expect(await p.query('UPDATE t SET n = n + ? WHERE id = ? RETURNING n, d', [1n, 1])).toEqual([
+        { n: (big + 1n).toString(), d: (10n ** 25n + 1n).toString() },
+      ]);
+      expect(await p.query('SELECT n FROM t WHERE id = ? AND n > ?', [1, big])).toEqual([{ n: (big + 1n).toString() }]);
+      expect(await p.query('UPDATE t SET n = 0 WHERE id = ?', [99])).toEqual({ affectedRows: 0 });
+      await p.query('UPDATE t SET n = 0, d = 0 WHERE id = 1');
+    });
+
+    it('uses the first usable host: a refused first host is skipped, and readiness-safe status says "2 of 2"', async () => {
+      const p = pool([await freePort(), proxies[0].port]);
+      expect(await p.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      expect(p.status()).toMatchObject({ inUse: '2 of 2', active: 1, lastMove: expect.stringMatching(/no connection/) });
+    });
+
+    it('a refused only host: DATABASE_UNAVAILABLE, the driver text kept in the cause', async () => {
+      const p = pool([await freePort()]);
+      await expect(p.query('SELECT 1')).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    });
+
+    it('moves on when the host in use is lost, and never moves back while the new one is usable', async () => {
+      const [a, b] = proxies;
+      const p = pool([a.port, b.port]);
+      await p.query('SELECT 1');
+      expect(p.status().inUse).toBe('1 of 2');
+      await a.set('cut');
+      expect(await p.query('SELECT 2 AS two')).toEqual([{ two: 2 }]); // a read: retried on host 2
+      expect(p.status().inUse).toBe('2 of 2');
+      await a.set('pass');
+      for (let i = 0; i < 5; i++) await p.query('SELECT 1');
+      expect(p.status().inUse).toBe('2 of 2');
+    });
+
+    it('a write whose connection breaks after it was sent: "outcome unknown" without retryUnknown; sent again with it', async () => {
+      const [a, b] = proxies;
+      for (const retryUnknown of [false, true]) {
+        await a.set('pass');
+        await b.set('pass');
+        const p = pool([a.port, b.port]);
+        await p.query('SELECT 1');
+        const write = p.query('UPDATE t SET n = n + 1 WHERE id = 1 AND pg_sleep(0.5) IS NOT NULL', [], { retryUnknown });
+        await sleep(150);
+        await a.set('cut');
+        if (retryUnknown) {
+          await expect(write).resolves.toEqual({ affectedRows: 1 });
+          expect(p.status().inUse).toBe('2 of 2');
+        } else {
+          await expect(write).rejects.toMatchObject({
+            code: 'DATABASE_UNAVAILABLE',
+            message: expect.stringMatching(/outcome unknown; check GET \/admin\/segments/),
+          });
+        }
+      }
+    });
+
+    it('a silent host (answers nothing): the statement fails within its deadline and the pool moves on', async () => {
+      const [a, b] = proxies;
+      await a.set('pass');
+      await b.set('pass');
+      const p = pool([a.port, b.port], 500);
+      await p.query('SELECT 1');
+      await a.set('blackhole');
+      const started = Date.now();
+      expect(await p.query('SELECT 3 AS three')).toEqual([{ three: 3 }]);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(p.status()).toMatchObject({ inUse: '2 of 2', lastMove: expect.stringMatching(/no answer from PostgreSQL|connection lost/) });
+      await a.set('pass');
+    });
+
+    it('statement_timeout: a statement running past it is cancelled by the server (57014) and counts as a lost connection', async () => {
+      const p = pool([PG_PORT], 300);
+      await expect(p.query('UPDATE t SET n = n WHERE id = 1 AND pg_sleep(2) IS NOT NULL')).rejects.toMatchObject({
+        code: 'DATABASE_UNAVAILABLE',
+        message: expect.stringMatching(/outcome unknown/),
+      });
+      expect(classifyPgError({ code: '57014' })).toBe('connection lost');
+    });
+
+    it('several statements on one connection: transaction() commits together or rolls back; a duplicate is the statement\'s own error', async () => {
+      const p = pool([PG_PORT]);
+      await p.transaction(async (query) => {
+        await query('UPDATE t SET n = 100 WHERE id = 1');
+        await query('INSERT INTO t (id, n) VALUES (2, 0)');
+      });
+      await expect(
+        p.transaction(async (query) => {
+          await query('UPDATE t SET n = 200 WHERE id = 1');
+          await query('INSERT INTO t (id, n) VALUES (2, 0)');
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await p.query('SELECT id, n FROM t ORDER BY id')).toEqual([
+        { id: 1, n: '100' },
+        { id: 2, n: '0' },
+      ]);
+    });
+
+    it('a read-only session refuses writes with 25006: classified "not writable"; a serialization failure and a deadlock "rolled back"', async () => {
+      const p = pool([PG_PORT]);
+      const refused = await p
+        .transaction(async (query) => {
+          await query('SET TRANSACTION READ ONLY');
+          await query('UPDATE t SET n = 1 WHERE id = 1');
+        })
+        .catch((e) => e);
+      expect(refused.code).toBe('25006');
+      expect(classifyPgError(refused)).toBe('not writable');
+      expect(classifyPgError({ code: '40001' })).toBe('rolled back');
+      expect(classifyPgError({ code: '40P01' })).toBe('rolled back');
+      expect(classifyPgError({ code: '57P01' })).toBe('connection lost');
+      expect(classifyPgError({ code: '08006' })).toBe('connection lost');
+      expect(classifyPgError(new Error('Connection terminated unexpectedly'))).toBe('connection lost');
+      expect(classifyPgError({ code: '42P01' })).toBe('statement');
+    });
+  });
+}
