@@ -3,10 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminConnection, freshDatabase, mysqlAvailable } from './mysql';
+import { freshPgDatabase, pgAdminClient, pgAvailable } from './postgres';
 
 /** One database a test runs against, with raw SQL access for checks behind the app's back. */
+export type Dialect = 'sqlite' | 'mysql' | 'postgres';
+
 export interface TestDatabase {
-  dialect: 'sqlite' | 'mysql';
+  dialect: Dialect;
   /** environment that points the service at it */
   env: Record<string, string>;
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
@@ -52,13 +55,39 @@ export async function mysqlDatabase(tag: string): Promise<TestDatabase> {
 }
 
 /**
- * The dialects to run a suite on: SQLite always; MariaDB when reachable (on CI it must be:
- * global-setup fails the run otherwise).
+ * A fresh PostgreSQL database for one test file, dropped (connections and all) by drop(). Raw
+ * queries take `?` placeholders as the MariaDB ones do (numbered here) and answer rows.
  */
-export function dialects(): ('sqlite' | 'mysql')[] {
-  return mysqlAvailable() ? ['sqlite', 'mysql'] : ['sqlite'];
+export async function postgresDatabase(tag: string): Promise<TestDatabase> {
+  const db = await freshPgDatabase(tag);
+  return {
+    dialect: 'postgres',
+    env: { DATABASE_URL: db.url, DB_TYPE: 'postgres' },
+    async query(sql, params = []) {
+      const client = await pgAdminClient(db.name);
+      try {
+        let n = 0;
+        const result = await client.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params.map((p) => (typeof p === 'bigint' ? p.toString() : p)),
+        );
+        return result.rows ?? [];
+      } finally {
+        await client.end();
+      }
+    },
+    drop: db.drop,
+  };
 }
 
-export function openDatabase(dialect: 'sqlite' | 'mysql', tag: string): Promise<TestDatabase> {
-  return dialect === 'sqlite' ? sqliteDatabase() : mysqlDatabase(tag);
+/**
+ * The dialects to run a suite on: SQLite always; MariaDB and PostgreSQL when reachable (on CI
+ * they must be: global-setup fails the run otherwise).
+ */
+export function dialects(): Dialect[] {
+  return ['sqlite', ...(mysqlAvailable() ? (['mysql'] as const) : []), ...(pgAvailable() ? (['postgres'] as const) : [])];
+}
+
+export function openDatabase(dialect: Dialect, tag: string): Promise<TestDatabase> {
+  return dialect === 'sqlite' ? sqliteDatabase() : dialect === 'mysql' ? mysqlDatabase(tag) : postgresDatabase(tag);
 }

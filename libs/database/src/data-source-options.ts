@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { migrationsFor, partitionTableMigration } from './migrations';
-import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl } from './mysql-pool';
-import { singleHostUrl } from './sql-pool';
+import { EXACT_TYPES } from './pg-pool';
+import { DB_CONNECT_TIMEOUT_MS, parseDbUrl, singleHostUrl } from './sql-pool';
 
 /**
  * Applied on every open of the SQLite file, by the app, the migration CLI and the writer thread
@@ -17,9 +17,9 @@ export function prepareSqlite(db: { pragma(source: string): unknown }): void {
   for (const pragma of SQLITE_PRAGMAS) db.pragma(pragma);
 }
 
-/** mysql://user:pass@host:port/db, mariadb:// accepted as the same. */
-export function mysqlUrl(url: string): string {
-  return url.replace(/^mariadb:\/\//, 'mysql://');
+/** mysql://user:pass@host:port/db, mariadb:// accepted as the same; postgresql:// as postgres://. */
+export function serverUrl(url: string): string {
+  return url.replace(/^mariadb:\/\//, 'mysql://').replace(/^postgresql:\/\//, 'postgres://');
 }
 
 export interface PartitionPlacement {
@@ -36,11 +36,11 @@ export interface PartitionPlacement {
  */
 export function partitionPlacements(config: AppConfig): PartitionPlacement[] {
   if (!config.PARTITIONS || config.PARTITIONS.length === 0) return [{ idx: 1, total: 1 }];
-  const main = config.DATABASE_URL ? mysqlUrl(config.DATABASE_URL) : undefined;
+  const main = config.DATABASE_URL ? serverUrl(config.DATABASE_URL) : undefined;
   return config.PARTITIONS.map((p) => ({
     idx: p.idx,
     total: p.total,
-    url: config.DB_TYPE === 'mysql' && mysqlUrl(p.url) === main ? undefined : mysqlUrl(p.url),
+    url: config.DB_TYPE !== 'sqlite' && serverUrl(p.url) === main ? undefined : serverUrl(p.url),
   }));
 }
 
@@ -52,7 +52,7 @@ export function dataSourceOptions(config: AppConfig): DataSourceOptions {
     mkdirSync(dirname(database), { recursive: true });
     return { ...baseOptions(migrations), type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
   }
-  return mysqlOptions(mysqlUrl(config.DATABASE_URL as string), migrations);
+  return serverOptions(serverUrl(config.DATABASE_URL as string), migrations);
 }
 
 function baseOptions(migrations: DataSourceOptions['migrations']) {
@@ -67,19 +67,30 @@ function baseOptions(migrations: DataSourceOptions['migrations']) {
 }
 
 /**
- * A MySQL DataSource (migrations only; statements go through MysqlPool): the main one, or a
- * partition's own database. TypeORM connects to one host: given a multi-host URL it takes the
- * first, and DatabaseModule passes the host MysqlPool found usable instead.
+ * A MySQL or PostgreSQL DataSource (migrations only; statements go through MysqlPool or PgPool):
+ * the main one, or a partition's own database. TypeORM connects to one host: given a multi-host
+ * URL it takes the first, and DatabaseModule passes the host the pool found usable instead.
  */
-export function mysqlOptions(url: string, migrations: DataSourceOptions['migrations']): DataSourceOptions {
+export function serverOptions(url: string, migrations: DataSourceOptions['migrations']): DataSourceOptions {
+  const target = parseDbUrl(url);
+  if (target.dialect === 'postgres') {
+    return {
+      ...baseOptions(migrations),
+      type: 'postgres',
+      url: singleHostUrl(target, 0),
+      connectTimeoutMS: DB_CONNECT_TIMEOUT_MS,
+      extra: { max: 2, keepAlive: true, idleTimeoutMillis: 60_000, types: EXACT_TYPES },
+    };
+  }
   return {
     ...baseOptions(migrations),
     type: 'mysql',
     connectorPackage: 'mysql2',
-    url: singleHostUrl(parseMysqlUrl(url), 0),
+    url: singleHostUrl(target, 0),
     supportBigNumbers: true,
     bigNumberStrings: true,
-    connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
+    connectTimeout: DB_CONNECT_TIMEOUT_MS,
     extra: { connectionLimit: 2, enableKeepAlive: true, maxIdle: 2, idleTimeout: 60_000 },
   };
 }
+

@@ -16,7 +16,7 @@ export { StartupError };
  * public keys exist or SNOWFLAKE_PERMUTE is on.
  */
 export async function verifyIdSecret(config: AppConfig, dataSource: DataSource): Promise<Buffer | null> {
-  const mysql = dataSource.options.type === 'mysql';
+  const type = dataSource.options.type;
   const [{ n }] = await dataSource.query('SELECT COUNT(*) AS n FROM id_segment_meta WHERE public = 1');
   const publicKeys = Number(n);
   const secret = config.ID_SECRET;
@@ -25,11 +25,13 @@ export async function verifyIdSecret(config: AppConfig, dataSource: DataSource):
     if (publicKeys > 0) throw new StartupError(`ID_SECRET is required: ${publicKeys} segment key(s) are public`);
     return null;
   }
-  await dataSource.query(`INSERT ${mysql ? 'IGNORE' : 'OR IGNORE'} INTO id_meta (name, value) VALUES (?, ?)`, [
-    FINGERPRINT,
-    secretFingerprint(secret),
-  ]);
-  const [row] = await dataSource.query('SELECT value FROM id_meta WHERE name = ?', [FINGERPRINT]);
+  // TypeORM passes placeholders through: PostgreSQL's are numbered
+  const insert =
+    type === 'postgres'
+      ? 'INSERT INTO id_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING'
+      : `INSERT ${type === 'mysql' ? 'IGNORE' : 'OR IGNORE'} INTO id_meta (name, value) VALUES (?, ?)`;
+  await dataSource.query(insert, [FINGERPRINT, secretFingerprint(secret)]);
+  const [row] = await dataSource.query(`SELECT value FROM id_meta WHERE name = ${type === 'postgres' ? '$1' : '?'}`, [FINGERPRINT]);
   if (!fingerprintMatches(secret, String(row.value))) {
     throw new StartupError(
       'ID_SECRET is not the secret this database was first used with: a new secret would give public ids that may ' +

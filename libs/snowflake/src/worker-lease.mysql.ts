@@ -1,4 +1,4 @@
-import { MysqlPool } from '@app/database';
+import { SqlPool } from '@app/database';
 import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore, WriterRecord } from './worker-lease';
 
 // "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
@@ -14,7 +14,7 @@ const REPEATABLE = { retryUnknown: true };
  * instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
  */
 export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(private readonly db: MysqlPool) {}
+  constructor(private readonly db: SqlPool) {}
 
   private run(sql: string, values: unknown[] = [], options = {}): Promise<any> {
     return this.db.query(sql, values, options);
