@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunningApp, request, startApp } from './support/app';
 import { testConfig } from './support/config';
-import { dialects, mysqlDatabase, openDatabase, TestDatabase } from './support/dialects';
+import { dialects, mysqlDatabase, openDatabase, postgresDatabase, TestDatabase } from './support/dialects';
+import { PG_HOST, PG_PORT, pgAvailable, pgUnavailableReason } from './support/postgres';
 import { duplicates, pullIds } from './support/load';
 import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
@@ -150,19 +151,26 @@ if (!mysqlAvailable()) {
     }, 250_000);
   });
 
-  describe('one instance with partitions in two databases, one cut mid-load', () => {
+}
+
+/** a database's URL with its port replaced by a proxy's in front of it */
+const throughProxy = (db: TestDatabase, port: number, proxyPort: number) => db.env.DATABASE_URL.replace(`:${port}/`, `:${proxyPort}/`);
+
+/** The partition and ticket outage suites, on MariaDB and on PostgreSQL. */
+function serverOutageSuites(server: { name: string; host: string; port: number; open: (tag: string) => Promise<TestDatabase> }): void {
+  describe(`one instance with partitions in two ${server.name} databases, one cut mid-load`, () => {
     let main: TestDatabase;
-    const dbs: Awaited<ReturnType<typeof freshDatabase>>[] = [];
+    const dbs: TestDatabase[] = [];
     let proxy: TcpProxy;
     let app: RunningApp;
 
     beforeAll(async () => {
-      main = await mysqlDatabase('partmain');
-      dbs.push(await freshDatabase('part1'), await freshDatabase('part2'));
-      proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
+      main = await server.open('partmain');
+      dbs.push(await server.open('part1'), await server.open('part2'));
+      proxy = await TcpProxy.start(server.host, server.port);
       const partitions = [
-        { idx: 1, total: 2, url: `mysql://root@127.0.0.1:${proxy.port}/${dbs[0].name}` },
-        { idx: 2, total: 2, url: `mysql://root@127.0.0.1:${MYSQL_PORT}/${dbs[1].name}` },
+        { idx: 1, total: 2, url: throughProxy(dbs[0], server.port, proxy.port) },
+        { idx: 2, total: 2, url: dbs[1].env.DATABASE_URL },
       ];
       app = await startApp(testConfig({ ...main.env, PARTITIONS: JSON.stringify(partitions), PARTITION_SEGMENT_SIZE: '500' }));
     });
@@ -203,11 +211,11 @@ if (!mysqlAvailable()) {
     }, 130_000);
   });
 
-  describe('ticket without its database', () => {
+  describe(`ticket without its ${server.name} database`, () => {
     it('503 DATABASE_UNAVAILABLE, readiness 200 with the database part down, then recovers', async () => {
-      const db = await mysqlDatabase('ticketdown');
-      const proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
-      const app = await startApp(testConfig({ DATABASE_URL: db.env.DATABASE_URL.replace(`:${MYSQL_PORT}/`, `:${proxy.port}/`) }));
+      const db = await server.open('ticketdown');
+      const proxy = await TcpProxy.start(server.host, server.port);
+      const app = await startApp(testConfig({ ...db.env, DATABASE_URL: throughProxy(db, server.port, proxy.port) }));
       try {
         expect((await app.get('/ids/ticket')).status).toBe(200);
         await proxy.set('cut');
@@ -232,4 +240,13 @@ if (!mysqlAvailable()) {
       }
     }, 60_000);
   });
+}
+
+if (mysqlAvailable()) serverOutageSuites({ name: 'MariaDB', host: MYSQL_HOST, port: MYSQL_PORT, open: mysqlDatabase });
+if (!pgAvailable()) {
+  it(`partition PostgreSQL tests did not run: ${pgUnavailableReason()}`, () => {
+    expect(process.env.CI).toBeFalsy();
+  });
+} else {
+  serverOutageSuites({ name: 'PostgreSQL', host: PG_HOST, port: PG_PORT, open: postgresDatabase });
 }
