@@ -1,5 +1,7 @@
 import { classifyPgError, PgPool, toPgPlaceholders } from '@app/database';
 import { freshPgDatabase, PG_HOST, PG_PORT, PG_USER, pgAvailable, pgUnavailableReason } from './support/postgres';
+import { startApp } from './support/app';
+import { testConfig } from './support/config';
 import { freePort } from './support/process';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -99,6 +101,32 @@ if (!pgAvailable()) {
       expect(classifyPgError({ code: '08006' })).toBe('connection lost');
       expect(classifyPgError(new Error('Connection terminated unexpectedly'))).toBe('connection lost');
       expect(classifyPgError({ code: '42P01' })).toBe('statement');
+    });
+  });
+
+  describe('the service on a two-host PostgreSQL URL whose first host refuses', () => {
+    it('serves every strategy from host 2; readiness names "2 of 2", /admin/info the hosts and why it moved', async () => {
+      const db = await freshPgDatabase('pgtwohosts');
+      const token = 'pg-two-hosts-admin-token';
+      const app = await startApp(
+        testConfig({ DATABASE_URL: `postgres://${PG_USER}@127.0.0.1:${await freePort()},${PG_HOST}:${PG_PORT}/${db.name}`, ADMIN_TOKEN: token }),
+      );
+      try {
+        for (const strategy of ['segment', 'partition', 'ticket', 'snowflake']) {
+          const res = await app.get(`/ids/${strategy}?count=3`);
+          expect(res.status).toBe(200);
+          expect(res.body.ids).toHaveLength(3);
+        }
+        const ready = await app.get('/health/ready');
+        expect(ready.status).toBe(200);
+        expect(ready.body.info.database).toEqual({ status: 'up', host: '2 of 2' });
+        const info = await app.get('/admin/info', { headers: { authorization: `Bearer ${token}` } });
+        expect(info.body.settings.DB_TYPE).toBe('postgres');
+        expect(info.body.database).toMatchObject({ inUse: '2 of 2', active: 1, hosts: [expect.stringMatching(/^127\.0\.0\.1:\d+$/), `${PG_HOST}:${PG_PORT}`] });
+      } finally {
+        await app.close();
+        await db.drop();
+      }
     });
   });
 }
