@@ -1,10 +1,8 @@
 import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { request } from './support/app';
-import { mysqlDatabase, postgresDatabase, sqliteDatabase, TestDatabase } from './support/dialects';
-import { pgAvailable, pgUnavailableReason } from './support/postgres';
+import { serversUnderTest, sqliteDatabase, TestDatabase } from './support/dialects';
 import { duplicates } from './support/load';
-import { mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /*
@@ -154,20 +152,7 @@ describe('partition skip on SQLite: two processes on one file', () => {
   }, 120_000);
 });
 
-if (!mysqlAvailable()) {
-  it(`partition layout MariaDB tests did not run: ${mysqlUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  layoutSuite('MariaDB', mysqlDatabase);
-}
-if (!pgAvailable()) {
-  it(`partition layout PostgreSQL tests did not run: ${pgUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  layoutSuite('PostgreSQL', postgresDatabase);
-}
+for (const server of serversUnderTest('partition layout tests')) layoutSuite(server.name, server.open);
 
 /** layouts, re-base and skips on a server database (two of them for two partitions) */
 function layoutSuite(name: string, open: (tag: string) => Promise<TestDatabase>): void {

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunningApp, request, startApp } from './support/app';
 import { testConfig } from './support/config';
-import { dialects, mysqlDatabase, openDatabase, postgresDatabase, TestDatabase } from './support/dialects';
-import { PG_HOST, PG_PORT, pgAvailable, pgUnavailableReason } from './support/postgres';
+import { dialects, openDatabase, ServerUnderTest, serversUnderTest, TestDatabase, throughProxy } from './support/dialects';
 import { duplicates, pullIds } from './support/load';
-import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
+import { freshDatabase, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -153,11 +152,8 @@ if (!mysqlAvailable()) {
 
 }
 
-/** a database's URL with its port replaced by a proxy's in front of it */
-const throughProxy = (db: TestDatabase, port: number, proxyPort: number) => db.env.DATABASE_URL.replace(`:${port}/`, `:${proxyPort}/`);
-
 /** The partition and ticket outage suites, on MariaDB and on PostgreSQL. */
-function serverOutageSuites(server: { name: string; host: string; port: number; open: (tag: string) => Promise<TestDatabase> }): void {
+function serverOutageSuites(server: ServerUnderTest): void {
   describe(`one instance with partitions in two ${server.name} databases, one cut mid-load`, () => {
     let main: TestDatabase;
     const dbs: TestDatabase[] = [];
@@ -242,11 +238,4 @@ function serverOutageSuites(server: { name: string; host: string; port: number; 
   });
 }
 
-if (mysqlAvailable()) serverOutageSuites({ name: 'MariaDB', host: MYSQL_HOST, port: MYSQL_PORT, open: mysqlDatabase });
-if (!pgAvailable()) {
-  it(`partition PostgreSQL tests did not run: ${pgUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  serverOutageSuites({ name: 'PostgreSQL', host: PG_HOST, port: PG_PORT, open: postgresDatabase });
-}
+for (const server of serversUnderTest('partition and ticket outage tests')) serverOutageSuites(server);

@@ -1,9 +1,7 @@
 import { RunningApp, startApp } from './support/app';
 import { testConfig } from './support/config';
-import { mysqlDatabase, postgresDatabase, TestDatabase } from './support/dialects';
+import { serversUnderTest, TestDatabase, throughProxy } from './support/dialects';
 import { duplicates } from './support/load';
-import { MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
-import { PG_HOST, PG_PORT, pgAvailable, pgUnavailableReason } from './support/postgres';
 import { ProxyMode, TcpProxy } from './support/tcp-proxy';
 import { sleep } from './support/process';
 
@@ -19,19 +17,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`timed out waiting for ${what}`);
 }
 
-interface Server {
-  name: string;
-  host: string;
-  port: number;
-  open: (tag: string) => Promise<TestDatabase>;
-}
-const servers: Server[] = [];
-if (mysqlAvailable()) servers.push({ name: 'MariaDB', host: MYSQL_HOST, port: MYSQL_PORT, open: mysqlDatabase });
-else it(`segment outage tests on MariaDB did not run: ${mysqlUnavailableReason()}`, () => expect(process.env.CI).toBeFalsy());
-if (pgAvailable()) servers.push({ name: 'PostgreSQL', host: PG_HOST, port: PG_PORT, open: postgresDatabase });
-else it(`segment outage tests on PostgreSQL did not run: ${pgUnavailableReason()}`, () => expect(process.env.CI).toBeFalsy());
-
-const cases = servers.flatMap((server) => (['cut', 'blackhole'] as Exclude<ProxyMode, 'pass'>[]).map((mode) => ({ server, mode })));
+const cases = serversUnderTest('segment outage tests').flatMap((server) =>
+  (['cut', 'blackhole'] as Exclude<ProxyMode, 'pass'>[]).map((mode) => ({ server, mode })),
+);
 if (cases.length > 0) {
   describe.each(cases)('segment: $server.name outage through a proxy ($mode)', ({ server, mode }) => {
     let db: TestDatabase;
@@ -42,8 +30,7 @@ if (cases.length > 0) {
     beforeAll(async () => {
       db = await server.open(`outage_${mode}`);
       proxy = await TcpProxy.start(server.host, server.port);
-      const url = db.env.DATABASE_URL.replace(`:${server.port}/`, `:${proxy.port}/`);
-      app = await startApp(testConfig({ ...db.env, DATABASE_URL: url, SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_WAIT_MS: String(WAIT_MS) }));
+      app = await startApp(testConfig({ ...db.env, DATABASE_URL: throughProxy(db, server.port, proxy.port), SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_WAIT_MS: String(WAIT_MS) }));
     });
     afterAll(async () => {
       await proxy?.set('pass');
