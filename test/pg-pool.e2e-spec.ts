@@ -1,12 +1,14 @@
 import { classifyPgError, PgPool, toPgPlaceholders } from '@app/database';
 import { freshPgDatabase, PG_HOST, PG_PORT, PG_USER, pgAvailable, pgUnavailableReason } from './support/postgres';
-import { freePort, sleep } from './support/process';
+import { startApp } from './support/app';
+import { testConfig } from './support/config';
+import { freePort } from './support/process';
 import { TcpProxy } from './support/tcp-proxy';
 
 /**
- * PgPool's host rule, retries and error classes against the real server, each "host" a TCP proxy
- * in front of it that the test can cut (as mysql-pool.e2e-spec does for MariaDB). A standby
- * (pg_is_in_recovery) is the failover suites' part: they start real clusters.
+ * What PgPool adds to the shared host rule and retries (those: sql-pool.e2e-spec): placeholders,
+ * exact int8/numeric, deadlines and the SQLSTATE classes, against the real server behind TCP
+ * proxies. A standby (pg_is_in_recovery) is the failover suites' part: they start real clusters.
  */
 describe('toPgPlaceholders', () => {
   it('numbers ? outside literals, quoted names and comments', () => {
@@ -55,50 +57,9 @@ if (!pgAvailable()) {
       await p.query('UPDATE t SET n = 0, d = 0 WHERE id = 1');
     });
 
-    it('uses the first usable host: a refused first host is skipped, and readiness-safe status says "2 of 2"', async () => {
-      const p = pool([await freePort(), proxies[0].port]);
-      expect(await p.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-      expect(p.status()).toMatchObject({ inUse: '2 of 2', active: 1, lastMove: expect.stringMatching(/no connection/) });
-    });
-
     it('a refused only host: DATABASE_UNAVAILABLE, the driver text kept in the cause', async () => {
       const p = pool([await freePort()]);
       await expect(p.query('SELECT 1')).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
-    });
-
-    it('moves on when the host in use is lost, and never moves back while the new one is usable', async () => {
-      const [a, b] = proxies;
-      const p = pool([a.port, b.port]);
-      await p.query('SELECT 1');
-      expect(p.status().inUse).toBe('1 of 2');
-      await a.set('cut');
-      expect(await p.query('SELECT 2 AS two')).toEqual([{ two: 2 }]); // a read: retried on host 2
-      expect(p.status().inUse).toBe('2 of 2');
-      await a.set('pass');
-      for (let i = 0; i < 5; i++) await p.query('SELECT 1');
-      expect(p.status().inUse).toBe('2 of 2');
-    });
-
-    it('a write whose connection breaks after it was sent: "outcome unknown" without retryUnknown; sent again with it', async () => {
-      const [a, b] = proxies;
-      for (const retryUnknown of [false, true]) {
-        await a.set('pass');
-        await b.set('pass');
-        const p = pool([a.port, b.port]);
-        await p.query('SELECT 1');
-        const write = p.query('UPDATE t SET n = n + 1 WHERE id = 1 AND pg_sleep(0.5) IS NOT NULL', [], { retryUnknown });
-        await sleep(150);
-        await a.set('cut');
-        if (retryUnknown) {
-          await expect(write).resolves.toEqual({ affectedRows: 1 });
-          expect(p.status().inUse).toBe('2 of 2');
-        } else {
-          await expect(write).rejects.toMatchObject({
-            code: 'DATABASE_UNAVAILABLE',
-            message: expect.stringMatching(/outcome unknown; check GET \/admin\/segments/),
-          });
-        }
-      }
     });
 
     it('a silent host (answers nothing): the statement fails within its deadline and the pool moves on', async () => {
@@ -124,24 +85,6 @@ if (!pgAvailable()) {
       expect(classifyPgError({ code: '57014' })).toBe('connection lost');
     });
 
-    it('several statements on one connection: transaction() commits together or rolls back; a duplicate is the statement\'s own error', async () => {
-      const p = pool([PG_PORT]);
-      await p.transaction(async (query) => {
-        await query('UPDATE t SET n = 100 WHERE id = 1');
-        await query('INSERT INTO t (id, n) VALUES (2, 0)');
-      });
-      await expect(
-        p.transaction(async (query) => {
-          await query('UPDATE t SET n = 200 WHERE id = 1');
-          await query('INSERT INTO t (id, n) VALUES (2, 0)');
-        }),
-      ).rejects.toMatchObject({ code: '23505' });
-      expect(await p.query('SELECT id, n FROM t ORDER BY id')).toEqual([
-        { id: 1, n: '100' },
-        { id: 2, n: '0' },
-      ]);
-    });
-
     it('a read-only session refuses writes with 25006: classified "not writable"; a serialization failure and a deadlock "rolled back"', async () => {
       const p = pool([PG_PORT]);
       const refused = await p
@@ -158,6 +101,32 @@ if (!pgAvailable()) {
       expect(classifyPgError({ code: '08006' })).toBe('connection lost');
       expect(classifyPgError(new Error('Connection terminated unexpectedly'))).toBe('connection lost');
       expect(classifyPgError({ code: '42P01' })).toBe('statement');
+    });
+  });
+
+  describe('the service on a two-host PostgreSQL URL whose first host refuses', () => {
+    it('serves every strategy from host 2; readiness names "2 of 2", /admin/info the hosts and why it moved', async () => {
+      const db = await freshPgDatabase('pgtwohosts');
+      const token = 'pg-two-hosts-admin-token';
+      const app = await startApp(
+        testConfig({ DATABASE_URL: `postgres://${PG_USER}@127.0.0.1:${await freePort()},${PG_HOST}:${PG_PORT}/${db.name}`, ADMIN_TOKEN: token }),
+      );
+      try {
+        for (const strategy of ['segment', 'partition', 'ticket', 'snowflake']) {
+          const res = await app.get(`/ids/${strategy}?count=3`);
+          expect(res.status).toBe(200);
+          expect(res.body.ids).toHaveLength(3);
+        }
+        const ready = await app.get('/health/ready');
+        expect(ready.status).toBe(200);
+        expect(ready.body.info.database).toEqual({ status: 'up', host: '2 of 2' });
+        const info = await app.get('/admin/info', { headers: { authorization: `Bearer ${token}` } });
+        expect(info.body.settings.DB_TYPE).toBe('postgres');
+        expect(info.body.database).toMatchObject({ inUse: '2 of 2', active: 1, hosts: [expect.stringMatching(/^127\.0\.0\.1:\d+$/), `${PG_HOST}:${PG_PORT}`] });
+      } finally {
+        await app.close();
+        await db.drop();
+      }
     });
   });
 }

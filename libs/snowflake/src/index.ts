@@ -8,3 +8,4 @@ export * from './worker-lease';
 export * from './worker-lease.mysql';
 export * from './worker-lease.sqlite';
 export * from './worker-lease.postgres';
+export * from './worker-lease.server';

@@ -1,5 +1,5 @@
-import { SqlPool } from '@app/database';
-import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore, WriterRecord } from './worker-lease';
+import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
 /** the database's clock; one value for the whole statement (not the transaction's start) */
 const NOW = 'statement_timestamp()';
@@ -8,8 +8,6 @@ const LEASE_AGO = `${NOW} - CAST(? AS bigint) * interval '1 millisecond'`;
 // "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
 const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < ${LEASE_AGO}))`;
 const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${LEASE_AGO})`;
-/** retried after an unknown outcome: a repeat re-takes or re-renews the same row for the same instance */
-const REPEATABLE = { retryUnknown: true };
 
 interface Taken {
   worker_id: number;
@@ -17,24 +15,13 @@ interface Taken {
 }
 
 /**
- * worker_node on PostgreSQL, the same compare-and-set rules as MysqlWorkerLeaseStore (its own
- * pool, failing over like the main one). Where MySQL picks and takes a row with UPDATE ... ORDER
+ * worker_node on PostgreSQL, the same compare-and-set rules as MysqlWorkerLeaseStore (the pool:
+ * ServerWorkerLeaseStore). Where MySQL picks and takes a row with UPDATE ... ORDER
  * BY ... LIMIT 1 and LAST_INSERT_ID, PostgreSQL picks it in a subquery (FOR UPDATE SKIP LOCKED:
  * two instances acquiring together take two rows), checks the condition again on the row it
  * updates, and answers it with RETURNING. Heartbeats are timestamptz: no time zone or DST in them.
  */
-export class PgWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(private readonly db: SqlPool) {}
-
-  private run(sql: string, values: unknown[] = [], options = {}): Promise<any> {
-    return this.db.query(sql, values, options);
-  }
-
-  async countRows(from: number, to: number): Promise<number> {
-    const rows = await this.run('SELECT COUNT(*) AS n FROM worker_node WHERE worker_id BETWEEN ? AND ?', [from, to]);
-    return Number(rows[0].n);
-  }
-
+export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
   async seed(from: number, to: number): Promise<void> {
     await this.run(
       'INSERT INTO worker_node (worker_id, reserved_until) SELECT g, 0 FROM generate_series(CAST(? AS int), CAST(? AS int)) g ON CONFLICT (worker_id) DO NOTHING',
@@ -101,14 +88,6 @@ export class PgWorkerLeaseStore implements WorkerLeaseStore {
     return Number(result.affectedRows) === 1;
   }
 
-  async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
-    await this.run(
-      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?',
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
-  }
-
   /**
    * Which server takes lease writes, recorded in id_meta as "lease writer <address>:<port>
    * <cluster_name>" with the database clock when it first did. A promoted standby answers on
@@ -120,14 +99,12 @@ export class PgWorkerLeaseStore implements WorkerLeaseStore {
       "SELECT COALESCE(host(inet_server_addr()), 'local') AS host, COALESCE(inet_server_port(), 0) AS port, current_setting('cluster_name') AS cluster",
     );
     const name = `lease writer ${me.host}:${me.port} ${me.cluster}`.trim().slice(0, 64);
-    await this.run(`INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`, [name], REPEATABLE);
-    const [row] = await this.run(
-      `SELECT (SELECT value FROM id_meta WHERE name = ?) AS since_ms,
-              (SELECT COUNT(*) FROM id_meta WHERE name LIKE 'lease writer %') AS writers,
-              ${NOW_MS} AS now_ms`,
-      [name],
+    return recordLeaseWriter(
+      (sql, values, options) => this.run(sql, values, options),
+      name,
+      `INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`,
+      NOW_MS,
     );
-    return { sinceMs: Number(row.since_ms), dbNowMs: Number(row.now_ms), moved: Number(row.writers) > 1 };
   }
 
   async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
