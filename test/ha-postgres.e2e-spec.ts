@@ -161,7 +161,9 @@ if (missing) {
           const r = await request(`${s.url}/health/ready`);
           expect(r.status).toBe(200);
           expect(r.body.info.database.host).toBe('2 of 2');
-          expect(r.body.info.segment.keys.pgsync.status).toBe('up'); // nothing acknowledged was lost: no halt
+          // nothing acknowledged was lost: no halt
+          expect(r.body.details.segment.keys.pgsync.status).toBe('up');
+          expect(r.body.details.partition.partitions['1'].status).toBe('up');
         }
       } finally {
         await load.stop();
