@@ -21,7 +21,7 @@ if (missing) {
     let async: PgNode;
 
     beforeAll(async () => {
-      const ports = await portBlock(35400, 35499, 3);
+      const ports = await portBlock(35400, 35449, 3);
       root = pgClusterRoot('harness');
       ({ primary, standbys: [sync, async] } = await startPrimaryStandbys(root, ports, ['sync', 'async']));
       await primary.sql('CREATE TABLE t (id bigint PRIMARY KEY, note text)', 'idha');

@@ -241,21 +241,27 @@ export type StandbyKind = 'sync' | 'async';
  */
 export async function startPrimaryStandbys(root: string, ports: number[], kinds: StandbyKind[]): Promise<{ primary: PgNode; standbys: PgNode[] }> {
   const primary = new PgNode(root, 'primary', ports[0]);
-  await primary.initdb();
-  await primary.start();
-  await primary.sql(`CREATE ROLE ${PG_APP_USER} LOGIN PASSWORD '${PG_APP_PASSWORD}'`);
-  await primary.sql(`CREATE DATABASE ${PG_APP_DB} OWNER ${PG_APP_USER}`);
   const standbys = kinds.map((kind, i) => new PgNode(root, kind, ports[i + 1]));
-  for (const s of standbys) {
-    await s.baseBackupFrom(primary);
-    await s.start();
-  }
-  await waitFor(async () => (await Promise.all(standbys.map((s) => primary.replicationOf(s)))).every((r) => r?.state === 'streaming'), 60_000, 'every standby streaming');
-  if (kinds.includes('sync')) {
-    await primary.sql(`ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (sync)'`);
-    await primary.sql('SELECT pg_reload_conf()');
-    const sync = standbys[kinds.indexOf('sync')];
-    await waitFor(async () => (await primary.replicationOf(sync))?.syncState === 'sync', 60_000, 'the sync standby reported as synchronous');
+  try {
+    await primary.initdb();
+    await primary.start();
+    await primary.sql(`CREATE ROLE ${PG_APP_USER} LOGIN PASSWORD '${PG_APP_PASSWORD}'`);
+    await primary.sql(`CREATE DATABASE ${PG_APP_DB} OWNER ${PG_APP_USER}`);
+    for (const s of standbys) {
+      await s.baseBackupFrom(primary);
+      await s.start();
+    }
+    await waitFor(async () => (await Promise.all(standbys.map((s) => primary.replicationOf(s)))).every((r) => r?.state === 'streaming'), 60_000, 'every standby streaming');
+    if (kinds.includes('sync')) {
+      await primary.sql(`ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (sync)'`);
+      await primary.sql('SELECT pg_reload_conf()');
+      const sync = standbys[kinds.indexOf('sync')];
+      await waitFor(async () => (await primary.replicationOf(sync))?.syncState === 'sync', 60_000, 'the sync standby reported as synchronous');
+    }
+  } catch (e) {
+    // never handed to the test: stopped here, so its clean-up only has the dir to remove
+    await stopPgCluster([primary, ...standbys], undefined);
+    throw e;
   }
   return { primary, standbys };
 }
@@ -264,8 +270,9 @@ export async function startPrimaryStandbys(root: string, ports: number[], kinds:
 export async function stopPgCluster(nodes: PgNode[], root: string | undefined): Promise<void> {
   await Promise.all(
     nodes.map(async (n) => {
-      const gone = n.stop('immediate').then(() => true);
-      const quick = await Promise.race([gone, new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const quick = await Promise.race([n.stop('immediate').then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))]);
+      clearTimeout(timer);
       if (!quick) await n.kill('SIGKILL');
     }),
   );
