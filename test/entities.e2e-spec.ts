@@ -9,7 +9,7 @@ import {
   segmentTableEntity,
   SegmentTableRow,
 } from '@app/database';
-import { readMysqlSegmentTable } from '@app/segment/mysql-segment-store';
+import { readServerSegmentTable } from '@app/segment/server-segment-store';
 import { DataSourceOptions } from 'typeorm';
 import { testConfig } from './support/config';
 import { dialects, openDatabase, TestDatabase } from './support/dialects';
@@ -38,20 +38,22 @@ async function readerOptions(options: DataSourceOptions): Promise<DataSourceOpti
 
 /**
  * What TypeORM's schema builder would run to make the database match the entities, and on MySQL
- * the key columns whose binary collation (which TypeORM does not compare) differs.
+ * the key columns whose binary collation (which TypeORM does not compare) differs, on MySQL and PostgreSQL.
  */
 async function schemaChanges(options: DataSourceOptions): Promise<string[]> {
   const ds = await newDataSource(await readerOptions(options)).initialize();
   try {
     const changes = (await ds.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query);
     if (ds.options.type === 'sqlite' || ds.options.type === 'better-sqlite3') return changes;
+    const postgres = ds.options.type === 'postgres';
     const rows: { t: string; c: string; collation: string | null }[] = await ds.query(
-      'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()',
+      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${postgres ? 'current_schema()' : 'DATABASE()'}`,
     );
     for (const m of ds.entityMetadatas.filter((e) => e.synchronize)) {
       for (const column of m.columns) {
         const found = rows.find((r) => r.t === m.tableName && r.c === column.databaseName)?.collation ?? null;
-        const binary = (collation: string | null | undefined) => collation?.endsWith('_bin') ?? false;
+        // byte for byte: MySQL's *_bin, PostgreSQL's "C"
+        const binary = (collation: string | null | undefined) => (postgres ? collation === 'C' : (collation?.endsWith('_bin') ?? false));
         if (binary(found) !== binary(column.collation)) changes.push(`collation of ${m.tableName}.${column.databaseName}: ${found} in the database, ${column.collation} in the entity`);
       }
     }
@@ -133,7 +135,7 @@ describe.each(dialects())('entities agree with the migrations on %s', (dialect) 
       await migrated.destroy();
       // the segment table as the store reads it at start
       const pool = new MysqlPool(db.env.DATABASE_URL);
-      const found = await readMysqlSegmentTable(pool, 'segments').finally(() => pool.end());
+      const found = await readServerSegmentTable(pool, 'segments').finally(() => pool.end());
       expect(found.descriptionColumn).toBe('desc');
       expect(found.keyLength).toBe(32);
       const entities = (options.entities as { options: { name: string } }[]).filter((e) => e.options.name !== SEGMENT_TABLE_ENTITY);

@@ -1,7 +1,8 @@
 import { request } from './support/app';
 import { duplicates } from './support/load';
 import { ServerProcess, sleep } from './support/process';
-import { appUrl, clusterPackagesMissing, clusterRoot, MariaNode, portBlock, promote, startPrimaryReplica, teardown } from './support/mariadb-cluster';
+import { portBlock } from './support/local-cluster';
+import { appUrl, clusterPackagesMissing, clusterRoot, MariaNode, promote, startPrimaryReplica, teardown } from './support/mariadb-cluster';
 import { HaLoad, twoInstancesWithKey } from './ha-load';
 
 /**

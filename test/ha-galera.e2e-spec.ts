@@ -9,9 +9,9 @@ import {
   createAppAccount,
   GALERA,
   MariaNode,
-  portBlock,
   teardown,
 } from './support/mariadb-cluster';
+import { portBlock } from './support/local-cluster';
 import { CommitProbe, createKey, HaLoad } from './ha-load';
 
 /**

@@ -76,6 +76,18 @@ export class HaLoad {
     return lines.join('\n');
   }
 
+  /** refusals in one phase, over every instance and path */
+  refusedIn(phase: Phase): number {
+    return this.tallies.flat().reduce((a, t) => a + t.refused[phase], 0);
+  }
+
+  /** each instance and path refused, or served nothing, after the move; [] when every caller was served */
+  notServedAfter(): string[] {
+    return this.tallies.flatMap((row, i) =>
+      row.flatMap((t, j) => (t.ok.after > 0 && t.refused.after === 0 ? [] : [`instance ${i + 1} ${this.paths[j]}: ${t.ok.after} served, ${t.refused.after} refused`])),
+    );
+  }
+
   refusals(i: number): number {
     return this.tallies[i].reduce((a, t) => a + t.refused.before + t.refused.during + t.refused.after, 0);
   }

@@ -42,7 +42,7 @@ describe.each(dialects())('operator actions on %s with two instances', (dialect)
     return res.body.ids;
   };
   const maxIdOf = async (key: string) =>
-    BigInt(String((await db.query('SELECT CAST(max_id AS CHAR) AS m FROM leaf_alloc WHERE biz_tag = ?', [key]))[0].m));
+    BigInt(String((await db.query('SELECT max_id AS m FROM leaf_alloc WHERE biz_tag = ?', [key]))[0].m));
   /** until fn holds, bounded */
   const eventually = async (fn: () => Promise<boolean>, ms = 20_000) => {
     const deadline = Date.now() + ms;
@@ -251,8 +251,17 @@ describe.each(dialects())('operator actions on %s with two instances', (dialect)
   /** partition 1's counter now, put back later under the running processes (a restore that lost allocations) */
   async function partitionSnapshot(): Promise<{ restore: () => Promise<void> }> {
     if (dialect === 'sqlite') return snapshotOf('partition');
-    const [row] = await db.query('SELECT CAST(MAX(id) AS CHAR) AS m FROM partition_1');
+    const [row] = await db.query('SELECT MAX(id) AS m FROM partition_1');
     const saved = BigInt(String(row.m));
+    if (dialect === 'postgres') {
+      return {
+        restore: async () => {
+          await db.query('DELETE FROM partition_1');
+          await db.query(`SELECT setval(pg_get_serial_sequence('partition_1', 'id'), ${saved})`);
+          await db.query('INSERT INTO partition_1 (id, meanless) VALUES (?, 0)', [saved.toString()]);
+        },
+      };
+    }
     return {
       restore: async () => {
         await db.query('DELETE FROM partition_1');
@@ -264,7 +273,7 @@ describe.each(dialects())('operator actions on %s with two instances', (dialect)
 
   /** a copy of the key's state taken now, restored later under the running processes */
   async function snapshotOf(key: string): Promise<{ restore: () => Promise<void> }> {
-    if (dialect === 'mysql') {
+    if (dialect !== 'sqlite') {
       const saved = await maxIdOf(key);
       return { restore: async () => void (await db.query('UPDATE leaf_alloc SET max_id = ? WHERE biz_tag = ?', [saved.toString(), key])) };
     }

@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { request } from './support/app';
-import { mysqlDatabase, sqliteDatabase, TestDatabase } from './support/dialects';
+import { serversUnderTest, sqliteDatabase, TestDatabase } from './support/dialects';
 import { duplicates } from './support/load';
-import { adminConnection, freshDatabase, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /*
@@ -153,18 +152,17 @@ describe('partition skip on SQLite: two processes on one file', () => {
   }, 120_000);
 });
 
-if (!mysqlAvailable()) {
-  it(`partition layout MariaDB tests did not run: ${mysqlUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  describe('layouts on MariaDB', () => {
+for (const server of serversUnderTest('partition layout tests')) layoutSuite(server.name, server.open);
+
+/** layouts, re-base and skips on a server database (two of them for two partitions) */
+function layoutSuite(name: string, open: (tag: string) => Promise<TestDatabase>): void {
+  describe(`layouts on ${name}`, () => {
     let main: TestDatabase;
-    let other: Awaited<ReturnType<typeof freshDatabase>>;
+    let other: TestDatabase;
     const servers: ServerProcess[] = [];
     beforeEach(async () => {
-      main = await mysqlDatabase('layoutmain');
-      other = await freshDatabase('layout2');
+      main = await open('layoutmain');
+      other = await open('layout2');
     });
     afterEach(async () => {
       await Promise.all(servers.splice(0).map((s) => s.kill()));
@@ -176,7 +174,7 @@ if (!mysqlAvailable()) {
     const twoPartitions = () =>
       JSON.stringify([
         { idx: 1, total: 2, url: main.env.DATABASE_URL },
-        { idx: 2, total: 2, url: other.url },
+        { idx: 2, total: 2, url: other.env.DATABASE_URL },
       ]);
     /** start with PARTITIONS=twoPartitions() must exit 2 with one line matching `line` */
     async function refusedWithTwo(line: RegExp): Promise<void> {
@@ -186,10 +184,7 @@ if (!mysqlAvailable()) {
       expect(refused.lines[0]).toMatch(line);
     }
     async function layoutRowsInOther(): Promise<number> {
-      const conn = await adminConnection(other.name);
-      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM partition_layout');
-      await conn.end();
-      return Number((rows as { n: string }[])[0].n);
+      return Number((await other.query('SELECT COUNT(*) AS n FROM partition_layout'))[0].n);
     }
 
     it('two partitions on fresh databases with PARTITION_SEGMENT_SIZE unset: exit 2 with one line, nothing recorded', async () => {
@@ -213,7 +208,7 @@ if (!mysqlAvailable()) {
       // the refusal wrote nothing into the second database
       expect(await layoutRowsInOther()).toBe(0);
 
-      const moved = await refusedStart({ ...main.env, PARTITIONS: JSON.stringify([{ idx: 1, total: 1, url: other.url }]) });
+      const moved = await refusedStart({ ...main.env, PARTITIONS: JSON.stringify([{ idx: 1, total: 1, url: other.env.DATABASE_URL }]) });
       expect(moved.code).toBe(2);
       expect(moved.lines).toHaveLength(1);
       expect(moved.lines[0]).toMatch(/^id-allocator: cannot start: partition 1: the main database records it \(total 1, segment size 100000, layout id [0-9a-f]{32}\), but the configuration places it in another database/);
@@ -234,11 +229,11 @@ if (!mysqlAvailable()) {
       const rebase = await request(`${a.url}/admin/partitions/rebase`, {
         method: 'POST',
         headers: auth,
-        body: JSON.stringify({ total: 2, segmentSize: 500, partitions: [{ idx: 2, url: other.url }] }),
+        body: JSON.stringify({ total: 2, segmentSize: 500, partitions: [{ idx: 2, url: other.env.DATABASE_URL }] }),
       });
       expect(rebase.status).toBe(200);
       expect(rebase.body).toMatchObject({ version: 2, total: 2, segmentSize: 500 });
-      expect(rebase.text).not.toContain(other.url);
+      expect(rebase.text).not.toContain(other.env.DATABASE_URL);
       const base = BigInt(rebase.body.base);
       expect(ids.every((id) => BigInt(id) < base)).toBe(true);
 
@@ -263,7 +258,7 @@ if (!mysqlAvailable()) {
         PARTITIONS: JSON.stringify(
           [
             { idx: 1, total: 2, url: main.env.DATABASE_URL },
-            { idx: 2, total: 2, url: other.url },
+            { idx: 2, total: 2, url: other.env.DATABASE_URL },
           ].sort((x) => (x.idx === first ? -1 : 1)),
         ),
       });
@@ -280,11 +275,16 @@ if (!mysqlAvailable()) {
 
     /** a copy of partition 1's counter, restored later under the running processes */
     async function saveCounter(): Promise<bigint> {
-      const rows = await main.query('SELECT CAST(MAX(id) AS CHAR) AS id FROM partition_1');
+      const rows = await main.query('SELECT MAX(id) AS id FROM partition_1');
       return BigInt(String(rows[0].id));
     }
     async function restoreCounter(id: bigint): Promise<void> {
       await main.query('DELETE FROM partition_1');
+      if (main.dialect === 'postgres') {
+        await main.query('INSERT INTO partition_1 (id, meanless) VALUES (CAST(? AS bigint), 0)', [id.toString()]);
+        await main.query(`SELECT setval(pg_get_serial_sequence('partition_1', 'id'), ${id})`);
+        return;
+      }
       await main.query('INSERT INTO partition_1 (id, meanless) VALUES (CAST(? AS SIGNED), 0)', [id.toString()]);
       await main.query(`ALTER TABLE partition_1 AUTO_INCREMENT = ${id + 1n}`);
     }

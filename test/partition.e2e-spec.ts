@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunningApp, request, startApp } from './support/app';
 import { testConfig } from './support/config';
-import { dialects, mysqlDatabase, openDatabase, TestDatabase } from './support/dialects';
+import { dialects, openDatabase, ServerUnderTest, serversUnderTest, TestDatabase, throughProxy } from './support/dialects';
 import { duplicates, pullIds } from './support/load';
-import { freshDatabase, MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
+import { freshDatabase, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { freePort, ServerProcess, sleep } from './support/process';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -150,19 +150,23 @@ if (!mysqlAvailable()) {
     }, 250_000);
   });
 
-  describe('one instance with partitions in two databases, one cut mid-load', () => {
+}
+
+/** The partition and ticket outage suites, on MariaDB and on PostgreSQL. */
+function serverOutageSuites(server: ServerUnderTest): void {
+  describe(`one instance with partitions in two ${server.name} databases, one cut mid-load`, () => {
     let main: TestDatabase;
-    const dbs: Awaited<ReturnType<typeof freshDatabase>>[] = [];
+    const dbs: TestDatabase[] = [];
     let proxy: TcpProxy;
     let app: RunningApp;
 
     beforeAll(async () => {
-      main = await mysqlDatabase('partmain');
-      dbs.push(await freshDatabase('part1'), await freshDatabase('part2'));
-      proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
+      main = await server.open('partmain');
+      dbs.push(await server.open('part1'), await server.open('part2'));
+      proxy = await TcpProxy.start(server.host, server.port);
       const partitions = [
-        { idx: 1, total: 2, url: `mysql://root@127.0.0.1:${proxy.port}/${dbs[0].name}` },
-        { idx: 2, total: 2, url: `mysql://root@127.0.0.1:${MYSQL_PORT}/${dbs[1].name}` },
+        { idx: 1, total: 2, url: throughProxy(dbs[0], server.port, proxy.port) },
+        { idx: 2, total: 2, url: dbs[1].env.DATABASE_URL },
       ];
       app = await startApp(testConfig({ ...main.env, PARTITIONS: JSON.stringify(partitions), PARTITION_SEGMENT_SIZE: '500' }));
     });
@@ -203,11 +207,11 @@ if (!mysqlAvailable()) {
     }, 130_000);
   });
 
-  describe('ticket without its database', () => {
+  describe(`ticket without its ${server.name} database`, () => {
     it('503 DATABASE_UNAVAILABLE, readiness 200 with the database part down, then recovers', async () => {
-      const db = await mysqlDatabase('ticketdown');
-      const proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
-      const app = await startApp(testConfig({ DATABASE_URL: db.env.DATABASE_URL.replace(`:${MYSQL_PORT}/`, `:${proxy.port}/`) }));
+      const db = await server.open('ticketdown');
+      const proxy = await TcpProxy.start(server.host, server.port);
+      const app = await startApp(testConfig({ ...db.env, DATABASE_URL: throughProxy(db, server.port, proxy.port) }));
       try {
         expect((await app.get('/ids/ticket')).status).toBe(200);
         await proxy.set('cut');
@@ -233,3 +237,5 @@ if (!mysqlAvailable()) {
     }, 60_000);
   });
 }
+
+for (const server of serversUnderTest('partition and ticket outage tests')) serverOutageSuites(server);

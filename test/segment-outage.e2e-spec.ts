@@ -1,8 +1,7 @@
 import { RunningApp, startApp } from './support/app';
 import { testConfig } from './support/config';
-import { mysqlDatabase, TestDatabase } from './support/dialects';
+import { serversUnderTest, TestDatabase, throughProxy } from './support/dialects';
 import { duplicates } from './support/load';
-import { MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
 import { ProxyMode, TcpProxy } from './support/tcp-proxy';
 import { sleep } from './support/process';
 
@@ -18,22 +17,20 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`timed out waiting for ${what}`);
 }
 
-if (!mysqlAvailable()) {
-  it(`segment outage tests did not run: ${mysqlUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  describe.each<Exclude<ProxyMode, 'pass'>>(['cut', 'blackhole'])('segment: MariaDB outage through a proxy (%s)', (mode) => {
+const cases = serversUnderTest('segment outage tests').flatMap((server) =>
+  (['cut', 'blackhole'] as Exclude<ProxyMode, 'pass'>[]).map((mode) => ({ server, mode })),
+);
+if (cases.length > 0) {
+  describe.each(cases)('segment: $server.name outage through a proxy ($mode)', ({ server, mode }) => {
     let db: TestDatabase;
     let proxy: TcpProxy;
     let app: RunningApp;
     const issued: string[] = [];
 
     beforeAll(async () => {
-      db = await mysqlDatabase(`outage_${mode}`);
-      proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
-      const url = db.env.DATABASE_URL.replace(`:${MYSQL_PORT}/`, `:${proxy.port}/`);
-      app = await startApp(testConfig({ DATABASE_URL: url, SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_WAIT_MS: String(WAIT_MS) }));
+      db = await server.open(`outage_${mode}`);
+      proxy = await TcpProxy.start(server.host, server.port);
+      app = await startApp(testConfig({ ...db.env, DATABASE_URL: throughProxy(db, server.port, proxy.port), SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_WAIT_MS: String(WAIT_MS) }));
     });
     afterAll(async () => {
       await proxy?.set('pass');

@@ -1,6 +1,5 @@
 import { request } from './support/app';
-import { mysqlDatabase, TestDatabase } from './support/dialects';
-import { MYSQL_HOST, MYSQL_PORT, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
+import { serversUnderTest, TestDatabase, throughProxy } from './support/dialects';
 import { ServerProcess, sleep } from './support/process';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -12,22 +11,18 @@ import { TcpProxy } from './support/tcp-proxy';
 const ADMIN_TOKEN = 'segment-waiters-admin-token';
 const MAX_WAITERS = 21;
 
-if (!mysqlAvailable()) {
-  it(`segment waiter tests did not run: ${mysqlUnavailableReason()}`, () => {
-    expect(process.env.CI).toBeFalsy();
-  });
-} else {
-  describe('segment waiters during a MariaDB outage (real process)', () => {
+for (const database of serversUnderTest('segment waiter tests')) {
+  describe(`segment waiters during a ${database.name} outage (real process)`, () => {
     let db: TestDatabase;
     let proxy: TcpProxy;
     let server: ServerProcess;
 
     beforeAll(async () => {
-      db = await mysqlDatabase('waiters');
-      proxy = await TcpProxy.start(MYSQL_HOST, MYSQL_PORT);
+      db = await database.open('waiters');
+      proxy = await TcpProxy.start(database.host, database.port);
       server = await ServerProcess.start({
         ...db.env,
-        DATABASE_URL: db.env.DATABASE_URL.replace(`:${MYSQL_PORT}/`, `:${proxy.port}/`),
+        DATABASE_URL: throughProxy(db, database.port, proxy.port),
         ADMIN_TOKEN,
         SEGMENT_DYNAMIC_STEP: 'false',
         SEGMENT_WAIT_MS: '3000',

@@ -9,18 +9,19 @@ const { join } = require('node:path');
 const dist = join(__dirname, '../dist/libs');
 const { DataSource } = require('typeorm');
 const { dataSourceOptions } = require(join(dist, 'database/src/data-source-options'));
-const { MysqlPool } = require(join(dist, 'database/src/mysql-pool'));
+const { openSqlPool } = require(join(dist, 'database/src/open-sql-pool'));
 const { loadConfig } = require(join(dist, 'core/src/config/load-config'));
 const { systemClock } = require(join(dist, 'core/src/clock'));
 const { WorkerLease } = require(join(dist, 'snowflake/src/worker-lease'));
 const { SqliteWorkerLeaseStore } = require(join(dist, 'snowflake/src/worker-lease.sqlite'));
 const { MysqlWorkerLeaseStore } = require(join(dist, 'snowflake/src/worker-lease.mysql'));
+const { PgWorkerLeaseStore } = require(join(dist, 'snowflake/src/worker-lease.postgres'));
 
 async function main() {
   const config = loadConfig({ env: process.env });
   const dataSource = await new DataSource(dataSourceOptions(config)).initialize();
-  const pool = config.DB_TYPE === 'mysql' ? new MysqlPool(config.DATABASE_URL, { connectionLimit: 1 }) : null;
-  const store = pool ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource);
+  const pool = config.DB_TYPE === 'sqlite' ? null : openSqlPool(config.DATABASE_URL, { connectionLimit: 1 });
+  const store = !pool ? new SqliteWorkerLeaseStore(dataSource) : pool.dialect === 'postgres' ? new PgWorkerLeaseStore(pool) : new MysqlWorkerLeaseStore(pool);
   const [from, to] = (process.env.SNOWFLAKE_WORKER_IDS || '0-1023').split('-').map(Number);
   const lease = new WorkerLease({
     store,

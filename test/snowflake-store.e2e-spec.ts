@@ -1,8 +1,9 @@
-import { dataSourceOptions, MysqlPool, newDataSource, runMigrations } from '@app/database';
-import { MysqlWorkerLeaseStore, SqliteWorkerLeaseStore, WorkerLeaseStore } from '@app/snowflake';
+import { dataSourceOptions, MysqlPool, newDataSource, PgPool, runMigrations, toPgPlaceholders } from '@app/database';
+import { MysqlWorkerLeaseStore, PgWorkerLeaseStore, SqliteWorkerLeaseStore, WorkerLeaseStore } from '@app/snowflake';
 import { DataSource } from 'typeorm';
 import { testConfig } from './support/config';
 import { freshDatabase, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, mysqlAvailable, mysqlUnavailableReason } from './support/mysql';
+import { freshPgDatabase, pgAvailable, pgUnavailableReason } from './support/postgres';
 import { TcpProxy } from './support/tcp-proxy';
 
 /**
@@ -14,6 +15,8 @@ type Dialect = {
   open: () => Promise<{ dataSource: DataSource; store: WorkerLeaseStore; drop: () => Promise<void> }>;
   /** moves a row's heartbeat back by ms on the database's own clock */
   age: (ds: DataSource, workerId: number, ms: number) => Promise<void>;
+  /** a raw statement with ? placeholders (TypeORM's PostgreSQL driver takes $1, $2, ...) */
+  raw?: (ds: DataSource, sql: string, values?: unknown[]) => Promise<unknown>;
 };
 
 const claimant = (n: number) => ({ instanceId: `inst-${n}`, host: `host-${n}`, pid: 1000 + n });
@@ -56,11 +59,39 @@ if (mysqlAvailable()) {
     expect(process.env.CI).toBeFalsy();
   });
 }
+if (pgAvailable()) {
+  dialects.push({
+    name: 'PostgreSQL',
+    open: async () => {
+      const db = await freshPgDatabase('sf_store');
+      const dataSource = await new DataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
+      await runMigrations(dataSource);
+      const pool = new PgPool(db.url, { connectionLimit: 1 });
+      return {
+        dataSource,
+        store: new PgWorkerLeaseStore(pool),
+        drop: async () => {
+          await pool.end();
+          await dataSource.destroy();
+          await db.drop();
+        },
+      };
+    },
+    age: async (ds, id, ms) =>
+      void (await ds.query("UPDATE worker_node SET heartbeat = heartbeat - $1 * interval '1 millisecond' WHERE worker_id = $2", [ms, id])),
+    raw: (ds, sql, values) => ds.query(toPgPlaceholders(sql), values),
+  });
+} else {
+  it(`PostgreSQL worker_node tests did not run: ${pgUnavailableReason()}`, () => {
+    expect(process.env.CI).toBeFalsy();
+  });
+}
 
 describe.each(dialects)('worker_node store on $name', (d) => {
   let dataSource: DataSource;
   let store: WorkerLeaseStore;
   let drop: () => Promise<void>;
+  const raw = (sql: string, values?: unknown[]) => (d.raw ? d.raw(dataSource, sql, values) : dataSource.query(sql, values));
   beforeAll(async () => {
     ({ dataSource, store, drop } = await d.open());
   });
@@ -76,8 +107,8 @@ describe.each(dialects)('worker_node store on $name', (d) => {
 
   it('acquire: distinct ids, lowest whose reservation has passed first, else the soonest to end; reservation untouched', async () => {
     const now = Date.now();
-    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 0', [now + 60_000]);
-    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 2', [now - 1000]);
+    await raw('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 0', [now + 60_000]);
+    await raw('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 2', [now - 1000]);
     const a = await store.acquire(0, 3, claimant(1), now, LEASE);
     expect(a).toEqual({ workerId: 1, reservedUntil: 0, takenOver: false });
     const b = await store.acquire(0, 3, claimant(2), now, LEASE);
@@ -129,7 +160,7 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     await store.seed(700, 702);
     expect(await store.claim(700, claimant(20), LEASE)).not.toBeNull();
     await d.age(dataSource, 700, LEASE + 1); // 700 lapsed, 701 and 702 never held
-    await dataSource.query('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 701', [Date.now() + 60_000]);
+    await raw('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 701', [Date.now() + 60_000]);
     const now = Date.now();
     expect(await store.acquire(700, 702, claimant(21), now, LEASE)).toMatchObject({ workerId: 702, takenOver: false });
     expect(await store.acquire(700, 702, claimant(22), now, LEASE)).toMatchObject({ workerId: 701, takenOver: false });
@@ -144,7 +175,7 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     expect(new Set(ids).size).toBe(30);
   });
 
-  it('writerSince (MySQL): the server taking lease writes is recorded once; another recorded before it means it moved', async () => {
+  it('writerSince (MySQL, PostgreSQL): the server taking lease writes is recorded once; another recorded before it means it moved', async () => {
     if (store.writerSince === undefined) {
       expect(d.name).toBe('SQLite'); // an embedded file cannot fail over
       return;
@@ -155,8 +186,8 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     const again = await store.writerSince();
     expect(again.sinceMs).toBe(first.sinceMs);
     // the record an old primary left, replicated to this server before a failover
-    await dataSource.query("DELETE FROM id_meta WHERE name LIKE 'lease writer %'");
-    await dataSource.query("INSERT INTO id_meta (name, value) VALUES ('lease writer 99 old-primary:3306', '1000')");
+    await raw("DELETE FROM id_meta WHERE name LIKE 'lease writer %'");
+    await raw("INSERT INTO id_meta (name, value) VALUES ('lease writer 99 old-primary:3306', '1000')");
     const moved = await store.writerSince();
     expect(moved.moved).toBe(true);
     expect(moved.dbNowMs - moved.sinceMs).toBeLessThan(60_000);

@@ -6,9 +6,10 @@ import { SnowflakeLayout } from '@app/snowflake';
 import { request } from './support/app';
 import { tracked } from './support/children';
 import { adminConnection } from './support/mysql';
+import { pgAdminClient } from './support/postgres';
 import { ServerProcess, sleep } from './support/process';
 
-/** Helpers of the snowflake e2e suites (SQLite and MariaDB run the same scenarios). */
+/** Helpers of the snowflake e2e suites (SQLite, MariaDB and PostgreSQL run the same scenarios). */
 
 export const layout = SnowflakeLayout.parse('41,10,12', '2025-01-01T00:00:00Z');
 export const ts = (id: string) => layout.decode(id).timestampMs;
@@ -68,6 +69,20 @@ export function mysqlDb(url: string, name: string): Db {
       await conn.end();
     }
   };
+  return { env: { DATABASE_URL: url }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id), setReservation };
+}
+
+export function postgresDb(url: string, name: string): Db {
+  const run = async <T>(sql: string, values: unknown[] = []): Promise<T[]> => {
+    const client = await pgAdminClient(name);
+    try {
+      return (await client.query(sql, values)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  const rows = async () => (await run<WorkerRow>('SELECT worker_id, instance_id, reserved_until FROM worker_node ORDER BY worker_id')).map(norm);
+  const setReservation = async (id: number, until: number) => void (await run('UPDATE worker_node SET reserved_until = $1 WHERE worker_id = $2', [until, id]));
   return { env: { DATABASE_URL: url }, rows, row: async (id) => (await rows()).find((r) => r.worker_id === id), setReservation };
 }
 

@@ -3,8 +3,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from './support/app';
-import { dialects, mysqlDatabase, sqliteDatabase } from './support/dialects';
+import { dialects, mysqlDatabase, openDatabase, postgresDatabase, sqliteDatabase } from './support/dialects';
 import { adminConnection, freshDatabase, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, mysqlAvailable } from './support/mysql';
+import { freshPgDatabase, PG_HOST, PG_PORT, pgAdminClient, pgAvailable } from './support/postgres';
 import { freePort, ServerProcess, sleep } from './support/process';
 
 /*
@@ -79,8 +80,37 @@ describe('a start-up failure is one line naming the setting and what to do, exit
     expect(lines).toEqual(['id-allocator: invalid configuration: ID_SECRET: must be at least 16 characters (value not shown, from environment)']);
   });
 
+  it('PostgreSQL: nothing listening, each host of a multi-host URL once, in one line', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const { code, lines } = await refusal({ DATABASE_URL: `postgres://app:pw-not-shown@127.0.0.1:${a},127.0.0.1:${b}/ids` });
+    expect(code).toBe(2);
+    expect(lines).toEqual([
+      `id-allocator: cannot start: DATABASE_URL: cannot use postgres://app:***@127.0.0.1:${a},127.0.0.1:${b}/ids: 127.0.0.1:${a} connection refused; 127.0.0.1:${b} connection refused. To do: start the database, or correct the host and port in DATABASE_URL.`,
+    ]);
+  });
+
+  it('PostgreSQL: a login refused, and a database that does not exist', async () => {
+    if (!pgAvailable()) {
+      expect(process.env.CI).toBeFalsy();
+      return;
+    }
+    // trust for every user on 127.0.0.1: a role that does not exist is the refusal the server gives
+    const login = await refusal({ DATABASE_URL: `postgres://no_such_user_x:pw-not-shown@${PG_HOST}:${PG_PORT}/postgres` });
+    expect(login.code).toBe(2);
+    expect(login.lines).toEqual([
+      `id-allocator: cannot start: DATABASE_URL: cannot use postgres://no_such_user_x:***@${PG_HOST}:${PG_PORT}/postgres: ${PG_HOST}:${PG_PORT} login refused for user "no_such_user_x". To do: correct the user and password in DATABASE_URL, or create the user.`,
+    ]);
+    const db = await freshPgDatabase('startup');
+    await db.drop();
+    const missing = await refusal({ DATABASE_URL: db.url });
+    expect(missing.code).toBe(2);
+    expect(missing.lines).toEqual([
+      `id-allocator: cannot start: DATABASE_URL: cannot use ${db.url}: ${PG_HOST}:${PG_PORT} database "${db.name}" does not exist. To do: create it (CREATE DATABASE "${db.name}"), or correct the name in DATABASE_URL.`,
+    ]);
+  });
+
   it.each(dialects())('a port already in use (%s): refused before the app is built, so no worker id is taken and no start-up step is logged', async (dialect) => {
-    const db = dialect === 'sqlite' ? await sqliteDatabase() : await mysqlDatabase('portinuse');
+    const db = await openDatabase(dialect, 'portinuse');
     const first = await ServerProcess.start({ ...db.env });
     const leases = async () =>
       (await db.query('SELECT worker_id, instance_id FROM worker_node WHERE instance_id IS NOT NULL ORDER BY worker_id')).map((r) => `${r.worker_id}:${r.instance_id}`);
@@ -104,6 +134,39 @@ describe('a start-up failure is one line naming the setting and what to do, exit
       await db.drop();
     }
   }, 90_000);
+});
+
+describe('warnings about the PostgreSQL server in use: one line each, naming the setting', () => {
+  if (!pgAvailable()) {
+    it('did not run: no PostgreSQL (on CI it must be there)', () => expect(process.env.CI).toBeFalsy());
+    return;
+  }
+
+  it('the durability settings as the local server has them: a line for each that can lose acknowledged commits', async () => {
+    const db = await postgresDatabase('warnpg');
+    try {
+      const admin = await pgAdminClient();
+      const { rows } = await admin
+        .query("SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc, current_setting('full_page_writes') AS fpw")
+        .finally(() => admin.end());
+      const server = await ServerProcess.start({ ...db.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+      await server.kill();
+      const lines = server.output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string })
+        .filter((e) => e.level === 40)
+        .map((e) => e.msg);
+      const expected = [
+        ...(rows[0].fsync !== 'on' ? [`fsync=${rows[0].fsync}`] : []),
+        ...(rows[0].sc === 'off' ? ['synchronous_commit=off'] : []),
+        ...(rows[0].fpw !== 'on' ? [`full_page_writes=${rows[0].fpw}`] : []),
+      ];
+      expect(lines.filter((l) => l.startsWith(`${PG_HOST}:${PG_PORT}: `)).map((l) => /: (\w+=\w+):/.exec(l)?.[1])).toEqual(expected);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
 });
 
 describe('warnings about the MySQL server in use: one line each, naming the setting', () => {

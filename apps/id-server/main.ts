@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   const url = publicUrl(config.HOST, port);
   if (config.DB_TYPE === 'sqlite') {
     log.warn(
-      `embedded SQLite at ${config.SQLITE_PATH}: serves this host only; instances on other hosts with their own file would repeat ids (use DATABASE_URL=mysql://... for several hosts)`,
+      `embedded SQLite at ${config.SQLITE_PATH}: serves this host only; instances on other hosts with their own file would repeat ids (use DATABASE_URL=mysql://... or postgres://... for several hosts)`,
     );
   }
   log.info(readyLine(url, `${config.HOST}:${port}`, describeDatabase(config)));

@@ -1,11 +1,10 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, createConnection } from 'mysql2/promise';
 import { tracked } from './children';
+import { ownedTempDir, systemUser, waitFor } from './local-cluster';
 import { sleep } from './process';
 
 /**
@@ -31,23 +30,6 @@ export function clusterPackagesMissing(galera = false): string | null {
 export const APP_USER = 'ids';
 export const APP_PASSWORD = 'ids-test-password';
 export const APP_DB = 'idha';
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive free ports inside [from, to]. */
-export async function portBlock(from: number, to: number, count: number): Promise<number[]> {
-  for (let base = from; base + count - 1 <= to; base += count) {
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return ports;
-  }
-  throw new Error(`no ${count} free ports in ${from}-${to}`);
-}
 
 export interface NodeOptions {
   name: string;
@@ -110,7 +92,7 @@ export class MariaNode {
   }
 
   private chown(): void {
-    const { uid, gid } = mysqlIds();
+    const { uid, gid } = systemUser('mysql');
     for (const p of [this.dir, this.datadir]) chownSync(p, uid, gid);
   }
 
@@ -212,24 +194,9 @@ export class MariaNode {
   }
 }
 
-let ids: { uid: number; gid: number } | undefined;
-function mysqlIds(): { uid: number; gid: number } {
-  if (ids) return ids;
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('mysql:'));
-  if (!line) throw new Error('no mysql user on this machine');
-  const [, , uid, gid] = line.split(':');
-  ids = { uid: Number(uid), gid: Number(gid) };
-  return ids;
-}
-
 /** A temp dir for a cluster's nodes, traversable by the mysql user. */
 export function clusterRoot(tag: string): string {
-  const root = mkdtempSync(join(tmpdir(), `idha-${tag}-`));
-  const { uid, gid } = mysqlIds();
-  chownSync(root, uid, gid);
-  return root;
+  return ownedTempDir(`idha-${tag}`, 'mysql');
 }
 
 /** The service's database and non-admin account, created once on a writable node (replicated to the rest). */
@@ -315,17 +282,4 @@ export async function promote(replica: MariaNode, applied = true): Promise<void>
   await replica.query('STOP SLAVE');
   await replica.query('RESET SLAVE ALL');
   await replica.query('SET GLOBAL read_only = 0');
-}
-
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard, APP_CONFIG, AppConfig, GeneratorRegistry, redactedSettings } from '@app/core';
-import { MYSQL_POOL, MysqlPool } from '@app/database';
+import { SQL_POOL, SqlPool } from '@app/database';
 import { ApiErrors } from '../common/error-response.dto';
 import { ApiAdminAuth } from '../common/openapi';
 import { AdminInfoDto } from './admin-info.dto';
@@ -16,7 +16,7 @@ export class AdminInfoController {
   constructor(
     private readonly registry: GeneratorRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
+    @Inject(SQL_POOL) private readonly pool: SqlPool | null,
   ) {}
 
   @Get('info')

@@ -28,6 +28,6 @@ export class AdminInfoDto {
   })
   settings: Record<string, SettingValue>;
 
-  @ApiPropertyOptional({ type: DatabaseHostsDto, description: 'on MySQL: the database hosts and which is in use (README "High availability")' })
+  @ApiPropertyOptional({ type: DatabaseHostsDto, description: 'on MySQL and PostgreSQL: the database hosts and which is in use (README "High availability")' })
   database?: DatabaseHostsDto;
 }

@@ -22,7 +22,7 @@ class PartitionSkipResultDto {
 
 class RebasePartitionDto {
   @ApiProperty({ example: 2, description: 'partition database, by its idx in the new layout' }) idx: number;
-  @ApiProperty({ example: 'mysql://user:pass@db2:3306/ids', description: "the partition's database (never logged or echoed)" }) url: string;
+  @ApiProperty({ example: 'mysql://user:pass@db2:3306/ids', description: "the partition's database, mysql:// or postgres:// (never logged or echoed)" }) url: string;
 }
 
 class PartitionRebaseDto {
@@ -92,8 +92,8 @@ export class PartitionsController {
             item.idx >= 1 &&
             item.idx <= 1024 &&
             typeof item.url === 'string' &&
-            /^(mysql|mariadb):\/\/[^/]+\/[^/?]+/.test(item.url);
-          if (!ok) check.fail(`partitions[${i}]`, 'must be {"idx": 1..1024, "url": "mysql://user:pass@host:3306/db"}');
+            /^(mysql|mariadb|postgres|postgresql):\/\/[^/]+\/[^/?]+/.test(item.url);
+          if (!ok) check.fail(`partitions[${i}]`, 'must be {"idx": 1..1024, "url": "mysql://user:pass@host:3306/db" or "postgres://user:pass@host:5432/db"}');
           else extra.push({ idx: item.idx, url: item.url });
         }
       }

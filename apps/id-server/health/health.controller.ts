@@ -2,7 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { GeneratorRegistry, ServiceState } from '@app/core';
-import { MYSQL_POOL, MysqlPool } from '@app/database';
+import { SQL_POOL, SqlPool } from '@app/database';
 import { ApiHealthResponses, LivenessDto, PartitionStatePartDto, ReadinessDto, SegmentKeyPartDto } from './health.dto';
 
 /**
@@ -19,7 +19,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly registry: GeneratorRegistry,
     private readonly state: ServiceState,
-    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
+    @Inject(SQL_POOL) private readonly pool: SqlPool | null,
   ) {}
 
   @Get('live')

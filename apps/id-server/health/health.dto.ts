@@ -106,7 +106,7 @@ export class UuidPartDto {
 /** One entry per check: the instance itself, then each strategy. */
 export class ReadinessPartsDto {
   @ApiPropertyOptional({ type: InstancePartDto }) instance?: InstancePartDto;
-  @ApiPropertyOptional({ type: DatabaseHostPartDto, description: 'on MySQL' }) database?: DatabaseHostPartDto;
+  @ApiPropertyOptional({ type: DatabaseHostPartDto, description: 'on MySQL and PostgreSQL' }) database?: DatabaseHostPartDto;
   @ApiPropertyOptional({ type: SegmentPartDto }) segment?: SegmentPartDto;
   @ApiPropertyOptional({ type: PartitionPartDto }) partition?: PartitionPartDto;
   @ApiPropertyOptional({ type: TicketPartDto }) ticket?: TicketPartDto;

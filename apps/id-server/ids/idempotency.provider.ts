@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, errorForLog, IdempotentIssuer } from '@app/core';
-import { MYSQL_POOL, MysqlIdempotencyStore, MysqlPool, SQLITE_WRITER, sqliteHandle, SqliteIdempotencyStore, SqliteWriterThread } from '@app/database';
+import { ServerIdempotencyStore, SQL_POOL, SqlPool, SQLITE_WRITER, sqliteHandle, SqliteIdempotencyStore, SqliteWriterThread } from '@app/database';
 import { DataSource } from 'typeorm';
 
 /** how long a pending Idempotency-Key row stays its first attempt's: past it, a retry takes it over */
@@ -11,9 +11,9 @@ const PURGE_BATCHES = 20;
 
 export const idempotentIssuerProvider = {
   provide: IdempotentIssuer,
-  inject: [APP_CONFIG, DataSource, MYSQL_POOL, SQLITE_WRITER],
-  useFactory: (config: AppConfig, dataSource: DataSource, pool: MysqlPool | null, writer: SqliteWriterThread | null) =>
-    new IdempotentIssuer(pool !== null ? new MysqlIdempotencyStore(pool) : new SqliteIdempotencyStore(sqliteHandle(dataSource), writer!), {
+  inject: [APP_CONFIG, DataSource, SQL_POOL, SQLITE_WRITER],
+  useFactory: (config: AppConfig, dataSource: DataSource, pool: SqlPool | null, writer: SqliteWriterThread | null) =>
+    new IdempotentIssuer(pool !== null ? new ServerIdempotencyStore(pool) : new SqliteIdempotencyStore(sqliteHandle(dataSource), writer!), {
       ttlMs: config.IDEMPOTENCY_TTL_MS,
       waitMs: config.SEGMENT_WAIT_MS,
       pendingStaleMs: Math.max(PENDING_STALE_MS, config.SEGMENT_WAIT_MS * 2),

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { entitiesFor, ownSegmentTable, partitionEntitiesFor } from './entities';
 import { migrationsFor, PartitionLayout1767225600500, partitionTableMigration } from './migrations';
-import { MYSQL_CONNECT_TIMEOUT_MS, parseMysqlUrl, singleHostUrl } from './mysql-pool';
+import { EXACT_TYPES } from './pg-pool';
+import { DB_CONNECT_TIMEOUT_MS, parseDbUrl, singleHostUrl } from './sql-pool';
 
 /**
  * Applied on every open of the SQLite file, by the app, the migration CLI and the writer thread
@@ -17,9 +18,9 @@ export function prepareSqlite(db: { pragma(source: string): unknown }): void {
   for (const pragma of SQLITE_PRAGMAS) db.pragma(pragma);
 }
 
-/** mysql://user:pass@host:port/db, mariadb:// accepted as the same. */
-export function mysqlUrl(url: string): string {
-  return url.replace(/^mariadb:\/\//, 'mysql://');
+/** mysql://user:pass@host:port/db, mariadb:// accepted as the same; postgresql:// as postgres://. */
+export function serverUrl(url: string): string {
+  return url.replace(/^mariadb:\/\//, 'mysql://').replace(/^postgresql:\/\//, 'postgres://');
 }
 
 export interface PartitionPlacement {
@@ -36,11 +37,11 @@ export interface PartitionPlacement {
  */
 export function partitionPlacements(config: AppConfig): PartitionPlacement[] {
   if (!config.PARTITIONS || config.PARTITIONS.length === 0) return [{ idx: 1, total: 1 }];
-  const main = config.DATABASE_URL ? mysqlUrl(config.DATABASE_URL) : undefined;
+  const main = config.DATABASE_URL ? serverUrl(config.DATABASE_URL) : undefined;
   return config.PARTITIONS.map((p) => ({
     idx: p.idx,
     total: p.total,
-    url: config.DB_TYPE === 'mysql' && mysqlUrl(p.url) === main ? undefined : mysqlUrl(p.url),
+    url: config.DB_TYPE !== 'sqlite' && serverUrl(p.url) === main ? undefined : serverUrl(p.url),
   }));
 }
 
@@ -60,7 +61,7 @@ export function dataSourceOptions(config: AppConfig): DataSourceOptions {
     mkdirSync(dirname(database), { recursive: true });
     return { ...baseOptions(tables), type: 'better-sqlite3', database, prepareDatabase: prepareSqlite };
   }
-  return mysqlOptions(mysqlUrl(config.DATABASE_URL as string), tables);
+  return serverOptions(serverUrl(config.DATABASE_URL as string), tables);
 }
 
 /**
@@ -90,9 +91,9 @@ export function newDataSource(options: DataSourceOptions): DataSource {
 
 /** A partition's own database: its partition_N and partition_layout, nothing else. */
 export function partitionDataSourceOptions(hostUrl: string, idx: number): DataSourceOptions {
-  return mysqlOptions(hostUrl, {
+  return serverOptions(hostUrl, {
     migrations: [partitionTableMigration(idx), PartitionLayout1767225600500],
-    entities: partitionEntitiesFor('mysql', idx),
+    entities: partitionEntitiesFor(parseDbUrl(hostUrl).dialect, idx),
   });
 }
 
@@ -114,20 +115,31 @@ function baseOptions(tables: DatabaseTables) {
 }
 
 /**
- * A MySQL DataSource (migrations, entities and the start-up reads; the strategies' statements go
- * through MysqlPool): the main one, or a partition's own database. TypeORM connects to one host:
- * given a multi-host URL it takes the first, and DatabaseModule passes the host MysqlPool found
- * usable instead.
+ * A MySQL or PostgreSQL DataSource (migrations, entities and the start-up reads; the strategies'
+ * statements go through MysqlPool or PgPool): the main one, or a partition's own database.
+ * TypeORM connects to one host: given a multi-host URL it takes the first, and DatabaseModule
+ * passes the host the pool found usable instead.
  */
-export function mysqlOptions(url: string, tables: DatabaseTables): DataSourceOptions {
+export function serverOptions(url: string, tables: DatabaseTables): DataSourceOptions {
+  const target = parseDbUrl(url);
+  if (target.dialect === 'postgres') {
+    return {
+      ...baseOptions(tables),
+      type: 'postgres',
+      url: singleHostUrl(target, 0),
+      connectTimeoutMS: DB_CONNECT_TIMEOUT_MS,
+      extra: { max: 2, keepAlive: true, idleTimeoutMillis: 60_000, types: EXACT_TYPES },
+    };
+  }
   return {
     ...baseOptions(tables),
     type: 'mysql',
     connectorPackage: 'mysql2',
-    url: singleHostUrl(parseMysqlUrl(url), 0),
+    url: singleHostUrl(target, 0),
     supportBigNumbers: true,
     bigNumberStrings: true,
-    connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
+    connectTimeout: DB_CONNECT_TIMEOUT_MS,
     extra: { connectionLimit: 2, enableKeepAlive: true, maxIdle: 2, idleTimeout: 60_000 },
   };
 }
+

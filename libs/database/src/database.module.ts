@@ -2,23 +2,24 @@ import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnApplica
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, mysqlUrl, newDataSource } from './data-source-options';
+import { dataSourceOptions, newDataSource, serverUrl } from './data-source-options';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
-import { MysqlPool, parseMysqlUrl } from './mysql-pool';
+import { openSqlPool } from './open-sql-pool';
 import { runMigrations } from './run-migrations';
-import { checkMysqlAtStart, databaseStartupFailure, sqliteStartupFailure, startupWarnings } from './startup-check';
+import { parseDbUrl, SqlPool } from './sql-pool';
+import { checkDatabaseAtStart, databaseStartupFailure, sqliteStartupFailure, startupWarnings } from './startup-check';
 import { sqliteWriterFor, SqliteWriterThread } from './sqlite-writer-thread';
 
-/** Injection token: the main database's MysqlPool (DB_TYPE=mysql), or null on SQLite. */
-export const MYSQL_POOL = Symbol('MYSQL_POOL');
-/** Injection token: the SqliteWriterThread of the SQLite file (DB_TYPE=sqlite), or null on MySQL. */
+/** Injection token: the main database's SqlPool (MysqlPool for DB_TYPE=mysql, PgPool for postgres), or null on SQLite. */
+export const SQL_POOL = Symbol('SQL_POOL');
+/** Injection token: the SqliteWriterThread of the SQLite file (DB_TYPE=sqlite), or null on a server database. */
 export const SQLITE_WRITER = Symbol('SQLITE_WRITER');
 
 /**
- * The database from the configuration, migrated before any strategy starts. On MySQL the
- * statements go through MysqlPool (multi-host failover, deadlines, retries); TypeORM's
- * DataSource runs the migrations on the host MysqlPool found usable. On SQLite strategies reach
- * the file through the DataSource.
+ * The database from the configuration, migrated before any strategy starts. On MySQL and
+ * PostgreSQL the statements go through the SqlPool (multi-host failover, deadlines, retries);
+ * TypeORM's DataSource runs the migrations on the host the pool found usable. On SQLite strategies
+ * reach the file through the DataSource.
  */
 /**
  * Settings of the host in use that weaken the no-duplicate guarantee, one warning line each (see
@@ -26,7 +27,7 @@ export const SQLITE_WRITER = Symbol('SQLITE_WRITER');
  * failover moves to hosts checked only when used. Not being able to read them is no reason to stop.
  */
 async function warnAboutServer(hostUrl: string, logger: Logger, pending: string[]): Promise<void> {
-  const { host, port } = parseMysqlUrl(hostUrl).hosts[0];
+  const { host, port } = parseDbUrl(hostUrl).hosts[0];
   try {
     pending.push(...(await startupWarnings(hostUrl, `${host}:${port}`)));
   } catch (e) {
@@ -42,7 +43,7 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger('Database');
 
   constructor(
-    @Inject(MYSQL_POOL) private readonly pool: MysqlPool | null,
+    @Inject(SQL_POOL) private readonly pool: SqlPool | null,
     @Inject(SQLITE_WRITER) private readonly writer: SqliteWriterThread | null,
     @Inject(STARTUP_WARNINGS) private readonly warnings: string[],
   ) {}
@@ -55,8 +56,8 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
   static forRoot(config: AppConfig): DynamicModule {
     const logger = new Logger('Database');
     const warnings: string[] = [];
-    const url = config.DB_TYPE === 'mysql' ? mysqlUrl(config.DATABASE_URL as string) : undefined;
-    const pool = url === undefined ? null : new MysqlPool(url, { logger });
+    const url = config.DB_TYPE === 'sqlite' ? undefined : serverUrl(config.DATABASE_URL as string);
+    const pool = url === undefined ? null : openSqlPool(url, { logger });
     return {
       module: DatabaseModule,
       global: true,
@@ -74,7 +75,7 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
           dataSourceFactory: async (options) => {
             let dataSource: DataSource;
             // each host tried once (a refused connection fails at once): one line naming them all
-            const answered = url === undefined ? undefined : await checkMysqlAtStart('DATABASE_URL', url);
+            const answered = url === undefined ? undefined : await checkDatabaseAtStart('DATABASE_URL', url);
             try {
               const hostUrl = pool ? await pool.usableHostUrl() : undefined;
               if (hostUrl !== undefined) await warnAboutServer(hostUrl, logger, warnings);
@@ -99,12 +100,12 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
         }),
       ],
       providers: [
-        { provide: MYSQL_POOL, useValue: pool },
+        { provide: SQL_POOL, useValue: pool },
         { provide: STARTUP_WARNINGS, useValue: warnings },
         { provide: SQLITE_WRITER, inject: [DataSource], useFactory: (ds: DataSource) => (pool === null ? sqliteWriterFor(ds) : null) },
         { provide: ID_SECRET_KEY, inject: [DataSource], useFactory: (ds: DataSource) => verifyIdSecret(config, ds) },
       ],
-      exports: [TypeOrmModule, ID_SECRET_KEY, MYSQL_POOL, SQLITE_WRITER],
+      exports: [TypeOrmModule, ID_SECRET_KEY, SQL_POOL, SQLITE_WRITER],
     };
   }
 

@@ -1,10 +1,10 @@
 import { IdempotencyRecord, IdempotencyStore } from '@app/core';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { MysqlPool } from './mysql-pool';
+import type { SqlPool } from './sql-pool';
 import { sqliteUnavailable } from './sqlite-handle';
 import type { SqliteWriterThread } from './sqlite-writer-thread';
 
-type Dialect = 'mysql' | 'sqlite';
+type Dialect = 'mysql' | 'sqlite' | 'postgres';
 
 /** Each statement of id_idempotency, one branch per dialect. */
 export const IDEMPOTENCY_SQL = {
@@ -14,6 +14,8 @@ export const IDEMPOTENCY_SQL = {
         return 'INSERT IGNORE INTO id_idempotency (idem_key, fingerprint, owner, answer, created_at) VALUES (?, ?, ?, NULL, ?)';
       case 'sqlite':
         return 'INSERT OR IGNORE INTO id_idempotency (idem_key, fingerprint, owner, answer, created_at) VALUES (?, ?, ?, NULL, ?)';
+      case 'postgres':
+        return 'INSERT INTO id_idempotency (idem_key, fingerprint, owner, answer, created_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (idem_key) DO NOTHING';
     }
   },
   read(dialect: Dialect): string {
@@ -22,6 +24,8 @@ export const IDEMPOTENCY_SQL = {
         return 'SELECT fingerprint, owner, answer, CAST(created_at AS CHAR) AS created_at FROM id_idempotency WHERE idem_key = ?';
       case 'sqlite':
         return 'SELECT fingerprint, owner, answer, created_at FROM id_idempotency WHERE idem_key = ?';
+      case 'postgres':
+        return 'SELECT fingerprint, owner, answer, CAST(created_at AS TEXT) AS created_at FROM id_idempotency WHERE idem_key = ?';
     }
   },
   complete(_dialect: Dialect): string {
@@ -39,6 +43,8 @@ export const IDEMPOTENCY_SQL = {
         return 'DELETE FROM id_idempotency WHERE created_at < ? LIMIT ?';
       case 'sqlite':
         return 'DELETE FROM id_idempotency WHERE rowid IN (SELECT rowid FROM id_idempotency WHERE created_at < ? LIMIT ?)';
+      case 'postgres':
+        return 'DELETE FROM id_idempotency WHERE idem_key IN (SELECT idem_key FROM id_idempotency WHERE created_at < ? LIMIT ?)';
     }
   },
 };
@@ -57,32 +63,37 @@ interface OkPacket {
   affectedRows: number;
 }
 
-export class MysqlIdempotencyStore implements IdempotencyStore {
-  constructor(private readonly db: MysqlPool) {}
+/** MySQL/MariaDB or PostgreSQL, through the main database's pool (its failover included) */
+export class ServerIdempotencyStore implements IdempotencyStore {
+  private readonly dialect: 'mysql' | 'postgres';
+
+  constructor(private readonly db: SqlPool) {
+    this.dialect = db.dialect;
+  }
 
   async claim(key: string, fingerprint: string, owner: string, nowMs: number): Promise<boolean> {
-    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.claim('mysql'), [key, fingerprint, owner, nowMs])).affectedRows === 1;
+    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.claim(this.dialect), [key, fingerprint, owner, nowMs])).affectedRows === 1;
   }
 
   async read(key: string): Promise<IdempotencyRecord | null> {
-    return toRecord((await this.db.query<Row[]>(IDEMPOTENCY_SQL.read('mysql'), [key]))[0]);
+    return toRecord((await this.db.query<Row[]>(IDEMPOTENCY_SQL.read(this.dialect), [key]))[0]);
   }
 
   async complete(key: string, owner: string, answer: string): Promise<boolean> {
-    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.complete('mysql'), [answer, key, owner])).affectedRows === 1;
+    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.complete(this.dialect), [answer, key, owner])).affectedRows === 1;
   }
 
   async release(key: string, owner: string): Promise<void> {
-    await this.db.query(IDEMPOTENCY_SQL.release('mysql'), [key, owner]);
+    await this.db.query(IDEMPOTENCY_SQL.release(this.dialect), [key, owner]);
   }
 
   async takeOver(key: string, previousOwner: string, owner: string, fingerprint: string, nowMs: number): Promise<boolean> {
-    const ok = await this.db.query<OkPacket>(IDEMPOTENCY_SQL.takeOver('mysql'), [owner, fingerprint, nowMs, key, previousOwner]);
+    const ok = await this.db.query<OkPacket>(IDEMPOTENCY_SQL.takeOver(this.dialect), [owner, fingerprint, nowMs, key, previousOwner]);
     return ok.affectedRows === 1;
   }
 
   async purge(beforeMs: number, limit: number): Promise<number> {
-    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.purge('mysql'), [beforeMs, limit])).affectedRows;
+    return (await this.db.query<OkPacket>(IDEMPOTENCY_SQL.purge(this.dialect), [beforeMs, limit])).affectedRows;
   }
 }
 

@@ -4,7 +4,8 @@ const LOCK_NAME = 'id_allocator_migrations';
 const LOCK_WAIT_S = 60;
 
 /**
- * Runs pending migrations; on MySQL under a named lock so instances starting together apply each
+ * Runs pending migrations; on MySQL under a named lock (GET_LOCK), on PostgreSQL under an advisory
+ * lock (pg_advisory_lock, bounded by lock_timeout), so instances starting together apply each
  * migration once. SQLite serialises writers itself and the migrations are idempotent, but
  * TypeORM's own bookkeeping is not: processes starting together on one file may race to create
  * its migrations table ("already exists"), or find their migration's transaction stale when it
@@ -13,6 +14,7 @@ const LOCK_WAIT_S = 60;
  * back; it tries again and finds the other's migrations recorded.
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
+  if (dataSource.options.type === 'postgres') return runPostgresMigrations(dataSource);
   if (dataSource.options.type !== 'mysql') return runSqliteMigrations(dataSource);
   const runner = dataSource.createQueryRunner();
   try {
@@ -22,6 +24,27 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
       return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     } finally {
       await runner.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+async function runPostgresMigrations(dataSource: DataSource): Promise<string[]> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    // a session lock, held on this connection while TypeORM migrates on another
+    await runner.query(`SET lock_timeout = '${LOCK_WAIT_S}s'`);
+    try {
+      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_NAME]);
+    } catch (e) {
+      if ((e as { code?: string }).code === '55P03') throw new Error(`could not take the migration lock within ${LOCK_WAIT_S}s`);
+      throw e;
+    }
+    try {
+      return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_NAME]);
     }
   } finally {
     await runner.release();

@@ -1,6 +1,8 @@
 import { maskUrl, StartupError } from '@app/core';
 import { createConnection } from 'mysql2/promise';
-import { MYSQL_CONNECT_TIMEOUT_MS, MysqlHost, parseMysqlUrl, singleHostUrl } from './mysql-pool';
+import { Client } from 'pg';
+import { MYSQL_CONNECT_TIMEOUT_MS, MysqlHost } from './mysql-pool';
+import { DbHost, DbTarget, parseDbUrl, singleHostUrl } from './sql-pool';
 
 /** One host tried at start and what it answered. */
 export interface HostAttempt extends MysqlHost {
@@ -29,9 +31,16 @@ function userName(url: string): string {
 
 /** What one host's answer means, in words, and what the operator can do about it. */
 function explain(error: unknown, url: string, setting: string): { what: string; todo: string } {
-  const code = String((error as { code?: unknown } | null)?.code ?? '').replace(/^ER_ACCESS_DENIED_NO_PASSWORD_ERROR$/, 'ER_ACCESS_DENIED_ERROR');
+  const code = String((error as { code?: unknown } | null)?.code ?? '')
+    .replace(/^ER_ACCESS_DENIED_NO_PASSWORD_ERROR$/, 'ER_ACCESS_DENIED_ERROR')
+    // PostgreSQL's SQLSTATEs for the same answers
+    .replace(/^(28P01|28000)$/, 'ER_ACCESS_DENIED_ERROR')
+    .replace(/^3D000$/, 'ER_BAD_DB_ERROR')
+    .replace(/^42501$/, 'ER_DBACCESS_DENIED_ERROR')
+    .replace(/^$/, /timeout/i.test((error as Error)?.message ?? '') ? 'ETIMEDOUT' : '');
   const db = databaseName(url);
   const user = userName(url);
+  const postgres = /^postgres/i.test(url);
   switch (code) {
     case 'ECONNREFUSED':
       return { what: 'connection refused', todo: `start the database, or correct the host and port in ${setting}` };
@@ -44,9 +53,15 @@ function explain(error: unknown, url: string, setting: string): { what: string; 
     case 'ER_ACCESS_DENIED_ERROR':
       return { what: `login refused for user "${user}"`, todo: `correct the user and password in ${setting}, or create the user` };
     case 'ER_BAD_DB_ERROR':
-      return { what: `database "${db}" does not exist`, todo: `create it (CREATE DATABASE \`${db}\`), or correct the name in ${setting}` };
+      return {
+        what: `database "${db}" does not exist`,
+        todo: `create it (CREATE DATABASE ${postgres ? `"${db}"` : `\`${db}\``}), or correct the name in ${setting}`,
+      };
     case 'ER_DBACCESS_DENIED_ERROR':
-      return { what: `user "${user}" may not use database "${db}"`, todo: `grant it (GRANT ALL ON \`${db}\`.* TO '${user}')` };
+      return {
+        what: `user "${user}" may not use database "${db}"`,
+        todo: postgres ? `grant it (GRANT CONNECT, CREATE ON DATABASE "${db}" TO "${user}")` : `grant it (GRANT ALL ON \`${db}\`.* TO '${user}')`,
+      };
     default:
       return { what: `${code || 'error'}: ${(error as Error)?.message ?? String(error)}`, todo: `check ${setting} and the database log` };
   }
@@ -68,21 +83,41 @@ export function databaseStartupFailure(setting: string, url: string, attempts: r
 /**
  * One connection attempt per host, in order, each bounded by the connect timeout (a refused
  * connection fails at once); the first that logs in and opens the database is the answer.
- * Throws databaseStartupFailure when none does.
+ * Throws databaseStartupFailure when none does. MySQL or PostgreSQL, by the URL.
  */
-export async function checkMysqlAtStart(setting: string, url: string, timeoutMs = MYSQL_CONNECT_TIMEOUT_MS): Promise<MysqlHost> {
+export async function checkDatabaseAtStart(setting: string, url: string, timeoutMs = MYSQL_CONNECT_TIMEOUT_MS): Promise<DbHost> {
   const attempts: HostAttempt[] = [];
-  const target = parseMysqlUrl(url);
+  const target = parseDbUrl(url);
   for (const [index, host] of target.hosts.entries()) {
     try {
-      const connection = await createConnection({ uri: singleHostUrl(target, index), connectTimeout: timeoutMs });
-      await connection.end().catch(() => undefined);
+      await (target.dialect === 'postgres' ? connectPg(target, index, timeoutMs) : connectMysql(target, index, timeoutMs));
       return host;
     } catch (error) {
       attempts.push({ ...host, error });
     }
   }
   throw databaseStartupFailure(setting, url, attempts);
+}
+
+async function connectMysql(target: DbTarget, index: number, timeoutMs: number): Promise<void> {
+  const connection = await createConnection({ uri: singleHostUrl(target, index), connectTimeout: timeoutMs });
+  await connection.end().catch(() => undefined);
+}
+
+async function connectPg(target: DbTarget, index: number, timeoutMs: number): Promise<void> {
+  const client = pgClient(singleHostUrl(target, index), timeoutMs);
+  try {
+    await client.connect();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function pgClient(url: string, timeoutMs: number): Client {
+  const { user, password, database, hosts } = parseDbUrl(url);
+  const client = new Client({ host: hosts[0].host, port: hosts[0].port, user, password, database, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** SQLITE_PATH that cannot be created or opened: one line saying which file and why. */
@@ -160,8 +195,48 @@ export function durabilityWarnings(facts: Omit<ServerFacts, 'version' | 'grants'
   return lines;
 }
 
+/** PostgreSQL's settings under which an acknowledged commit can be lost in a crash (SHOW values). */
+export interface PgServerFacts {
+  fsync: string;
+  synchronousCommit: string;
+  fullPageWrites: string;
+}
+
+/**
+ * One line per PostgreSQL setting that acknowledges a commit a crash can lose (a lost segment
+ * fetch is handed out again): fsync off, synchronous_commit off, full_page_writes off.
+ */
+export function pgDurabilityWarnings(facts: PgServerFacts, host: string): string[] {
+  const lines: string[] = [];
+  const todo = '(docs/operations.md, "High availability")';
+  if (facts.fsync !== 'on') {
+    lines.push(`${host}: fsync=${facts.fsync}: a crash can lose acknowledged commits or corrupt the database, and ids be issued again. To do: set fsync=on ${todo}.`);
+  }
+  if (facts.synchronousCommit === 'off') {
+    lines.push(
+      `${host}: synchronous_commit=off: acknowledged commits can be lost on a crash, and ids issued again. To do: set synchronous_commit=on (or remote_apply with a synchronous standby) ${todo}.`,
+    );
+  }
+  if (facts.fullPageWrites !== 'on') {
+    lines.push(`${host}: full_page_writes=${facts.fullPageWrites}: a crash can leave torn pages, and ids be issued again. To do: set full_page_writes=on ${todo}.`);
+  }
+  return lines;
+}
+
 /** Reads the facts on one host (the one in use) and says what is worth a warning, one line each. */
 export async function startupWarnings(url: string, host: string, timeoutMs = MYSQL_CONNECT_TIMEOUT_MS): Promise<string[]> {
+  if (parseDbUrl(url).dialect === 'postgres') {
+    const client = pgClient(url, timeoutMs);
+    try {
+      await client.connect();
+      const { rows } = await client.query(
+        "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc, current_setting('full_page_writes') AS fpw",
+      );
+      return pgDurabilityWarnings({ fsync: rows[0].fsync, synchronousCommit: rows[0].sc, fullPageWrites: rows[0].fpw }, host);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
   const connection = await createConnection({ uri: url, connectTimeout: timeoutMs });
   try {
     const [[vars]] = (await connection.query(

@@ -1,4 +1,4 @@
-import { durabilityWarnings, readOnlyExemption } from './startup-check';
+import { durabilityWarnings, pgDurabilityWarnings, readOnlyExemption } from './startup-check';
 
 const MARIADB = '10.11.19-MariaDB-0+deb12u1';
 
@@ -34,5 +34,21 @@ describe('durabilityWarnings: settings that acknowledge commits a crash can lose
     expect(lines[0]).toMatch(/^db1:3306: innodb_flush_log_at_trx_commit=2: acknowledged commits can be lost on a crash.*set innodb_flush_log_at_trx_commit=1/);
     expect(lines[1]).toMatch(/^db1:3306: sync_binlog=0: .*set sync_binlog=1/);
     expect(durabilityWarnings({ innodbFlushLogAtTrxCommit: '0', syncBinlog: '1', logBin: '1' }, 'h:1')).toHaveLength(1);
+  });
+});
+
+describe('pgDurabilityWarnings: PostgreSQL settings that acknowledge commits a crash can lose', () => {
+  it('says nothing for fsync on, synchronous_commit on/local/remote_apply, full_page_writes on', () => {
+    for (const synchronousCommit of ['on', 'local', 'remote_write', 'remote_apply']) {
+      expect(pgDurabilityWarnings({ fsync: 'on', synchronousCommit, fullPageWrites: 'on' }, 'h:5432')).toEqual([]);
+    }
+  });
+
+  it('one line per weak setting, naming the host and the fix', () => {
+    const lines = pgDurabilityWarnings({ fsync: 'off', synchronousCommit: 'off', fullPageWrites: 'off' }, 'pg1:5432');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^pg1:5432: fsync=off: .* To do: set fsync=on/);
+    expect(lines[1]).toMatch(/^pg1:5432: synchronous_commit=off: acknowledged commits can be lost on a crash.* To do: set synchronous_commit=on/);
+    expect(lines[2]).toMatch(/^pg1:5432: full_page_writes=off: /);
   });
 });

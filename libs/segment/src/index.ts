@@ -1,4 +1,4 @@
-export * from './mysql-segment-store';
+export * from './server-segment-store';
 export * from './segment';
 export * from './segment-admin';
 export * from './segment-buffer';

@@ -1,5 +1,5 @@
 import { IdError } from '@app/core';
-import { MysqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
+import { SqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { PartitionLayout } from './partition-layout';
 
@@ -24,7 +24,7 @@ export interface LayoutFence {
 /**
  * One go-id-alloc partition table and its layout record, in the partition's database. Every
  * integer reaches SQL exact: a BigInt (SQLite) or a decimal string inside CAST(? AS SIGNED)
- * (MySQL), never a string in arithmetic.
+ * (MySQL; bigint on PostgreSQL), never a string in arithmetic.
  */
 export interface PartitionStore {
   readonly idx: number;
@@ -99,9 +99,6 @@ function layoutOf(row: LayoutRow | undefined): PartitionLayout | null {
 }
 
 const LAYOUT_COLUMNS = 'version, idx, layout_id, total, segment_size, base, first_allocation, complete';
-const MYSQL_LAYOUT_COLUMNS =
-  'version, idx, layout_id, total, CAST(segment_size AS CHAR) AS segment_size, CAST(base AS CHAR) AS base, ' +
-  'CAST(first_allocation AS CHAR) AS first_allocation, complete';
 
 function staleFence(idx: number, expected: number, found: number): IdError {
   return new IdError(
@@ -111,33 +108,116 @@ function staleFence(idx: number, expected: number, found: number): IdError {
   );
 }
 
-export class MysqlPartitionStore implements PartitionStore {
+/**
+ * The statements on a partition that differ between MySQL/MariaDB and PostgreSQL, side by side.
+ *
+ * The allocation and a re-base's fence exclude each other: MySQL reads the layout row under a
+ * shared lock (LOCK IN SHARE MODE) that the fence's FOR UPDATE waits for, and the other way round.
+ * PostgreSQL cannot do it with row locks: the fence inserts a new layout row, which a row lock
+ * does not stop, and a READ COMMITTED statement that waited for the fence still answers from its
+ * older snapshot (the old version). So a transaction-scoped advisory lock per partition takes
+ * their place, shared for an allocation, exclusive for a fence or a skip; the layout is read
+ * after it is granted, so an allocation that waited for a fence reads the fence's version.
+ *
+ * go-id-alloc's REPLACE is PostgreSQL's upsert on the one `meanless` row taking the identity's
+ * next value; the row keeps the highest value (GREATEST: an allocation that waited for another's
+ * row lock must not set it back), and each allocation returns its own value.
+ */
+interface PartitionSql {
+  /** before the allocation reads the layout */
+  lockShared: (idx: number) => string | null;
+  /** before a fence or a skip reads the layout (null: the layout read locks) */
+  lockExclusive: (idx: number) => string | null;
+  latestVersionShared: string;
+  latestVersionExclusive: string;
+  /** one allocation; answers the new id */
+  allocate: (table: string) => string;
+  /** makes `id` (bound) the last one, and the next allocation id + 1 */
+  setLast: (table: string) => string[];
+  bigint: string;
+  text: string;
+  insertLayout: string;
+  countSkip: string;
+}
+
+const LAYOUT_VALUES = '(?, ?, ?, ?, CAST(? AS {big}), CAST(? AS {big}), CAST(? AS {big}), ?)';
+
+const MYSQL_PARTITION: PartitionSql = {
+  lockShared: () => null,
+  lockExclusive: () => null,
+  latestVersionShared: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? LOCK IN SHARE MODE',
+  latestVersionExclusive: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? FOR UPDATE',
+  allocate: (table) => `REPLACE INTO ${table} (meanless) VALUES (0)`,
+  // an explicit id moves the auto-increment counter past it
+  setLast: (table) => [`REPLACE INTO ${table} (id, meanless) VALUES (CAST(? AS SIGNED), 0)`],
+  bigint: 'SIGNED',
+  text: 'CHAR',
+  insertLayout: `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES ${LAYOUT_VALUES.replace(/\{big\}/g, 'SIGNED')}`,
+  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? ORDER BY version DESC LIMIT 1',
+};
+
+/** the advisory lock of partition idx: (a constant for this service, idx) */
+const partitionLock = (fn: string, idx: number) => `SELECT ${fn}(hashtext('id_allocator partition'), ${idx})`;
+
+const POSTGRES_PARTITION: PartitionSql = {
+  lockShared: (idx) => partitionLock('pg_advisory_xact_lock_shared', idx),
+  lockExclusive: (idx) => partitionLock('pg_advisory_xact_lock', idx),
+  latestVersionShared: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
+  latestVersionExclusive: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
+  allocate: (table) =>
+    `WITH n AS (SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id)
+     INSERT INTO ${table} AS t (id, meanless) SELECT id, 0 FROM n
+       ON CONFLICT (meanless) DO UPDATE SET id = GREATEST(t.id, EXCLUDED.id)
+     RETURNING (SELECT CAST(id AS TEXT) FROM n) AS id`,
+  // the sequence is never set back (values above the last row were never committed: unused)
+  setLast: (table) => [
+    `INSERT INTO ${table} (id, meanless) VALUES (CAST(? AS bigint), 0) ON CONFLICT (meanless) DO UPDATE SET id = EXCLUDED.id`,
+    `SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST(CAST(? AS bigint), (SELECT last_value FROM ${table}_id_seq)))`,
+  ],
+  bigint: 'bigint',
+  text: 'TEXT',
+  insertLayout: `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES ${LAYOUT_VALUES.replace(/\{big\}/g, 'bigint')} ON CONFLICT DO NOTHING`,
+  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? AND version = (SELECT MAX(version) FROM partition_layout WHERE idx = ?)',
+};
+
+export class ServerPartitionStore implements PartitionStore {
   private readonly table: string;
+  private readonly sql: PartitionSql;
 
   constructor(
     readonly idx: number,
-    private readonly db: MysqlPool,
+    private readonly db: SqlPool,
   ) {
     this.table = `partition_${idx}`;
+    this.sql = db.dialect === 'postgres' ? POSTGRES_PARTITION : MYSQL_PARTITION;
+  }
+
+  /** MySQL answers an OK packet (insertId), PostgreSQL the RETURNING row */
+  private allocated(answer: unknown): bigint {
+    return BigInt(String(Array.isArray(answer) ? answer[0].id : (answer as { insertId: unknown }).insertId));
+  }
+
+  /** the last id a partition table holds as an allocation number (-1: none) */
+  private lastIdSql(): string {
+    return `SELECT CAST(MAX(id) AS ${this.sql.text}) AS id FROM ${this.table}`;
   }
 
   /**
-   * One transaction: the layout row read under a shared lock, then the allocation. A re-base's
-   * fence locks that row for update before it takes its own allocation and reads the last one, so
+   * One transaction: the layout read under the shared lock, then the allocation. A re-base's
+   * fence takes the lock exclusively before it takes its own allocation and reads the last one, so
    * it waits for every allocation made under the old version to commit (MAX(id) alone could lag
-   * one whose auto-increment value was taken before the fence's and committed after), and an
-   * allocation that starts after the fence reads the new version and is never used.
+   * one whose value was taken before the fence's and committed after), and an allocation that
+   * starts after the fence reads the new version and is never used.
    */
   async allocate(): Promise<{ n: bigint; version: number }> {
     let n: bigint | undefined;
     try {
       return await this.transaction(async (query) => {
-        const [row] = await query('SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? LOCK IN SHARE MODE', [
-          this.idx,
-        ]);
-        // auto_increment starts at 1, so id n+1 is allocation n
-        const ok = await query(`REPLACE INTO ${this.table} (meanless) VALUES (0)`);
-        n = BigInt(String(ok.insertId)) - 1n;
+        const lock = this.sql.lockShared(this.idx);
+        if (lock !== null) await query(lock);
+        const [row] = await query(this.sql.latestVersionShared, [this.idx]);
+        // the first id is 1, so id n+1 is allocation n
+        n = this.allocated(await query(this.sql.allocate(this.table))) - 1n;
         return { n, version: Number(row?.version ?? 0) };
       });
     } catch (e) {
@@ -148,13 +228,16 @@ export class MysqlPartitionStore implements PartitionStore {
   }
 
   async current(): Promise<bigint> {
-    const rows = await this.db.query<{ id: string | null }[]>(`SELECT CAST(MAX(id) AS CHAR) AS id FROM ${this.table}`);
+    const rows = await this.db.query<{ id: string | null }[]>(this.lastIdSql());
     return rows[0]?.id == null ? -1n : BigInt(rows[0].id) - 1n;
   }
 
   async readLayout(): Promise<PartitionLayout | null> {
+    const t = this.sql.text;
     const rows = await this.db.query<LayoutRow[]>(
-      `SELECT ${MYSQL_LAYOUT_COLUMNS} FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`,
+      `SELECT version, idx, layout_id, total, CAST(segment_size AS ${t}) AS segment_size, CAST(base AS ${t}) AS base,
+              CAST(first_allocation AS ${t}) AS first_allocation, complete
+         FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`,
       [this.idx],
     );
     return layoutOf(rows[0]);
@@ -162,10 +245,16 @@ export class MysqlPartitionStore implements PartitionStore {
 
   async insertLayout(l: PartitionLayout): Promise<void> {
     try {
-      await this.db.query(
-        `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES (?, ?, ?, ?, CAST(? AS SIGNED), CAST(? AS SIGNED), CAST(? AS SIGNED), ?)`,
-        [l.version, l.idx, l.layoutId, l.total, String(l.segmentSize), l.base.toString(), l.first.toString(), l.complete ? 1 : 0],
-      );
+      await this.db.query(this.sql.insertLayout, [
+        l.version,
+        l.idx,
+        l.layoutId,
+        l.total,
+        String(l.segmentSize),
+        l.base.toString(),
+        l.first.toString(),
+        l.complete ? 1 : 0,
+      ]);
     } catch (e) {
       if ((e as { code?: string }).code !== 'ER_DUP_ENTRY') throw e;
     }
@@ -177,15 +266,18 @@ export class MysqlPartitionStore implements PartitionStore {
   }
 
   async fence(f: LayoutFence, expected: number): Promise<bigint> {
+    const big = this.sql.bigint;
     return this.transaction(async (query) => {
-      const [latest] = await query('SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? FOR UPDATE', [this.idx]);
+      const lock = this.sql.lockExclusive(this.idx);
+      if (lock !== null) await query(lock);
+      const [latest] = await query(this.sql.latestVersionExclusive, [this.idx]);
       const found = Number(latest?.version ?? 0);
       if (found !== expected) throw staleFence(this.idx, expected, found);
-      await query(`REPLACE INTO ${this.table} (meanless) VALUES (0)`);
-      const [row] = await query(`SELECT CAST(MAX(id) AS CHAR) AS id FROM ${this.table}`);
+      await query(this.sql.allocate(this.table));
+      const [row] = await query(this.lastIdSql());
       const last = BigInt(String(row.id)) - 1n;
       await query(
-        `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES (?, ?, ?, ?, CAST(? AS SIGNED), 0, CAST(? AS SIGNED), 0)`,
+        `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES (?, ?, ?, ?, CAST(? AS ${big}), 0, CAST(? AS ${big}), 0)`,
         [f.version, this.idx, f.layoutId, f.total, String(f.segmentSize), (last + 1n).toString()],
       );
       return last;
@@ -193,7 +285,7 @@ export class MysqlPartitionStore implements PartitionStore {
   }
 
   async completeLayout(version: number, base: bigint): Promise<void> {
-    await this.db.query('UPDATE partition_layout SET base = CAST(? AS SIGNED), complete = 1 WHERE idx = ? AND version = ?', [
+    await this.db.query(`UPDATE partition_layout SET base = CAST(? AS ${this.sql.bigint}), complete = 1 WHERE idx = ? AND version = ?`, [
       base.toString(),
       this.idx,
       version,
@@ -202,21 +294,24 @@ export class MysqlPartitionStore implements PartitionStore {
 
   async skipTo(next: bigint): Promise<void> {
     await this.transaction(async (query) => {
-      // the layout row is locked first, so concurrent skips of one partition serialise here
-      await query('SELECT version FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1 FOR UPDATE', [this.idx]);
-      const [row] = await query(`SELECT CAST(MAX(id) AS CHAR) AS id FROM ${this.table}`);
+      // the layout row (MySQL) or the partition's lock (PostgreSQL) first, so concurrent skips of one partition serialise here
+      const lock = this.sql.lockExclusive(this.idx);
+      if (lock !== null) await query(lock);
+      else await query('SELECT version FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1 FOR UPDATE', [this.idx]);
+      const [row] = await query(this.lastIdSql());
       const current = row?.id == null ? -1n : BigInt(String(row.id)) - 1n;
       if (next <= current) throw skipBackwards(this.idx, current, next);
-      // an explicit id moves the auto-increment counter past it; id next+1... is allocation next
-      await query(`REPLACE INTO ${this.table} (id, meanless) VALUES (CAST(? AS SIGNED), 0)`, [next.toString()]);
-      await query('UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? ORDER BY version DESC LIMIT 1', [this.idx]);
+      // id next+1... is allocation next
+      for (const sql of this.sql.setLast(this.table)) await query(sql, [next.toString()]);
+      await query(this.sql.countSkip, this.sql === POSTGRES_PARTITION ? [this.idx, this.idx] : [this.idx]);
     });
   }
 
   async poll(): Promise<PartitionPollAnswer> {
+    const t = this.sql.text;
     const rows = await this.db.query<{ version: string; skips: string; last_id: string | null }[]>(
-      `SELECT CAST(version AS CHAR) AS version, CAST(skips AS CHAR) AS skips,
-              (SELECT CAST(MAX(id) AS CHAR) FROM ${this.table}) AS last_id
+      `SELECT CAST(version AS ${t}) AS version, CAST(skips AS ${t}) AS skips,
+              (SELECT CAST(MAX(id) AS ${t}) FROM ${this.table}) AS last_id
          FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`,
       [this.idx],
     );

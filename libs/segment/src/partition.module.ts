@@ -1,10 +1,12 @@
 import { BeforeApplicationShutdown, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError, Observations, StartupError } from '@app/core';
 import {
-  MYSQL_POOL,
-  MysqlPool,
-  mysqlUrl,
-  parseMysqlUrl,
+  SQL_POOL,
+  openSqlPool,
+  parseDbUrl,
+  serverOptions,
+  serverUrl,
+  SqlPool,
   statementBudgetMs,
   partitionDataSourceOptions,
   partitionPlacements,
@@ -16,7 +18,7 @@ import {
 import { DataSource } from 'typeorm';
 import { ConfiguredLayout, describeLayout, NEW_LAYOUT_SEGMENT_SIZE } from './partition-layout';
 import { LayoutRefused, PartitionLayoutKeeper } from './partition-layout-keeper';
-import { LayoutFence, MysqlPartitionStore, PartitionPollAnswer, PartitionStore, SqlitePartitionStore } from './partition-store';
+import { LayoutFence, ServerPartitionStore, PartitionPollAnswer, PartitionStore, SqlitePartitionStore } from './partition-store';
 import { PartitionWatch } from './partition-watch';
 import { PartitionedSource, publishedPartitionTargets } from './partitioned-source';
 import { TARGET_FRESH_POLLS } from './segment-sql';
@@ -40,7 +42,7 @@ const log = {
 export class RemotePartitionStore implements PartitionStore {
   private store?: PartitionStore;
   private connecting?: Promise<PartitionStore>;
-  pool?: MysqlPool;
+  pool?: SqlPool;
 
   constructor(
     readonly idx: number,
@@ -50,7 +52,7 @@ export class RemotePartitionStore implements PartitionStore {
   private connect(): Promise<PartitionStore> {
     if (this.store) return Promise.resolve(this.store);
     this.connecting ??= (async () => {
-      const pool = new MysqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
+      const pool = openSqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
       try {
         // the table is migrated through TypeORM on the host the pool found usable
         const ds = new DataSource(partitionDataSourceOptions(await pool.usableHostUrl(), this.idx));
@@ -65,7 +67,7 @@ export class RemotePartitionStore implements PartitionStore {
         throw databaseUnavailable(e, `the database of partition ${this.idx}`);
       }
       this.pool = pool;
-      this.store = new MysqlPartitionStore(this.idx, pool);
+      this.store = new ServerPartitionStore(this.idx, pool);
       return this.store;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -132,11 +134,11 @@ export class PartitionRuntime {
   providers: [
     {
       provide: PartitionRuntime,
-      inject: [APP_CONFIG, DataSource, MYSQL_POOL, Observations, SQLITE_WRITER, SEGMENT_STORE, SegmentGenerator],
+      inject: [APP_CONFIG, DataSource, SQL_POOL, Observations, SQLITE_WRITER, SEGMENT_STORE, SegmentGenerator],
       useFactory: (
         config: AppConfig,
         main: DataSource,
-        mainPool: MysqlPool | null,
+        mainPool: SqlPool | null,
         observations: Observations,
         writer: SqliteWriterThread | null,
         segmentStore: SegmentStore,
@@ -147,7 +149,7 @@ export class PartitionRuntime {
         const stores = placements.map((p): PartitionStore => {
           if (p.url !== undefined) return new RemotePartitionStore(p.idx, p.url);
           return mainPool !== null
-            ? new MysqlPartitionStore(p.idx, mainPool)
+            ? new ServerPartitionStore(p.idx, mainPool)
             : new SqlitePartitionStore(p.idx, sqliteHandle(main), writer!);
         });
         let buffer: SegmentBuffer | undefined;
@@ -168,7 +170,7 @@ export class PartitionRuntime {
           segments.instanceId,
           // a poll sent every period answers within one statement's budget on its own database
           config.SEGMENT_POLL_MS +
-            Math.max(...placements.map((p) => statementBudgetMs(p.url === undefined ? mainHosts : parseMysqlUrl(mysqlUrl(p.url)).hosts.length))),
+            Math.max(...placements.map((p) => statementBudgetMs(p.url === undefined ? mainHosts : parseDbUrl(serverUrl(p.url)).hosts.length))),
         );
         buffer = new SegmentBuffer('partition', source, {
           preload: config.SEGMENT_PRELOAD,
@@ -189,7 +191,7 @@ export class PartitionRuntime {
         );
         const watch = new PartitionWatch(stores, source, keeper, config.SEGMENT_POLL_MS);
         const rebase = async (target: ConfiguredLayout, extra: { idx: number; url: string }[]) => {
-          const opened = extra.map((e) => new RemotePartitionStore(e.idx, mysqlUrl(e.url)));
+          const opened = extra.map((e) => new RemotePartitionStore(e.idx, serverUrl(e.url)));
           try {
             return await keeper.rebase(target, opened);
           } finally {

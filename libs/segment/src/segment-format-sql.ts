@@ -11,7 +11,8 @@ export function setFormatSql(dialect: Dialect): string {
     case 'mysql':
       return 'INSERT INTO id_segment_meta (biz_tag, format) VALUES (?, ?) ON DUPLICATE KEY UPDATE format = VALUES(format)';
     case 'sqlite':
-      return 'INSERT INTO id_segment_meta (biz_tag, format) VALUES (?, ?) ON CONFLICT(biz_tag) DO UPDATE SET format = excluded.format';
+    case 'postgres':
+      return 'INSERT INTO id_segment_meta (biz_tag, format) VALUES (?, ?) ON CONFLICT (biz_tag) DO UPDATE SET format = excluded.format';
   }
 }
 
@@ -33,12 +34,15 @@ export function newestPeriodKeySql(table: SegmentTable, dialect: Dialect): strin
     case 'sqlite':
       // GLOB is case-sensitive; keys hold none of its wildcards (KEY_PATTERN)
       return `SELECT MAX(biz_tag) AS k FROM ${table.sql} WHERE biz_tag GLOB ?`;
+    case 'postgres':
+      return `SELECT MAX(biz_tag COLLATE "C") AS k FROM ${table.sql} WHERE biz_tag COLLATE "C" LIKE CAST(? AS varchar) COLLATE "C"`;
   }
 }
 
 export function periodKeyPattern(dialect: Dialect, base: string): string {
   switch (dialect) {
     case 'mysql':
+    case 'postgres':
       return `${likeEscape(base)}~%`;
     case 'sqlite':
       return `${base}~*`;

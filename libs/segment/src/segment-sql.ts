@@ -3,15 +3,26 @@ import { MAX_ID, SegmentKeyRow } from './segment-store';
 
 import type { SegmentTable } from './segment-table';
 
-export type Dialect = 'mysql' | 'sqlite';
+export type Dialect = 'mysql' | 'sqlite' | 'postgres';
 
 /**
  * A key bound for a byte-for-byte comparison, whatever the column's collation: Leaf's and
  * go-id-alloc's DDL compare case-insensitively, and a row `orders` answering for `ORDERS` would
- * put its buffer under another name than the one asked for. MySQL still uses the primary key.
+ * put its buffer under another name than the one asked for. MySQL still uses the primary key;
+ * PostgreSQL too on our tables, whose keys are COLLATE "C" already.
  */
 export function exactKey(dialect: Dialect): string {
-  return dialect === 'mysql' ? 'CAST(? AS BINARY)' : '? COLLATE BINARY';
+  return dialect === 'mysql' ? 'CAST(? AS BINARY)' : dialect === 'postgres' ? 'CAST(? AS varchar) COLLATE "C"' : '? COLLATE BINARY';
+}
+
+/** a key column compared and sorted byte for byte (the left side of exactKey) */
+export function exactColumn(dialect: Dialect, column: string): string {
+  return dialect === 'mysql' ? `CAST(${column} AS BINARY)` : dialect === 'postgres' ? `${column} COLLATE "C"` : column;
+}
+
+/** an integer column as exact decimal text (PostgreSQL's CHAR is one character) */
+export function asText(dialect: Dialect, expression: string): string {
+  return `CAST(${expression} AS ${dialect === 'mysql' ? 'CHAR' : 'TEXT'})`;
 }
 
 /** `IN` over n keys, each compared exactly */
@@ -26,13 +37,11 @@ export function likeEscape(text: string): string {
 
 /** The columns every dialect selects for a key: the segment table joined with our meta table. */
 export function selectKey(table: SegmentTable, dialect: Dialect): string {
-  const text = dialect === 'mysql' ? 'CHAR' : 'TEXT';
-  const joinKey = dialect === 'mysql' ? 'CAST(a.biz_tag AS BINARY)' : 'a.biz_tag';
-  return `SELECT a.biz_tag AS biz_tag, CAST(a.max_id AS ${text}) AS max_id, a.step AS step,
+  return `SELECT a.biz_tag AS biz_tag, ${asText(dialect, 'a.max_id')} AS max_id, a.step AS step,
   a.${table.descriptionSql} AS description, a.update_time AS update_time,
   COALESCE(m.public, 0) AS public, COALESCE(m.skip_seq, 0) AS skip_seq,
-  CAST(COALESCE(m.high_water, 0) AS ${text}) AS high_water, m.format AS format
-  FROM ${table.sql} a LEFT JOIN id_segment_meta m ON m.biz_tag = ${joinKey}`;
+  ${asText(dialect, 'COALESCE(m.high_water, 0)')} AS high_water, m.format AS format
+  FROM ${table.sql} a LEFT JOIN id_segment_meta m ON m.biz_tag = ${exactColumn(dialect, 'a.biz_tag')}`;
 }
 
 /**

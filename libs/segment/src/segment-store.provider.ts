@@ -1,7 +1,7 @@
 import type { AppConfig } from '@app/core';
-import { MysqlPool, sqliteHandle, SqliteWriterThread } from '@app/database';
+import { SqlPool, sqliteHandle, SqliteWriterThread } from '@app/database';
 import type { DataSource } from 'typeorm';
-import { MysqlSegmentStore, readMysqlSegmentTable } from './mysql-segment-store';
+import { readServerSegmentTable, ServerSegmentStore } from './server-segment-store';
 import { readSqliteSegmentTable, SqliteSegmentStore } from './sqlite-segment-store';
 import { SegmentStore } from './segment-store';
 
@@ -12,10 +12,10 @@ import { SegmentStore } from './segment-store';
 export async function segmentStoreFor(
   config: AppConfig,
   dataSource: DataSource,
-  pool: MysqlPool | null,
+  pool: SqlPool | null,
   writer: SqliteWriterThread | null,
 ): Promise<SegmentStore> {
-  if (pool !== null) return new MysqlSegmentStore(pool, await readMysqlSegmentTable(pool, config.SEGMENT_TABLE));
+  if (pool !== null) return new ServerSegmentStore(pool, await readServerSegmentTable(pool, config.SEGMENT_TABLE));
   const db = sqliteHandle(dataSource);
   return new SqliteSegmentStore(db, writer!, readSqliteSegmentTable(db, config.SEGMENT_TABLE));
 }

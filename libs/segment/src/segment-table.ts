@@ -15,7 +15,9 @@ const STRING_TYPES = /char|text/i;
 const REQUIRED = ['biz_tag', 'max_id', 'step', 'update_time'];
 const DESCRIPTION_NAMES = ['description', 'desc'];
 
-const quote = (name: string) => `\`${name}\``;
+/** backticks (MySQL, SQLite) or double quotes (PostgreSQL, where backticks are no quotes) */
+export type QuoteStyle = 'backtick' | 'double';
+const quoteWith = (style: QuoteStyle) => (name: string) => (style === 'double' ? `"${name}"` : `\`${name}\``);
 
 /**
  * The segment table (SEGMENT_TABLE) as found at start: Leaf's leaf_alloc, go-id-alloc's
@@ -38,18 +40,20 @@ export class SegmentTable {
     private readonly descriptionRequired: boolean,
     /** other NOT NULL string columns without a default: written as '' */
     readonly blankColumns: readonly string[],
+    /** a column or table name quoted for the dialect */
+    readonly quote: (name: string) => string,
   ) {
     this.sql = quote(name);
     this.descriptionSql = quote(descriptionColumn);
   }
 
   /** the table we create (leaf_alloc's shape) */
-  static ours(name = 'leaf_alloc'): SegmentTable {
-    return new SegmentTable(name, 'description', 128, 256, false, []);
+  static ours(name = 'leaf_alloc', quotes: QuoteStyle = 'backtick'): SegmentTable {
+    return new SegmentTable(name, 'description', 128, 256, false, [], quoteWith(quotes));
   }
 
   /** from the columns the database reports; a table we cannot use stops the start with one line */
-  static fromColumns(name: string, columns: ColumnInfo[]): SegmentTable {
+  static fromColumns(name: string, columns: ColumnInfo[], quotes: QuoteStyle = 'backtick'): SegmentTable {
     if (columns.length === 0) {
       throw new ConfigError(`SEGMENT_TABLE: table ${name} not found in the database (point DATABASE_URL at the database that holds it)`);
     }
@@ -75,6 +79,7 @@ export class SegmentTable {
       description.maxLength,
       !description.nullable,
       blank,
+      quoteWith(quotes),
     );
   }
 

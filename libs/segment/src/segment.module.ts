@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, GeneratorRegistry, Observations } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_POOL, SQLITE_WRITER, MysqlPool, statementBudgetMs } from '@app/database';
+import { ID_SECRET_KEY, SQL_POOL, SQLITE_WRITER, SqlPool, statementBudgetMs } from '@app/database';
 import { DataSource } from 'typeorm';
 import { SegmentAdmin } from './segment-admin';
 import { segmentStoreFor } from './segment-store.provider';
@@ -17,11 +17,11 @@ const logger = {
 /** Wiring only: the store for the configured dialect, the generator, the admin operations. */
 @Module({
   providers: [
-    { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource, MYSQL_POOL, SQLITE_WRITER], useFactory: segmentStoreFor },
+    { provide: SEGMENT_STORE, inject: [APP_CONFIG, DataSource, SQL_POOL, SQLITE_WRITER], useFactory: segmentStoreFor },
     {
       provide: SegmentGenerator,
-      inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY, MYSQL_POOL],
-      useFactory: (store, config: AppConfig, observations: Observations, secretKey: Buffer | null, pool: MysqlPool | null) =>
+      inject: [SEGMENT_STORE, APP_CONFIG, Observations, ID_SECRET_KEY, SQL_POOL],
+      useFactory: (store, config: AppConfig, observations: Observations, secretKey: Buffer | null, pool: SqlPool | null) =>
         new SegmentGenerator(store, {
           preload: config.SEGMENT_PRELOAD,
           waitMs: config.SEGMENT_WAIT_MS,

@@ -1,17 +1,17 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { GeneratorRegistry } from '@app/core';
-import { MYSQL_POOL, MysqlPool, sqliteHandle } from '@app/database';
+import { SQL_POOL, SqlPool, sqliteHandle } from '@app/database';
 import { DataSource } from 'typeorm';
-import { MysqlTicketStore, SqliteTicketStore, TicketGenerator } from './ticket';
+import { ServerTicketStore, SqliteTicketStore, TicketGenerator } from './ticket';
 
 /** Wiring only: the ticket table of the main database. */
 @Module({
   providers: [
     {
       provide: TicketGenerator,
-      inject: [DataSource, MYSQL_POOL],
-      useFactory: (ds: DataSource, pool: MysqlPool | null) =>
-        new TicketGenerator(pool !== null ? new MysqlTicketStore(pool) : new SqliteTicketStore(sqliteHandle(ds))),
+      inject: [DataSource, SQL_POOL],
+      useFactory: (ds: DataSource, pool: SqlPool | null) =>
+        new TicketGenerator(pool !== null ? new ServerTicketStore(pool) : new SqliteTicketStore(sqliteHandle(ds))),
     },
   ],
 })

@@ -1,5 +1,5 @@
 import { databaseUnavailable, GeneratorHealth, IdGenerator, isIdError, publicError } from '@app/core';
-import { MysqlPool, sqliteUnavailable } from '@app/database';
+import { SqlPool, sqliteUnavailable } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
@@ -11,20 +11,33 @@ export interface TicketStore {
 
 /**
  * Ids a batch draws before it lets other requests run. On SQLite a chunk is one synchronous
- * transaction (one fsync, a few ms of event loop); on MySQL each id is its own round trip,
+ * transaction (one fsync, a few ms of event loop); on MySQL and PostgreSQL each id is its own round trip,
  * so the event loop is free while it waits anyway.
  */
 export const TICKET_CHUNK = 250;
 
-export class MysqlTicketStore implements TicketStore {
-  constructor(private readonly db: MysqlPool) {}
+/**
+ * One ticket statement per id. MySQL: Flickr's REPLACE, the id the OK packet's insertId.
+ * PostgreSQL: the same row replaced by an upsert that takes the identity's next value and
+ * returns it; the row write makes the commit flush the sequence's WAL record too (a bare
+ * nextval() in a transaction that writes nothing else may be lost in a crash, and repeat).
+ */
+export class ServerTicketStore implements TicketStore {
+  private static readonly PG_TICKET = "INSERT INTO ticket (stub) VALUES ('a') ON CONFLICT (stub) DO UPDATE SET id = EXCLUDED.id RETURNING id";
+
+  constructor(private readonly db: SqlPool) {}
 
   async take(count: number): Promise<bigint[]> {
     const ids: bigint[] = [];
     for (let i = 0; i < count; i++) {
       // sent again after an unknown outcome (failover): a ticket that did commit is a gap, never a repeat
-      const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')", [], { retryUnknown: true });
-      ids.push(BigInt(String(ok.insertId)));
+      if (this.db.dialect === 'postgres') {
+        const [row] = await this.db.query<{ id: string }[]>(ServerTicketStore.PG_TICKET, [], { retryUnknown: true });
+        ids.push(BigInt(row.id));
+      } else {
+        const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')", [], { retryUnknown: true });
+        ids.push(BigInt(String(ok.insertId)));
+      }
     }
     return ids;
   }

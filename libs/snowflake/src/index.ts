@@ -7,3 +7,5 @@ export * from './snowflake.settings';
 export * from './worker-lease';
 export * from './worker-lease.mysql';
 export * from './worker-lease.sqlite';
+export * from './worker-lease.postgres';
+export * from './worker-lease.server';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, StartupError, systemClock } from '@app/core';
-import { ID_SECRET_KEY, MYSQL_QUERY_TIMEOUT_MS, MysqlPool, mysqlUrl, SQLITE_WRITER, SqliteWriterThread } from '@app/database';
+import { DB_QUERY_TIMEOUT_MS, ID_SECRET_KEY, openSqlPool, serverUrl, SqlPool, SQLITE_WRITER, SqliteWriterThread } from '@app/database';
 import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
@@ -11,6 +11,7 @@ import { SnowflakeIdGenerator } from './snowflake.generator';
 import { snowflakeLayout, workerIdSetting } from './snowflake.settings';
 import { WorkerLease, WorkerLeaseStore } from './worker-lease';
 import { MysqlWorkerLeaseStore } from './worker-lease.mysql';
+import { PgWorkerLeaseStore } from './worker-lease.postgres';
 import { SqliteWorkerLeaseStore } from './worker-lease.sqlite';
 
 /** The lease's own MySQL connection (null on SQLite). */
@@ -41,10 +42,10 @@ const exitProcess = (message: string) => {
       provide: LEASE_POOL,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        config.DB_TYPE === 'mysql'
-          ? new MysqlPool(mysqlUrl(config.DATABASE_URL as string), {
+        config.DB_TYPE !== 'sqlite'
+          ? openSqlPool(serverUrl(config.DATABASE_URL as string), {
               connectionLimit: 1,
-              timeoutMs: Math.min(MYSQL_QUERY_TIMEOUT_MS, Math.max(250, config.SNOWFLAKE_RENEW_MS)),
+              timeoutMs: Math.min(DB_QUERY_TIMEOUT_MS, Math.max(250, config.SNOWFLAKE_RENEW_MS)),
               name: 'snowflake lease',
               logger: new Logger('Snowflake'),
             })
@@ -70,13 +71,18 @@ const exitProcess = (message: string) => {
         config: AppConfig,
         layout: SnowflakeLayout,
         dataSource: DataSource,
-        pool: MysqlPool | null,
+        pool: SqlPool | null,
         onFatal: (m: string) => void,
         writer: SqliteWriterThread | null,
       ) => {
         const host = process.env.HOSTNAME || hostname();
         const setting = workerIdSetting(config, layout, host);
-        const store: WorkerLeaseStore = pool !== null ? new MysqlWorkerLeaseStore(pool) : new SqliteWorkerLeaseStore(dataSource, writer ?? undefined);
+        const store: WorkerLeaseStore =
+          pool === null
+            ? new SqliteWorkerLeaseStore(dataSource, writer ?? undefined)
+            : pool.dialect === 'postgres'
+              ? new PgWorkerLeaseStore(pool)
+              : new MysqlWorkerLeaseStore(pool);
         const logger = new Logger('Snowflake');
         logger.log(
           `layout ${layout.describe()}: last valid date ${new Date(layout.lastValidMs).toISOString()}; worker id ${
@@ -126,7 +132,7 @@ export class SnowflakeModule implements OnModuleInit, OnApplicationBootstrap, Be
     private readonly registry: GeneratorRegistry,
     private readonly generator: SnowflakeIdGenerator,
     private readonly lease: WorkerLease,
-    @Inject(LEASE_POOL) private readonly leasePool: MysqlPool | null,
+    @Inject(LEASE_POOL) private readonly leasePool: SqlPool | null,
   ) {}
 
   onModuleInit(): void {

@@ -1,30 +1,14 @@
-import { MysqlPool } from '@app/database';
-import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore, WriterRecord } from './worker-lease';
+import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
 // "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
 const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
+/** the database clock in Unix ms */
+const NOW_MS = 'CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED)';
 const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)`;
-/** retried after an unknown outcome: a repeat re-takes or re-renews the same row for the same instance */
-const REPEATABLE = { retryUnknown: true };
 
-/**
- * worker_node on MySQL/MariaDB. The pool is the lease's own (one connection, the same
- * multi-host failover as the main pool), so a flood of statements on the shared pool cannot
- * delay a renewal; each statement has a deadline, so a silent database fails a renewal quickly
- * instead of hanging it. Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them.
- */
-export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(private readonly db: MysqlPool) {}
-
-  private run(sql: string, values: unknown[] = [], options = {}): Promise<any> {
-    return this.db.query(sql, values, options);
-  }
-
-  async countRows(from: number, to: number): Promise<number> {
-    const rows = await this.run('SELECT COUNT(*) AS n FROM worker_node WHERE worker_id BETWEEN ? AND ?', [from, to]);
-    return Number(rows[0].n);
-  }
-
+/** worker_node on MySQL/MariaDB (the pool: ServerWorkerLeaseStore). Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them. */
+export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
   async seed(from: number, to: number): Promise<void> {
     for (let start = from; start <= to; start += 500) {
       const end = Math.min(to, start + 499);
@@ -103,14 +87,6 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
     return Number(result.affectedRows) === 1;
   }
 
-  async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
-    await this.run(
-      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?',
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
-  }
-
   /**
    * Which server takes lease writes, recorded in id_meta as "lease writer <server_id> <host>:<port>"
    * with the database clock when it first did. The name is read first and written as a literal:
@@ -119,24 +95,18 @@ export class MysqlWorkerLeaseStore implements WorkerLeaseStore {
   async writerSince(): Promise<WriterRecord> {
     const [me] = await this.run('SELECT @@server_id AS id, @@hostname AS host, @@port AS port');
     const name = `lease writer ${me.id} ${me.host}:${me.port}`.slice(0, 64);
-    await this.run(
-      `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS CHAR))`,
-      [name],
-      REPEATABLE,
+    return recordLeaseWriter(
+      (sql, values, options) => this.run(sql, values, options),
+      name,
+      `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS CHAR))`,
+      NOW_MS,
     );
-    const [row] = await this.run(
-      `SELECT (SELECT value FROM id_meta WHERE name = ?) AS since_ms,
-              (SELECT COUNT(*) FROM id_meta WHERE name LIKE 'lease writer %') AS writers,
-              CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS now_ms`,
-      [name],
-    );
-    return { sinceMs: Number(row.since_ms), dbNowMs: Number(row.now_ms), moved: Number(row.writers) > 1 };
   }
 
   async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
     const rows = await this.run(
       `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free,
-              CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED) AS now_ms`,
+              ${NOW_MS} AS now_ms`,
       [from, to, leaseMs * 1000],
     );
     return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };

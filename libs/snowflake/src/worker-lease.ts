@@ -77,6 +77,27 @@ export interface WriterRecord {
   moved: boolean;
 }
 
+/**
+ * Records `name` as a lease writer in id_meta with the database clock, the first time only
+ * (`insertIfAbsent` binds the name; its value is `nowMs`, an SQL expression of the clock in Unix
+ * ms), and reads back when it first did, the clock now, and whether another server did before.
+ */
+export async function recordLeaseWriter(
+  run: (sql: string, values?: unknown[], options?: { retryUnknown?: boolean }) => Promise<any>,
+  name: string,
+  insertIfAbsent: string,
+  nowMs: string,
+): Promise<WriterRecord> {
+  await run(insertIfAbsent, [name], { retryUnknown: true });
+  const [row] = await run(
+    `SELECT (SELECT value FROM id_meta WHERE name = ?) AS since_ms,
+            (SELECT COUNT(*) FROM id_meta WHERE name LIKE 'lease writer %') AS writers,
+            ${nowMs} AS now_ms`,
+    [name],
+  );
+  return { sinceMs: Number(row.since_ms), dbNowMs: Number(row.now_ms), moved: Number(row.writers) > 1 };
+}
+
 /** a worker_node row as both dialects select it (worker_id, instance_id, host, pid, reserved_until, age_ms) */
 export function toWorkerHolder(r: Record<string, any>): WorkerHolder {
   return {

@@ -7,8 +7,6 @@ import { autoWorkers } from './cpu-quota';
  * it expected.
  */
 
-const NO_POSTGRES = 'PostgreSQL is not supported yet';
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function int(min: number, max: number) {
@@ -53,7 +51,9 @@ const partitionSchema = z
   .object({
     idx: int(1, 1024),
     total: int(1, 1024),
-    url: z.string({ error: 'url must be a mysql:// URL' }).regex(/^(mysql|mariadb):\/\//, { error: 'url must be a mysql:// URL' }),
+    url: z
+      .string({ error: 'url must be a mysql:// or postgres:// URL' })
+      .regex(/^(mysql|mariadb|postgres|postgresql):\/\//, { error: 'url must be a mysql:// or postgres:// URL' }),
   }, { error: 'must be a JSON list of {"idx","total","url"}' })
   .strict();
 
@@ -61,13 +61,13 @@ const baseSchema = z
   .object({
     PORT: int(0, 65535).default(8080),
     HOST: z.string().min(1).default('0.0.0.0'),
-    DB_TYPE: z.enum(['sqlite', 'mysql'], { error: `must be sqlite or mysql (${NO_POSTGRES})` }).optional(),
+    DB_TYPE: z.enum(['sqlite', 'mysql', 'postgres'], { error: 'must be sqlite, mysql or postgres' }).optional(),
     SQLITE_PATH: z.string().min(1).default('./data/id-allocator.sqlite'),
     DATABASE_URL: z
       .string()
-      // said before the shape, so a PostgreSQL URL is not told it merely looks wrong
-      .refine((s) => !/^postgres(ql)?:/i.test(s), { error: `${NO_POSTGRES}: use mysql://user:pass@host:3306/db (MySQL or MariaDB), or leave it unset for the embedded SQLite`, abort: true })
-      .regex(/^(mysql|mariadb):\/\/[^/]+\/[^/?]+/, { error: 'must look like mysql://user:pass@host:3306/db' })
+      .regex(/^(mysql|mariadb|postgres|postgresql):\/\/[^/]+\/[^/?]+/, {
+        error: 'must look like mysql://user:pass@host:3306/db (MySQL, MariaDB) or postgres://user:pass@host:5432/db (PostgreSQL)',
+      })
       .optional(),
     ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
     /** bearer token for the per-key series of public keys on /metrics; without it they are left out */
@@ -166,8 +166,11 @@ const baseSchema = z
 export const CONFIG_KEYS: readonly string[] = Object.keys(baseSchema.shape);
 
 export const configSchema = baseSchema.superRefine((c, ctx) => {
-    if (c.DB_TYPE === 'mysql' && !c.DATABASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when DB_TYPE=mysql' });
+    if ((c.DB_TYPE === 'mysql' || c.DB_TYPE === 'postgres') && !c.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: `is required when DB_TYPE=${c.DB_TYPE}` });
+    }
+    if (c.DATABASE_URL && c.DB_TYPE !== undefined && c.DB_TYPE !== 'sqlite' && urlDbType(c.DATABASE_URL) !== c.DB_TYPE) {
+      ctx.addIssue({ code: 'custom', path: ['DB_TYPE'], message: `is ${c.DB_TYPE} but DATABASE_URL names a ${urlDbType(c.DATABASE_URL)} database` });
     }
     if (c.SNOWFLAKE_RENEW_MS * 2 > c.SNOWFLAKE_LEASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['SNOWFLAKE_RENEW_MS'], message: 'must be at most half of SNOWFLAKE_LEASE_MS' });
@@ -199,5 +202,12 @@ export type ConfigInput = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 
 /** The validated configuration; DB_TYPE is always resolved. */
-export type AppConfig = Omit<Parsed, 'DB_TYPE'> & { DB_TYPE: 'sqlite' | 'mysql' };
+export type AppConfig = Omit<Parsed, 'DB_TYPE'> & { DB_TYPE: DbType };
+
+export type DbType = 'sqlite' | 'mysql' | 'postgres';
+
+/** The server a database URL names: mysql:// and mariadb:// are MySQL's protocol, postgres:// and postgresql:// PostgreSQL's. */
+export function urlDbType(url: string): 'mysql' | 'postgres' {
+  return /^postgres(ql)?:/i.test(url) ? 'postgres' : 'mysql';
+}
 

@@ -62,8 +62,12 @@ describe('loadConfig', () => {
     });
   });
 
-  it('infers mysql from DATABASE_URL', () => {
+  it('infers mysql or postgres from DATABASE_URL', () => {
     expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/ids' }).DB_TYPE).toBe('mysql');
+    expect(load({ DATABASE_URL: 'mariadb://root@127.0.0.1:3306/ids' }).DB_TYPE).toBe('mysql');
+    expect(load({ DATABASE_URL: 'postgres://u:p@h1:5432,h2:5432/ids' }).DB_TYPE).toBe('postgres');
+    expect(load({ DATABASE_URL: 'postgresql://root@127.0.0.1/ids' }).DB_TYPE).toBe('postgres');
+    expect(load({ DATABASE_URL: 'postgres://root@127.0.0.1/ids', PARTITIONS: '[{"idx":1,"total":2,"url":"postgres://h/a"},{"idx":2,"total":2,"url":"postgresql://h/b"}]' }).PARTITIONS).toHaveLength(2);
     expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/ids', DB_TYPE: 'sqlite' }).DB_TYPE).toBe('sqlite');
   });
 
@@ -73,11 +77,13 @@ describe('loadConfig', () => {
     [{ PORT: '80.5' }, /^PORT: /],
     [{ MAX_COUNT: '0' }, /^MAX_COUNT: /],
     [{ WORKERS: '-1' }, /^WORKERS: /],
-    [{ DB_TYPE: 'postgres' }, /^DB_TYPE: must be sqlite or mysql \(PostgreSQL is not supported yet\)/],
+    [{ DB_TYPE: 'oracle' }, /^DB_TYPE: must be sqlite, mysql or postgres \(got "oracle" from environment\)$/],
+    [{ DB_TYPE: 'postgres' }, /^DATABASE_URL: is required when DB_TYPE=postgres$/],
+    [{ DB_TYPE: 'postgres', DATABASE_URL: 'mysql://h/ids' }, /^DB_TYPE: is postgres but DATABASE_URL names a mysql database/],
     [{ DB_TYPE: 'mysql' }, /^DATABASE_URL: is required when DB_TYPE=mysql$/],
     [{ DATABASE_URL: 'mysql:/x' }, /^DATABASE_URL: must look like mysql:\/\//],
-    [{ DATABASE_URL: 'postgres://u:p@db:5432/ids' }, /^DATABASE_URL: PostgreSQL is not supported yet: use mysql:\/\/user:pass@host:3306\/db .*\(value not shown, from environment\)$/],
-    [{ DATABASE_URL: 'postgresql://db/ids' }, /^DATABASE_URL: PostgreSQL is not supported yet/],
+    [{ DATABASE_URL: 'postgres:/u:p@db:5432' }, /^DATABASE_URL: must look like mysql:\/\/.* or postgres:\/\/user:pass@host:5432\/db \(PostgreSQL\) \(value not shown, from environment\)$/],
+    [{ PARTITIONS: '[{"idx":1,"total":1,"url":"redis://h/db"}]' }, /^PARTITIONS: url must be a mysql:\/\/ or postgres:\/\/ URL/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of/],
     [{ SEGMENT_PRELOAD: '1.5' }, /^SEGMENT_PRELOAD: /],
     [{ SEGMENT_DYNAMIC_STEP: 'maybe' }, /^SEGMENT_DYNAMIC_STEP: must be true or false/],

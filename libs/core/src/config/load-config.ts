@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AppConfig, CONFIG_KEYS, configSchema } from './config.schema';
+import { AppConfig, CONFIG_KEYS, configSchema, urlDbType } from './config.schema';
 
 import { translateAllocJson } from './alloc-json';
 import { ConfigError } from './config-error';
@@ -149,6 +149,6 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   }
   const parsed = result.data;
   for (const line of unknownVariables(sources.env)) sources.warn?.(line);
-  const DB_TYPE = parsed.DB_TYPE ?? (parsed.DATABASE_URL ? 'mysql' : 'sqlite');
+  const DB_TYPE = parsed.DB_TYPE ?? (parsed.DATABASE_URL ? urlDbType(parsed.DATABASE_URL) : 'sqlite');
   return { ...parsed, DB_TYPE };
 }

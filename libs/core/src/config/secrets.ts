@@ -98,5 +98,5 @@ export function redactedSettings(config: AppConfig): Record<string, unknown> {
 
 /** Where the service keeps its ids, for the start line: the SQLite file or the masked URL. */
 export function describeDatabase(config: AppConfig): string {
-  return config.DB_TYPE === 'sqlite' ? `sqlite ${config.SQLITE_PATH}` : `mysql ${maskUrl(config.DATABASE_URL ?? '')}`;
+  return config.DB_TYPE === 'sqlite' ? `sqlite ${config.SQLITE_PATH}` : `${config.DB_TYPE} ${maskUrl(config.DATABASE_URL ?? '')}`;
 }

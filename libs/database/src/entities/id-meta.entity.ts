@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { NOW, perDialect, SqlDialect } from './dialect';
+import { NOW, perDialect, EntityDialect } from './dialect';
 
 /** id_meta: facts the service keeps about itself (migration Init1767225600000). */
 export interface IdMetaRow {
@@ -10,18 +10,18 @@ export interface IdMetaRow {
 
 export const ID_META = 'IdMeta';
 
-export function idMetaEntity(dialect: SqlDialect): EntitySchema<IdMetaRow> {
+export function idMetaEntity(dialect: EntityDialect): EntitySchema<IdMetaRow> {
   return new EntitySchema<IdMetaRow>({
     name: ID_META,
     tableName: 'id_meta',
     columns: {
-      name: { type: 'varchar', length: 64, primary: true },
+      name: { type: 'varchar', length: 64, primary: true, collation: perDialect(dialect, { mysql: undefined, sqlite: undefined, postgres: 'C' }) },
       value: { type: 'varchar', length: 255 },
       updateTime: {
         name: 'update_time',
-        type: 'timestamp',
+        type: perDialect(dialect, { mysql: 'timestamp', sqlite: 'timestamp', postgres: 'timestamptz' }),
         default: NOW,
-        onUpdate: perDialect(dialect, { mysql: 'CURRENT_TIMESTAMP', sqlite: undefined }),
+        onUpdate: perDialect(dialect, { mysql: 'CURRENT_TIMESTAMP', sqlite: undefined, postgres: undefined }),
       },
     },
   });

@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { BIN, DECIMAL_STRING, perDialect, SqlDialect } from './dialect';
+import { BIN, DECIMAL_STRING, perDialect, EntityDialect } from './dialect';
 
 /** id_idempotency (Idempotency1767225600800): one row per Idempotency-Key of POST /ids/:strategy */
 export interface IdempotencyRow {
@@ -14,7 +14,7 @@ export interface IdempotencyRow {
 
 export const IDEMPOTENCY = 'Idempotency';
 
-export function idempotencyEntity(dialect: SqlDialect): EntitySchema<IdempotencyRow> {
+export function idempotencyEntity(dialect: EntityDialect): EntitySchema<IdempotencyRow> {
   return new EntitySchema<IdempotencyRow>({
     name: IDEMPOTENCY,
     tableName: 'id_idempotency',
@@ -22,9 +22,9 @@ export function idempotencyEntity(dialect: SqlDialect): EntitySchema<Idempotency
       idemKey: { name: 'idem_key', type: 'varchar', length: 255, primary: true, collation: BIN(dialect) },
       fingerprint: { type: 'char', length: 64 },
       owner: { type: 'varchar', length: 64 },
-      answer: { type: perDialect(dialect, { mysql: 'mediumtext', sqlite: 'text' }), nullable: true },
+      answer: { type: perDialect(dialect, { mysql: 'mediumtext', sqlite: 'text', postgres: 'text' }), nullable: true },
       createdAt: { name: 'created_at', type: 'bigint', transformer: DECIMAL_STRING },
     },
-    indices: [{ name: perDialect(dialect, { mysql: 'created_at', sqlite: 'id_idempotency_created_at' }), columns: ['createdAt'] }],
+    indices: [{ name: perDialect(dialect, { mysql: 'created_at', sqlite: 'id_idempotency_created_at', postgres: 'id_idempotency_created_at' }), columns: ['createdAt'] }],
   });
 }

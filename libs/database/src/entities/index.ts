@@ -1,5 +1,5 @@
 import type { EntitySchema } from 'typeorm';
-import { SqlDialect } from './dialect';
+import { EntityDialect } from './dialect';
 import { idMetaEntity } from './id-meta.entity';
 import { idempotencyEntity } from './idempotency.entity';
 import { partitionLayoutEntity, partitionTableEntity } from './partition.entities';
@@ -20,7 +20,7 @@ export * from './worker-node.entity';
  * tables: every table, partition_N for the partitions placed there. The migrations stay the
  * schema's source of truth (synchronize is never on); test/entities.e2e-spec.ts shows the two agree.
  */
-export function entitiesFor(dialect: SqlDialect, segmentTable: SegmentTableShape, partitionsHere: number[]): EntitySchema<any>[] {
+export function entitiesFor(dialect: EntityDialect, segmentTable: SegmentTableShape, partitionsHere: number[]): EntitySchema<any>[] {
   return [
     idMetaEntity(dialect),
     segmentTableEntity(dialect, segmentTable),
@@ -36,7 +36,7 @@ export function entitiesFor(dialect: SqlDialect, segmentTable: SegmentTableShape
 }
 
 /** A partition's own database: its partition_N and partition_layout. */
-export function partitionEntitiesFor(dialect: SqlDialect, idx: number): EntitySchema<any>[] {
+export function partitionEntitiesFor(dialect: EntityDialect, idx: number): EntitySchema<any>[] {
   return [partitionTableEntity(dialect, idx), partitionLayoutEntity(dialect)];
 }
 

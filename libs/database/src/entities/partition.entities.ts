@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { DECIMAL_STRING, NOW, perDialect, SqlDialect, SQLITE_AUTOINCREMENT_ID } from './dialect';
+import { DECIMAL_STRING, NOW, perDialect, EntityDialect, SQLITE_AUTOINCREMENT_ID, PG_IDENTITY } from './dialect';
 
 /*
  * The partitioned strategy's tables (migrations partitionTableMigration, PartitionLayout1767225600500),
@@ -14,7 +14,7 @@ export interface PartitionRow {
 
 export const partitionEntityName = (idx: number) => `Partition${idx}`;
 
-export function partitionTableEntity(dialect: SqlDialect, idx: number): EntitySchema<PartitionRow> {
+export function partitionTableEntity(dialect: EntityDialect, idx: number): EntitySchema<PartitionRow> {
   return new EntitySchema<PartitionRow>({
     name: partitionEntityName(idx),
     tableName: `partition_${idx}`,
@@ -27,10 +27,14 @@ export function partitionTableEntity(dialect: SqlDialect, idx: number): EntitySc
         id: { ...SQLITE_AUTOINCREMENT_ID, transformer: DECIMAL_STRING },
         meanless: { type: 'tinyint' },
       },
+      postgres: {
+        id: { type: 'bigint', transformer: DECIMAL_STRING, primary: true, ...PG_IDENTITY },
+        meanless: { type: 'smallint' },
+      },
     }),
-    // the one row REPLACE INTO replaces: MySQL's named UNIQUE KEY, SQLite's inline UNIQUE
-    indices: perDialect(dialect, { mysql: [{ name: 'meanless', columns: ['meanless'], unique: true }], sqlite: [] }),
-    uniques: perDialect(dialect, { mysql: [], sqlite: [{ columns: ['meanless'] }] }),
+    // the one row REPLACE INTO (an upsert on PostgreSQL) replaces: MySQL's named UNIQUE KEY, an inline UNIQUE elsewhere
+    indices: perDialect(dialect, { mysql: [{ name: 'meanless', columns: ['meanless'], unique: true }], sqlite: [], postgres: [] }),
+    uniques: perDialect(dialect, { mysql: [], sqlite: [{ columns: ['meanless'] }], postgres: [{ columns: ['meanless'] }] }),
   });
 }
 
@@ -50,9 +54,9 @@ export interface PartitionLayoutRow {
 
 export const PARTITION_LAYOUT = 'PartitionLayout';
 
-export function partitionLayoutEntity(dialect: SqlDialect): EntitySchema<PartitionLayoutRow> {
+export function partitionLayoutEntity(dialect: EntityDialect): EntitySchema<PartitionLayoutRow> {
   // SQLite's integer is 64-bit; MySQL's int is not
-  const big = perDialect(dialect, { mysql: 'bigint', sqlite: 'integer' } as const);
+  const big = perDialect(dialect, { mysql: 'bigint', sqlite: 'integer', postgres: 'bigint' } as const);
   return new EntitySchema<PartitionLayoutRow>({
     name: PARTITION_LAYOUT,
     tableName: 'partition_layout',
@@ -64,9 +68,9 @@ export function partitionLayoutEntity(dialect: SqlDialect): EntitySchema<Partiti
       segmentSize: { name: 'segment_size', type: big, transformer: DECIMAL_STRING },
       base: { type: big, transformer: DECIMAL_STRING },
       firstAllocation: { name: 'first_allocation', type: big, transformer: DECIMAL_STRING },
-      complete: { type: 'tinyint' },
+      complete: { type: perDialect(dialect, { mysql: 'tinyint', sqlite: 'tinyint', postgres: 'smallint' }) },
       skips: { type: big, transformer: DECIMAL_STRING, default: 0 },
-      createdAt: { name: 'created_at', type: perDialect(dialect, { mysql: 'timestamp', sqlite: 'datetime' }), default: NOW },
+      createdAt: { name: 'created_at', type: perDialect(dialect, { mysql: 'timestamp', sqlite: 'datetime', postgres: 'timestamptz' }), default: NOW },
     },
   });
 }

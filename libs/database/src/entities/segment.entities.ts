@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { BIN, DECIMAL_STRING, NOW, NUMBER, perDialect, SqlDialect } from './dialect';
+import { BIN, DECIMAL_STRING, NOW, NUMBER, perDialect, EntityDialect } from './dialect';
 
 /*
  * The segment strategy's tables: SEGMENT_TABLE and our own tables beside it (migrations
@@ -36,7 +36,7 @@ export const SEGMENT_TABLE_ENTITY = 'SegmentTable';
  * are that service's, never ours to change).
  */
 export function segmentTableEntity(
-  dialect: SqlDialect,
+  dialect: EntityDialect,
   table: SegmentTableShape,
   made: 'migration' | 'found' = 'migration',
 ): EntitySchema<SegmentTableRow> {
@@ -46,21 +46,21 @@ export function segmentTableEntity(
     synchronize: made === 'migration',
     columns: {
       bizTag: { name: 'biz_tag', type: 'varchar', length: table.keyLength, primary: true, default: '', collation: BIN(dialect) },
-      maxId: { name: 'max_id', type: 'bigint', transformer: DECIMAL_STRING, default: 1, width: perDialect(dialect, { mysql: 20, sqlite: undefined }) },
-      step: { type: 'int', transformer: NUMBER, width: perDialect(dialect, { mysql: 11, sqlite: undefined }) },
+      maxId: { name: 'max_id', type: 'bigint', transformer: DECIMAL_STRING, default: 1, width: perDialect(dialect, { mysql: 20, sqlite: undefined, postgres: undefined }) },
+      step: { type: 'int', transformer: NUMBER, width: perDialect(dialect, { mysql: 11, sqlite: undefined, postgres: undefined }) },
       description: {
         name: table.descriptionColumn,
         type: 'varchar',
         length: 256,
         nullable: true,
         // SQLite keeps the migration's DEFAULT NULL as written
-        default: perDialect(dialect, { mysql: null, sqlite: () => 'NULL' }),
+        default: perDialect(dialect, { mysql: null, sqlite: () => 'NULL', postgres: undefined }),
       },
       updateTime: {
         name: 'update_time',
-        type: 'timestamp',
+        type: perDialect(dialect, { mysql: 'timestamp', sqlite: 'timestamp', postgres: 'timestamptz' }),
         default: NOW,
-        onUpdate: perDialect(dialect, { mysql: 'CURRENT_TIMESTAMP', sqlite: undefined }),
+        onUpdate: perDialect(dialect, { mysql: 'CURRENT_TIMESTAMP', sqlite: undefined, postgres: undefined }),
       },
     },
   });
@@ -78,7 +78,7 @@ export interface SegmentMetaRow {
 
 export const SEGMENT_META = 'SegmentMeta';
 
-export function segmentMetaEntity(dialect: SqlDialect): EntitySchema<SegmentMetaRow> {
+export function segmentMetaEntity(dialect: EntityDialect): EntitySchema<SegmentMetaRow> {
   return new EntitySchema<SegmentMetaRow>({
     name: SEGMENT_META,
     tableName: 'id_segment_meta',
@@ -87,11 +87,12 @@ export function segmentMetaEntity(dialect: SqlDialect): EntitySchema<SegmentMeta
       public: perDialect(dialect, {
         mysql: { type: 'tinyint', width: 1, default: 0 },
         sqlite: { type: 'integer', default: 0 },
+        postgres: { type: 'smallint', default: 0 },
       }),
-      skipSeq: { name: 'skip_seq', type: perDialect(dialect, { mysql: 'int', sqlite: 'integer' }), default: 0 },
+      skipSeq: { name: 'skip_seq', type: perDialect(dialect, { mysql: 'int', sqlite: 'integer', postgres: 'int' }), default: 0 },
       highWater: { name: 'high_water', type: 'bigint', transformer: DECIMAL_STRING, default: 0 },
       // the migration's DEFAULT NULL, which TypeORM reads back from SQLite as the text NULL
-      format: { type: 'varchar', length: 512, nullable: true, default: perDialect(dialect, { mysql: null, sqlite: () => 'NULL' }) },
+      format: { type: 'varchar', length: 512, nullable: true, default: perDialect(dialect, { mysql: null, sqlite: () => 'NULL', postgres: undefined }) },
     },
   });
 }
@@ -107,7 +108,7 @@ export interface SegmentHaltRow {
 
 export const SEGMENT_HALT = 'SegmentHalt';
 
-export function segmentHaltEntity(dialect: SqlDialect): EntitySchema<SegmentHaltRow> {
+export function segmentHaltEntity(dialect: EntityDialect): EntitySchema<SegmentHaltRow> {
   return new EntitySchema<SegmentHaltRow>({
     name: SEGMENT_HALT,
     tableName: 'id_segment_halt',
@@ -118,7 +119,11 @@ export function segmentHaltEntity(dialect: SqlDialect): EntitySchema<SegmentHalt
       seenAt: { name: 'seen_at', type: 'bigint', transformer: DECIMAL_STRING },
     },
     // the skip route's read: fresh targets of a key
-    indices: perDialect(dialect, { mysql: [{ name: 'biz_tag_seen', columns: ['bizTag', 'seenAt'] }], sqlite: [] }),
+    indices: perDialect(dialect, {
+      mysql: [{ name: 'biz_tag_seen', columns: ['bizTag', 'seenAt'] }],
+      sqlite: [],
+      postgres: [{ name: 'biz_tag_seen', columns: ['bizTag', 'seenAt'] }],
+    }),
   });
 }
 
@@ -131,12 +136,12 @@ export interface SegmentChangeRow {
 
 export const SEGMENT_CHANGE = 'SegmentChange';
 
-export function segmentChangeEntity(dialect: SqlDialect): EntitySchema<SegmentChangeRow> {
+export function segmentChangeEntity(dialect: EntityDialect): EntitySchema<SegmentChangeRow> {
   return new EntitySchema<SegmentChangeRow>({
     name: SEGMENT_CHANGE,
     tableName: 'id_segment_change',
     columns: {
-      id: { type: perDialect(dialect, { mysql: 'int', sqlite: 'integer' }), primary: true },
+      id: { type: perDialect(dialect, { mysql: 'int', sqlite: 'integer', postgres: 'int' }), primary: true },
       seq: { type: 'bigint', transformer: DECIMAL_STRING, default: 0 },
       token: { type: 'bigint', transformer: DECIMAL_STRING, default: 0 },
     },

@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { DECIMAL_STRING, perDialect, SqlDialect, SQLITE_AUTOINCREMENT_ID } from './dialect';
+import { DECIMAL_STRING, perDialect, EntityDialect, SQLITE_AUTOINCREMENT_ID, PG_IDENTITY } from './dialect';
 
 /** The Flickr ticket server's table (Ticket1767225600300): one row, its auto-increment id the sequence. */
 export interface TicketRow {
@@ -9,7 +9,7 @@ export interface TicketRow {
 
 export const TICKET = 'Ticket';
 
-export function ticketEntity(dialect: SqlDialect): EntitySchema<TicketRow> {
+export function ticketEntity(dialect: EntityDialect): EntitySchema<TicketRow> {
   return new EntitySchema<TicketRow>({
     name: TICKET,
     tableName: 'ticket',
@@ -22,9 +22,13 @@ export function ticketEntity(dialect: SqlDialect): EntitySchema<TicketRow> {
         id: { ...SQLITE_AUTOINCREMENT_ID, transformer: DECIMAL_STRING },
         stub: { type: 'char', length: 1 },
       },
+      postgres: {
+        id: { type: 'bigint', transformer: DECIMAL_STRING, primary: true, ...PG_IDENTITY },
+        stub: { type: 'char', length: 1 },
+      },
     }),
-    // the one row REPLACE INTO replaces: MySQL's named UNIQUE KEY, SQLite's inline UNIQUE
-    indices: perDialect(dialect, { mysql: [{ name: 'stub', columns: ['stub'], unique: true }], sqlite: [] }),
-    uniques: perDialect(dialect, { mysql: [], sqlite: [{ columns: ['stub'] }] }),
+    // the one row REPLACE INTO (an upsert on PostgreSQL) replaces: MySQL's named UNIQUE KEY, an inline UNIQUE elsewhere
+    indices: perDialect(dialect, { mysql: [{ name: 'stub', columns: ['stub'], unique: true }], sqlite: [], postgres: [] }),
+    uniques: perDialect(dialect, { mysql: [], sqlite: [{ columns: ['stub'] }], postgres: [{ columns: ['stub'] }] }),
   });
 }

@@ -1,12 +1,16 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { dialectOf } from './dialect';
 
 const NAME = 'Segment1767225600100';
 
 async function tableExists(q: QueryRunner, table: string): Promise<boolean> {
+  const dialect = dialectOf(q);
   const rows: unknown[] =
-    q.connection.options.type === 'mysql'
+    dialect === 'mysql'
       ? await q.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])
-      : await q.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
+      : dialect === 'postgres'
+        ? await q.query('SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1', [table])
+        : await q.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
   return rows.length > 0;
 }
 
@@ -22,9 +26,10 @@ export function segmentTableMigration(table: string): new () => MigrationInterfa
     name = NAME;
 
     async up(q: QueryRunner): Promise<void> {
-      const mysql = q.connection.options.type === 'mysql';
+      const dialect = dialectOf(q);
       const create = !(await tableExists(q, table));
-      if (mysql) {
+      const quoted = dialect === 'postgres' ? `"${table}"` : `\`${table}\``;
+      if (dialect === 'mysql') {
         if (create) {
           await q.query(
             `CREATE TABLE \`${table}\` (
@@ -44,6 +49,27 @@ export function segmentTableMigration(table: string): new () => MigrationInterfa
              skip_seq int NOT NULL DEFAULT 0,
              PRIMARY KEY (biz_tag)
            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        );
+      } else if (dialect === 'postgres') {
+        // COLLATE "C": keys compare and sort byte for byte, as utf8mb4_bin and SQLite's BINARY do
+        if (create) {
+          await q.query(
+            `CREATE TABLE ${quoted} (
+               biz_tag varchar(128) COLLATE "C" NOT NULL DEFAULT '',
+               max_id bigint NOT NULL DEFAULT 1,
+               step int NOT NULL,
+               description varchar(256),
+               update_time timestamptz NOT NULL DEFAULT now(),
+               PRIMARY KEY (biz_tag)
+             )`,
+          );
+        }
+        await q.query(
+          `CREATE TABLE IF NOT EXISTS id_segment_meta (
+             biz_tag varchar(128) COLLATE "C" NOT NULL PRIMARY KEY,
+             public smallint NOT NULL DEFAULT 0,
+             skip_seq int NOT NULL DEFAULT 0
+           )`,
         );
       } else {
         if (create) {
@@ -66,7 +92,7 @@ export function segmentTableMigration(table: string): new () => MigrationInterfa
         );
       }
       if (create) {
-        await q.query(`INSERT INTO \`${table}\` (biz_tag, max_id, step, description) VALUES ('default', 1, 1000, 'the default key')`);
+        await q.query(`INSERT INTO ${quoted} (biz_tag, max_id, step, description) VALUES ('default', 1, 1000, 'the default key')`);
       }
     }
 

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { dialectOf } from './dialect';
 
 /**
  * What the rollback guard and the admin need beside leaf_alloc, in our own tables only (a table
@@ -14,7 +15,8 @@ export class SegmentGuard1767225600400 implements MigrationInterface {
   name = 'SegmentGuard1767225600400';
 
   async up(q: QueryRunner): Promise<void> {
-    if (q.connection.options.type === 'mysql') {
+    const dialect = dialectOf(q);
+    if (dialect === 'mysql') {
       await q.query('ALTER TABLE id_segment_meta ADD COLUMN high_water bigint NOT NULL DEFAULT 0');
       await q.query(
         `CREATE TABLE IF NOT EXISTS id_segment_halt (
@@ -26,6 +28,18 @@ export class SegmentGuard1767225600400 implements MigrationInterface {
            KEY biz_tag_seen (biz_tag, seen_at)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
+    } else if (dialect === 'postgres') {
+      await q.query('ALTER TABLE id_segment_meta ADD COLUMN IF NOT EXISTS high_water bigint NOT NULL DEFAULT 0');
+      await q.query(
+        `CREATE TABLE IF NOT EXISTS id_segment_halt (
+           instance_id varchar(64) COLLATE "C" NOT NULL,
+           biz_tag varchar(128) COLLATE "C" NOT NULL,
+           min_target bigint NOT NULL,
+           seen_at bigint NOT NULL,
+           PRIMARY KEY (instance_id, biz_tag)
+         )`,
+      );
+      await q.query('CREATE INDEX IF NOT EXISTS biz_tag_seen ON id_segment_halt (biz_tag, seen_at)');
     } else {
       // SQLite migrations take no lock: processes starting together on one file may race here
       try {

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { dialectOf } from './dialect';
 
 /**
  * id_segment_change: one row that every write the segment poll must see bumps in its own
@@ -14,7 +15,8 @@ export class SegmentChange1767225600600 implements MigrationInterface {
   name = 'SegmentChange1767225600600';
 
   async up(q: QueryRunner): Promise<void> {
-    if (q.connection.options.type === 'mysql') {
+    const dialect = dialectOf(q);
+    if (dialect === 'mysql') {
       await q.query(
         `CREATE TABLE IF NOT EXISTS id_segment_change (
            id int NOT NULL,
@@ -24,6 +26,15 @@ export class SegmentChange1767225600600 implements MigrationInterface {
          ) ENGINE=InnoDB`,
       );
       await q.query('INSERT IGNORE INTO id_segment_change (id, seq, token) VALUES (1, 0, 0)');
+    } else if (dialect === 'postgres') {
+      await q.query(
+        `CREATE TABLE IF NOT EXISTS id_segment_change (
+           id int NOT NULL PRIMARY KEY,
+           seq bigint NOT NULL DEFAULT 0,
+           token bigint NOT NULL DEFAULT 0
+         )`,
+      );
+      await q.query('INSERT INTO id_segment_change (id, seq, token) VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING');
     } else {
       // SQLite migrations take no lock: processes starting together on one file may race here
       await q.query(

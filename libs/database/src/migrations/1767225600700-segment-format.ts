@@ -11,6 +11,8 @@ export class SegmentFormat1767225600700 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     if (q.connection.options.type === 'mysql') {
       await q.query('ALTER TABLE id_segment_meta ADD COLUMN format varchar(512) DEFAULT NULL');
+    } else if (q.connection.options.type === 'postgres') {
+      await q.query('ALTER TABLE id_segment_meta ADD COLUMN IF NOT EXISTS format varchar(512)');
     } else {
       // SQLite migrations take no lock: processes starting together on one file may race here
       try {

@@ -22,9 +22,11 @@ export class Idempotency1767225600800 implements MigrationInterface {
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
     } else {
+      // PostgreSQL: the key compared byte for byte (COLLATE "C"), as on MySQL; SQLite compares so already
+      const collate = q.connection.options.type === 'postgres' ? ' COLLATE "C"' : '';
       await q.query(
         `CREATE TABLE IF NOT EXISTS id_idempotency (
-           idem_key varchar(255) NOT NULL PRIMARY KEY,
+           idem_key varchar(255)${collate} NOT NULL PRIMARY KEY,
            fingerprint char(64) NOT NULL,
            owner varchar(64) NOT NULL,
            answer text NULL,

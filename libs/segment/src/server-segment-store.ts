@@ -1,0 +1,363 @@
+import { SqlPool, SqlQuery } from '@app/database';
+import { changeToken, OwnFetches } from './change-watch';
+import { newestPeriodKeySql, NOT_PERIOD_KEY, periodKeyPattern, setFormatSql } from './segment-format-sql';
+import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { SegmentTable, ColumnInfo } from './segment-table';
+import {
+  asText,
+  belowMark,
+  exactColumn,
+  exactKey,
+  exactKeys,
+  exhausted,
+  KeyRecord,
+  keyExists,
+  likeEscape,
+  selectKey,
+  skipBackwards,
+  skipPastMax,
+  smallestStart,
+  toKeyRow,
+  unknownKey,
+} from './segment-sql';
+
+interface Changed {
+  affectedRows: number;
+  /** MySQL only */
+  insertId?: number | string;
+}
+
+/** publications older than this are deleted by whoever publishes */
+const TARGET_KEEP_MS = 3_600_000;
+
+/**
+ * The statements that differ between MySQL/MariaDB and PostgreSQL, side by side; what both share
+ * is written once in the store below (`?` placeholders on both: PgPool numbers them).
+ */
+interface ServerSql {
+  dialect: 'mysql' | 'postgres';
+  /** the database's clock in ms: every instance's publications are judged by one clock */
+  nowMs: string;
+  /** in the transaction of every write the poll must see (see the migration of id_segment_change) */
+  bump: string;
+  duplicateKey: string;
+  /** insert or update the key's public flag */
+  upsertPublic: string;
+  /** id_segment_meta after a skip: skip_seq + 1, high_water raised to the new max_id */
+  upsertSkipped: (table: string, key: string) => string;
+  /** raise high_water for n keys */
+  raiseMarks: (n: number) => string;
+  /** upsert n published targets of one instance */
+  publishTargets: (n: number, nowMs: string) => string;
+  /** keys bound as one value */
+  anyKey: string;
+}
+
+const MYSQL: ServerSql = {
+  dialect: 'mysql',
+  nowMs: 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)',
+  bump: 'UPDATE id_segment_change SET seq = seq + 1, token = token ^ ? WHERE id = 1',
+  duplicateKey: 'ER_DUP_ENTRY',
+  upsertPublic: 'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
+  upsertSkipped: (table, key) =>
+    `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${table} WHERE biz_tag = ${key}
+       ON DUPLICATE KEY UPDATE skip_seq = id_segment_meta.skip_seq + 1,
+         high_water = GREATEST(id_segment_meta.high_water, VALUES(high_water))`,
+  raiseMarks: (n) =>
+    `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ${Array(n).fill('(?, ?)').join(', ')}
+       ON DUPLICATE KEY UPDATE high_water = GREATEST(high_water, VALUES(high_water))`,
+  publishTargets: (n, nowMs) =>
+    `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${Array(n).fill(`(?, ?, ?, ${nowMs})`).join(', ')}
+       ON DUPLICATE KEY UPDATE min_target = VALUES(min_target), seen_at = VALUES(seen_at)`,
+  anyKey: 'IN (?)', // mysql2 writes an array as a list
+};
+
+const POSTGRES: ServerSql = {
+  dialect: 'postgres',
+  nowMs: 'CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS bigint)',
+  bump: 'UPDATE id_segment_change SET seq = seq + 1, token = token # ? WHERE id = 1',
+  duplicateKey: '23505',
+  upsertPublic: 'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT (biz_tag) DO UPDATE SET public = EXCLUDED.public',
+  upsertSkipped: (table, key) =>
+    `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${table} WHERE biz_tag = ${key}
+       ON CONFLICT (biz_tag) DO UPDATE SET skip_seq = id_segment_meta.skip_seq + 1,
+         high_water = GREATEST(id_segment_meta.high_water, EXCLUDED.high_water)`,
+  raiseMarks: (n) =>
+    `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ${Array(n).fill('(?, CAST(? AS bigint))').join(', ')}
+       ON CONFLICT (biz_tag) DO UPDATE SET high_water = GREATEST(id_segment_meta.high_water, EXCLUDED.high_water)`,
+  publishTargets: (n, nowMs) =>
+    `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${Array(n).fill(`(?, ?, CAST(? AS bigint), ${nowMs})`).join(', ')}
+       ON CONFLICT (instance_id, biz_tag) DO UPDATE SET min_target = EXCLUDED.min_target, seen_at = EXCLUDED.seen_at`,
+  anyKey: '= ANY(?)', // pg binds an array as one array value
+};
+
+/** The segment table's columns as information_schema describes them (none: no such table). */
+export async function readServerSegmentTable(db: SqlPool, name: string): Promise<SegmentTable> {
+  const sql =
+    db.dialect === 'mysql'
+      ? `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS max_length, IS_NULLABLE AS nullable,
+                COLUMN_DEFAULT AS col_default, EXTRA AS extra
+           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`
+      : `SELECT column_name AS name, data_type AS type, character_maximum_length AS max_length, is_nullable AS nullable,
+                column_default AS col_default, CASE WHEN is_identity = 'YES' OR is_generated <> 'NEVER' THEN 'generated' ELSE '' END AS extra
+           FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`;
+  const rows = await db.query<
+    { name: string; type: string; max_length: string | number | null; nullable: string; col_default: string | null; extra: string }[]
+  >(sql, [name]);
+  const columns: ColumnInfo[] = rows.map((r) => ({
+    name: r.name,
+    type: r.type,
+    maxLength: r.max_length === null ? null : Number(r.max_length),
+    nullable: r.nullable === 'YES',
+    hasDefault: r.col_default !== null || /auto_increment|generated/i.test(r.extra),
+  }));
+  return SegmentTable.fromColumns(name, columns, db.dialect === 'postgres' ? 'double' : 'backtick');
+}
+
+/**
+ * The segment table (SEGMENT_TABLE) on MySQL/MariaDB or PostgreSQL. The fetch is one statement
+ * that also bumps the change row, so a fetch and its bump commit (or are lost) together:
+ * - MySQL: a multi-table UPDATE; LAST_INSERT_ID(expr) makes the new max_id the OK packet's
+ *   insertId (no second round trip, no stale LAST_INSERT_ID from another pooled connection);
+ * - PostgreSQL: `UPDATE ... RETURNING max_id` with the change row's UPDATE in a data-modifying
+ *   WITH beside it (bumped only when the key's row was).
+ * Keys compare byte for byte (binary on MySQL, COLLATE "C" on PostgreSQL).
+ *
+ * Every integer reaches SQL exact: bound as a BigInt (mysql2 writes bare digits; PgPool a decimal
+ * string the server reads as bigint). A decimal string in arithmetic or a comparison with a BIGINT
+ * makes MariaDB compute in floating point (2^53 + 1 + '1' = 2^53), and a JS number above 2^53 is
+ * already rounded.
+ */
+export class ServerSegmentStore implements SegmentStore {
+  private readonly fetchSql: string;
+  private readonly selectSql: string;
+  private readonly sql: ServerSql;
+  private readonly key: string;
+  /**
+   * Galera applies other nodes' commits asynchronously: a plain read may miss a fetch this very
+   * instance committed through another node a moment ago, and the poll would take that for a
+   * rollback. wsrep_sync_wait=1 makes the poll's read wait for them; a server without the
+   * variable (not MariaDB, PostgreSQL) reads without it.
+   */
+  private causalRead: string;
+  private readonly own = new OwnFetches();
+
+  constructor(
+    private readonly db: SqlPool,
+    readonly table: SegmentTable = SegmentTable.ours('leaf_alloc', db.dialect === 'postgres' ? 'double' : 'backtick'),
+  ) {
+    this.sql = db.dialect === 'postgres' ? POSTGRES : MYSQL;
+    this.key = exactKey(db.dialect);
+    this.causalRead = db.dialect === 'mysql' ? 'SET STATEMENT wsrep_sync_wait = 1 FOR ' : '';
+    this.fetchSql =
+      db.dialect === 'mysql'
+        ? `UPDATE ${table.sql} a, id_segment_change c
+             SET a.max_id = LAST_INSERT_ID(a.max_id + ?), a.update_time = CURRENT_TIMESTAMP, c.seq = c.seq + 1, c.token = c.token ^ ?
+             WHERE a.biz_tag = ${this.key} AND a.max_id <= ${MAX_ID} - ? AND c.id = 1`
+        : `WITH a AS (UPDATE ${table.sql} SET max_id = max_id + CAST(? AS bigint), update_time = CURRENT_TIMESTAMP
+                        WHERE biz_tag = ${this.key} AND max_id <= ${MAX_ID} - CAST(? AS bigint) RETURNING max_id),
+                c AS (UPDATE id_segment_change SET seq = seq + 1, token = token # CAST(? AS bigint)
+                        WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id)
+           SELECT a.max_id AS max_id, (SELECT COUNT(*) FROM c) AS bumped FROM a`;
+    this.selectSql = selectKey(table, db.dialect);
+  }
+
+  async fetch(key: string, step: number): Promise<bigint> {
+    const s = BigInt(step);
+    // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
+    const token = changeToken();
+    if (this.db.dialect === 'mysql') {
+      const ok = await this.db.query<Changed>(this.fetchSql, [s, token, key, s], { retryUnknown: true });
+      if (ok.affectedRows === 2) {
+        this.own.add(token);
+        return BigInt(String(ok.insertId));
+      }
+    } else {
+      const rows = await this.db.query<{ max_id: string; bumped: string }[]>(this.fetchSql, [s, key, s, token], { retryUnknown: true });
+      if (rows.length === 1 && rows[0].bumped === '1') {
+        this.own.add(token);
+        return BigInt(rows[0].max_id);
+      }
+    }
+    throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);
+  }
+
+  async find(key: string): Promise<SegmentKeyRow | null> {
+    return this.findWith((sql, values) => this.db.query(sql, values), key);
+  }
+
+  private async findWith(query: SqlQuery, key: string): Promise<SegmentKeyRow | null> {
+    const rows = await query<KeyRecord[]>(`${this.selectSql} WHERE a.biz_tag = ${this.key}`, [key]);
+    return rows.length === 0 ? null : toKeyRow(rows[0]);
+  }
+
+  async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
+    if (keys.length === 0) return [];
+    const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys(this.db.dialect, keys.length)})`;
+    return (await this.readCausally<KeyRecord[]>(sql, keys)).map(toKeyRow);
+  }
+
+  /** a poll's read, after every commit this instance made through any Galera node */
+  private async readCausally<T>(sql: string, values: unknown[] = []): Promise<T> {
+    try {
+      return await this.db.query<T>(this.causalRead + sql, values);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
+      this.causalRead = '';
+      return this.db.query<T>(sql, values);
+    }
+  }
+
+  async readChanges(): Promise<ChangeMark> {
+    const d = this.db.dialect;
+    const rows = await this.readCausally<{ seq: string; token: string }[]>(
+      `SELECT ${asText(d, 'seq')} AS seq, ${asText(d, 'token')} AS token FROM id_segment_change WHERE id = 1`,
+    );
+    if (rows.length === 0) throw new Error('id_segment_change has no row 1: run the migrations (or INSERT INTO id_segment_change VALUES (1, 0, 0))');
+    return { seq: BigInt(rows[0].seq), token: BigInt(rows[0].token) };
+  }
+
+  ownFetches(): ChangeMark {
+    return this.own.mark;
+  }
+
+  async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
+    const d = this.db.dialect;
+    const column = exactColumn(d, 'a.biz_tag');
+    const where: string[] = [NOT_PERIOD_KEY];
+    const values: unknown[] = [];
+    if (after !== null) where.push(`${column} > ${this.key}`) && values.push(after);
+    if (prefix !== null) where.push(`${column} LIKE ${d === 'mysql' ? 'CAST(? AS BINARY)' : this.key}`) && values.push(`${likeEscape(prefix)}%`);
+    const sql = `${this.selectSql} WHERE ${where.join(' AND ')} ORDER BY ${column} LIMIT ?`;
+    return (await this.db.query<KeyRecord[]>(sql, [...values, limit])).map(toKeyRow);
+  }
+
+  async list(): Promise<SegmentKeyRow[]> {
+    const order = this.db.dialect === 'mysql' ? 'a.biz_tag' : exactColumn(this.db.dialect, 'a.biz_tag');
+    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} WHERE ${NOT_PERIOD_KEY} ORDER BY ${order}`);
+    return rows.map(toKeyRow);
+  }
+
+  async newestPeriodKey(base: string): Promise<string | null> {
+    const rows = await this.db.query<{ k: Buffer | string | null }[]>(newestPeriodKeySql(this.table, this.db.dialect), [
+      periodKeyPattern(this.db.dialect, base),
+    ]);
+    const k = rows[0]?.k ?? null;
+    return k === null ? null : k.toString();
+  }
+
+  create(row: NewSegmentKey): Promise<SegmentKeyRow> {
+    return this.db.transaction(async (query) => {
+      const marks = await query<{ high_water: string }[]>(
+        `SELECT ${asText(this.db.dialect, 'high_water')} AS high_water FROM id_segment_meta WHERE biz_tag = ? FOR UPDATE`,
+        [row.key],
+      );
+      const smallest = smallestStart(BigInt(marks[0]?.high_water ?? '0'), row.markMargin);
+      if (row.startId < smallest) {
+        throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
+      }
+      try {
+        const t = this.table;
+        const blanks = t.blankColumns.map((c) => `, ${t.quote(c)}`).join('');
+        await query(
+          `INSERT INTO ${t.sql} (biz_tag, max_id, step, ${t.descriptionSql}, update_time${blanks})
+             VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP${t.blankColumns.map(() => ", ''").join('')})`,
+          [row.key, row.startId, BigInt(row.step), t.description(row.description)],
+        );
+      } catch (e) {
+        if ((e as { code?: string }).code === this.sql.duplicateKey) throw keyExists(row.key);
+        throw e;
+      }
+      await query(this.sql.upsertPublic, [row.key, row.public ? 1 : 0]);
+      if (row.format != null) await query(setFormatSql(this.db.dialect), [row.key, row.format]);
+      await query(this.sql.bump, [changeToken()]);
+      return (await this.findWith(query, row.key))!;
+    });
+  }
+
+  update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null> {
+    // one transaction with the bump: a change committed without it would stay unseen by idle polls
+    return this.db.transaction(async (query) => {
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
+      if (patch.description !== undefined) sets.push(`${this.table.descriptionSql} = ?`) && values.push(this.table.description(patch.description));
+      if (sets.length > 0) {
+        const ok = await query<Changed>(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE biz_tag = ${this.key}`, [...values, key]);
+        if (ok.affectedRows === 0) return null;
+      }
+      if (patch.public !== undefined) await query(this.sql.upsertPublic, [key, patch.public ? 1 : 0]);
+      if (patch.format !== undefined) await query(setFormatSql(this.db.dialect), [key, patch.format]);
+      await query(this.sql.bump, [changeToken()]);
+      return this.findWith(query, key);
+    });
+  }
+
+  skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
+    // PostgreSQL infers a bare parameter's type from the other side: CAST keeps it bigint, never int or text
+    const big = this.db.dialect === 'postgres' ? 'CAST(? AS bigint)' : '?';
+    return this.db.transaction(async (query) => {
+      const ok =
+        'by' in target
+          ? await query<Changed>(`UPDATE ${this.table.sql} SET max_id = max_id + ${big} WHERE biz_tag = ${this.key} AND max_id <= ${MAX_ID} - ${big}`, [
+              target.by,
+              key,
+              target.by,
+            ])
+          : await query<Changed>(`UPDATE ${this.table.sql} SET max_id = ${big} WHERE biz_tag = ${this.key} AND max_id < ${big}`, [target.to, key, target.to]);
+      if (ok.affectedRows === 0) {
+        const row = await this.findWith(query, key);
+        if (row === null) return null;
+        throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
+      }
+      // in the same transaction: a moved max_id whose skip counter did not move would never make
+      // the other instances drop what they hold
+      await query(this.sql.upsertSkipped(this.table.sql, this.key), [key]);
+      await query(this.sql.bump, [changeToken()]);
+      return this.findWith(query, key);
+    });
+  }
+
+  async raiseMarks(marks: { key: string; highWater: bigint }[]): Promise<void> {
+    if (marks.length === 0) return;
+    // one row per key (PostgreSQL refuses to upsert one row twice in a statement)
+    const highest = new Map<string, bigint>();
+    for (const m of marks) highest.set(m.key, (highest.get(m.key) ?? m.highWater) > m.highWater ? highest.get(m.key)! : m.highWater);
+    await this.db.query(
+      this.sql.raiseMarks(highest.size),
+      [...highest].flatMap(([key, highWater]) => [key, highWater]),
+      { retryUnknown: true }, // only ever raises: a repeat changes nothing
+    );
+  }
+
+  async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
+    if (targets.length === 0) return;
+    await this.db.query(
+      this.sql.publishTargets(targets.length, this.sql.nowMs),
+      targets.flatMap((t) => [instanceId, t.key, t.target]),
+      { retryUnknown: true }, // an upsert of this instance's own rows: a repeat changes nothing
+    );
+    await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${this.sql.nowMs} - ?`, [BigInt(TARGET_KEEP_MS)], { retryUnknown: true });
+  }
+
+  async haltedPeriodKeys(withinMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ biz_tag: string }[]>(
+      `SELECT DISTINCT biz_tag FROM id_segment_halt WHERE biz_tag LIKE '%~%' AND seen_at >= ${this.sql.nowMs} - ? ORDER BY biz_tag`,
+      [BigInt(withinMs)],
+    );
+    return rows.map((r) => r.biz_tag);
+  }
+
+  async requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
+    const found = new Map<string, bigint>();
+    if (keys.length === 0) return found;
+    const rows = await this.db.query<{ biz_tag: string; target: string }[]>(
+      `SELECT biz_tag, ${asText(this.db.dialect, 'MAX(min_target)')} AS target FROM id_segment_halt
+        WHERE biz_tag ${this.sql.anyKey} AND seen_at >= ${this.sql.nowMs} - ? GROUP BY biz_tag`,
+      [keys, BigInt(withinMs)],
+    );
+    for (const r of rows) found.set(r.biz_tag, BigInt(r.target));
+    return found;
+  }
+}

@@ -1,0 +1,117 @@
+import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
+
+/** the database's clock; one value for the whole statement (not the transaction's start) */
+const NOW = 'statement_timestamp()';
+const NOW_MS = `CAST(EXTRACT(EPOCH FROM ${NOW}) * 1000 AS bigint)`;
+const LEASE_AGO = `${NOW} - CAST(? AS bigint) * interval '1 millisecond'`;
+// "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
+const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < ${LEASE_AGO}))`;
+const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${LEASE_AGO})`;
+
+interface Taken {
+  worker_id: number;
+  reserved_until: string;
+}
+
+/**
+ * worker_node on PostgreSQL, the same compare-and-set rules as MysqlWorkerLeaseStore (the pool:
+ * ServerWorkerLeaseStore). Where MySQL picks and takes a row with UPDATE ... ORDER
+ * BY ... LIMIT 1 and LAST_INSERT_ID, PostgreSQL picks it in a subquery (FOR UPDATE SKIP LOCKED:
+ * two instances acquiring together take two rows), checks the condition again on the row it
+ * updates, and answers it with RETURNING. Heartbeats are timestamptz: no time zone or DST in them.
+ */
+export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
+  async seed(from: number, to: number): Promise<void> {
+    await this.run(
+      'INSERT INTO worker_node (worker_id, reserved_until) SELECT g, 0 FROM generate_series(CAST(? AS int), CAST(? AS int)) g ON CONFLICT (worker_id) DO NOTHING',
+      [from, to],
+      REPEATABLE,
+    );
+  }
+
+  async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
+    // Never-held and cleanly released rows first: a lapsed one costs the takeover wait.
+    for (const takenOver of [false, true]) {
+      const which = takenOver ? LAPSED : 'instance_id IS NULL';
+      const condition = takenOver ? [leaseMs] : [];
+      const rows: Taken[] = await this.run(
+        `UPDATE worker_node
+            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${NOW}, acquired_at = ${NOW}
+          WHERE worker_id = (SELECT worker_id FROM worker_node
+                              WHERE worker_id BETWEEN ? AND ? AND ${which}
+                              ORDER BY GREATEST(reserved_until, CAST(? AS bigint)), worker_id
+                              LIMIT 1 FOR UPDATE SKIP LOCKED)
+            AND ${which}
+          RETURNING worker_id, reserved_until`,
+        [c.instanceId, c.host.slice(0, 255), c.pid, from, to, ...condition, nowMs, ...condition],
+        REPEATABLE, // a repeat after an unknown outcome takes another row; the first lapses unused
+      );
+      if (rows.length === 1) return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until), takenOver };
+    }
+    return null;
+  }
+
+  async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
+    // ours already (a retried claim) or released: no takeover; a lapsed holder: takeover
+    for (const takenOver of [false, true]) {
+      const rows: Taken[] = await this.run(
+        `UPDATE worker_node
+            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${NOW}, acquired_at = ${NOW}
+          WHERE worker_id = ? AND ${takenOver ? LAPSED : '(instance_id IS NULL OR instance_id = ?)'}
+          RETURNING worker_id, reserved_until`,
+        [c.instanceId, c.host.slice(0, 255), c.pid, workerId, takenOver ? leaseMs : c.instanceId],
+        REPEATABLE,
+      );
+      if (rows.length === 1) return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until), takenOver };
+    }
+    return null;
+  }
+
+  async inspect(workerId: number): Promise<WorkerHolder | null> {
+    const rows = await this.run(
+      `SELECT worker_id, instance_id, host, pid, reserved_until,
+              CAST(FLOOR(EXTRACT(EPOCH FROM (${NOW} - heartbeat)) * 1000) AS bigint) AS age_ms
+         FROM worker_node WHERE worker_id = ?`,
+      [workerId],
+    );
+    return rows.length === 0 ? null : toWorkerHolder(rows[0]);
+  }
+
+  async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
+    const result = await this.run(
+      `UPDATE worker_node SET heartbeat = ${NOW}, reserved_until = GREATEST(reserved_until, CAST(? AS bigint))
+        WHERE worker_id = ? AND instance_id = ?`,
+      [untilMs, workerId, instanceId],
+      REPEATABLE,
+    );
+    return Number(result.affectedRows) === 1;
+  }
+
+  /**
+   * Which server takes lease writes, recorded in id_meta as "lease writer <address>:<port>
+   * <cluster_name>" with the database clock when it first did. A promoted standby answers on
+   * another address or port than the primary it replaces (physical replicas share the system
+   * identifier, so that cannot tell them apart).
+   */
+  async writerSince(): Promise<WriterRecord> {
+    const [me] = await this.run(
+      "SELECT COALESCE(host(inet_server_addr()), 'local') AS host, COALESCE(inet_server_port(), 0) AS port, current_setting('cluster_name') AS cluster",
+    );
+    const name = `lease writer ${me.host}:${me.port} ${me.cluster}`.trim().slice(0, 64);
+    return recordLeaseWriter(
+      (sql, values, options) => this.run(sql, values, options),
+      name,
+      `INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`,
+      NOW_MS,
+    );
+  }
+
+  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
+    const rows = await this.run(
+      `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free, ${NOW_MS} AS now_ms`,
+      [from, to, leaseMs],
+    );
+    return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };
+  }
+}
