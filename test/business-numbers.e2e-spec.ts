@@ -155,6 +155,37 @@ describe.each(dialects())('business numbers on %s, real processes', (dialect) =>
     expect(wrongCheck.body.code).toBe('INVALID_ID');
   }, 60_000);
 
+  it("a period's own key is skipped by name (the runbook's step when a lost write halted it); a caller still cannot name one elsewhere", async () => {
+    const a = servers[0];
+    expect((await createKey(a.url, { key: 'pk', step: 10, format: { pattern: 'PK{yyyy}{MM}{dd}-{seq:6}', reset: 'day' } })).status).toBe(201);
+    const first = await request(`${a.url}/ids/segment?key=pk`);
+    expect(first.status).toBe(200);
+    const period = (await parse(a.url, 'pk', first.body.ids[0])).body.period.replace(/-/g, '');
+    const skipped = await request(`${a.url}/admin/segments/pk~${period}/skip`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 5000 }),
+    });
+    expect([skipped.status, skipped.body.key]).toEqual([200, `pk~${period}`]);
+    // the instance dropped what it held: the next number is above the target
+    let seq = 0;
+    for (let i = 0; i < 50 && seq <= 5000; i++) {
+      const next = await request(`${a.url}/ids/segment?key=pk`);
+      seq = Number((await parse(a.url, 'pk', next.body.ids[0])).body.seq);
+      if (seq <= 5000) await sleep(100);
+    }
+    expect(seq).toBeGreaterThan(5000);
+    // not a name a caller may give anywhere else
+    const asId = await request(`${a.url}/ids/segment?key=pk~${period}`);
+    expect([asId.status, asId.body.code]).toEqual([400, 'INVALID_KEY']);
+    const bad = await request(`${a.url}/admin/segments/pk~2026x/skip`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 1 }),
+    });
+    expect([bad.status, bad.body.code]).toEqual([400, 'INVALID_KEY']);
+  }, 60_000);
+
   it('day, month and year resets across midnight in Asia/Shanghai, two processes with clocks 8 s apart and the slow one restarted after the new period began: 0 duplicates, each period from 1, the lagging one adopts the new period and never goes back', async () => {
     const a = servers[0];
     for (const [key, format] of Object.entries(FORMATS)) {

@@ -140,13 +140,14 @@ export class SegmentsController {
     description:
       '{"by": N} moves max_id ahead by N; {"to": N} makes every id issued afterwards greater than N. Every instance drops ' +
       'what it holds of the key within appliedByAllWithinMs. Refused (SKIP_BACKWARDS) below what a live instance halted by ' +
-      'the rollback guard requires (requiredSkipTarget in GET /admin/segments).',
+      'the rollback guard requires (requiredSkipTarget in GET /admin/segments). A period key of a formatted key ' +
+      '(`invoices~20261207`) is listed, and skipped here, while it is halted.',
   })
   @ApiSkipBody()
   @ApiOkResponse({ type: SkipResultDto })
   @ApiErrors('INVALID_KEY', 'SKIP_BACKWARDS', 'VALIDATION_FAILED', 'UNKNOWN_KEY')
   skip(@Param('key') key: string, @Body() body: unknown): Promise<SkipResultDto> {
-    checkKey(key);
+    checkKey(key, 'key', true);
     const check = new BodyChecker(body, ['by', 'to']);
     const by = check.bigint('by', 1n, MAX_ID);
     const to = check.bigint('to', 0n, MAX_ID - 1n);

@@ -2,6 +2,12 @@ import { IdError } from '@app/core';
 import { wantsRanges } from './ranges-answer';
 
 export const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/**
+ * A formatted key's period key (`invoices~20261207`, made by the service, never by a caller):
+ * named by the skip route only, which the runbook uses when a lost write halted one (its
+ * requiredSkipTarget is listed under this name).
+ */
+export const PERIOD_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,119}~[0-9]{4}(?:[0-9]{2}){0,2}$/;
 const COUNT_PATTERN = /^[1-9][0-9]{0,8}$/;
 
 export interface IdsQuery {
@@ -34,9 +40,12 @@ export function rejectUnknownParameters(query: Query, allowed: readonly string[]
 }
 
 /** a path or query key: the same rule on every route that takes one, named as that route names it */
-export function checkKey(key: string, name = 'key'): string {
-  if (!KEY_PATTERN.test(key)) throw new IdError('INVALID_KEY', `${name}: 1 to 128 characters of A-Z a-z 0-9 _ . : -`);
-  return key;
+export function checkKey(key: string, name = 'key', periodKeys = false): string {
+  if (KEY_PATTERN.test(key) || (periodKeys && PERIOD_KEY_PATTERN.test(key))) return key;
+  throw new IdError(
+    'INVALID_KEY',
+    `${name}: 1 to 128 characters of A-Z a-z 0-9 _ . : -${periodKeys ? ", or a period's key as listed (base~YYYYMMDD)" : ''}`,
+  );
 }
 
 const IDS_PARAMETERS = ['key', 'count', 'format'] as const;
