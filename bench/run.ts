@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { Client } from 'pg';
 import { peerCandidates, ticketInProcess, uuidCandidates } from './in-process';
 import { fmt, measure, table } from './measure';
 import { clientSuite } from './client';
@@ -24,6 +25,21 @@ async function mysqlBenchUrl(): Promise<string | undefined> {
   } catch (e) {
     log(`MariaDB not reachable, its rows are left out: ${(e as Error).message}`);
     return undefined;
+  }
+}
+
+async function postgresBenchUrl(): Promise<string | undefined> {
+  const client = new Client({ host: '127.0.0.1', port: 5432, user: 'root', database: 'postgres', connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('DROP DATABASE IF EXISTS idalloc_bench');
+    await client.query('CREATE DATABASE idalloc_bench');
+    return 'postgres://root@127.0.0.1:5432/idalloc_bench';
+  } catch (e) {
+    log(`PostgreSQL not reachable, its rows are left out: ${(e as Error).message}`);
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -79,6 +95,8 @@ async function main(): Promise<void> {
     const rows = await refillInvisibility('sqlite', { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 'b.sqlite') }, log);
     const url = await mysqlBenchUrl();
     if (url) rows.push(...(await refillInvisibility('mariadb', { DATABASE_URL: url }, log)));
+    const pgUrl = await postgresBenchUrl();
+    if (pgUrl) rows.push(...(await refillInvisibility('postgresql', { DATABASE_URL: pgUrl }, log)));
     sections.push(
       '## Refill invisibility: segment, single id, 50 connections, dynamic step off (median of 3 interleaved 5 s runs)',
       '',
@@ -92,6 +110,8 @@ async function main(): Promise<void> {
     const rows: TicketRow[] = await ticketVsSegment('sqlite', { SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'idb-')), 't.sqlite') }, log);
     const url = await mysqlBenchUrl();
     if (url) rows.push(...(await ticketVsSegment('mariadb', { DATABASE_URL: url }, log)));
+    const pgUrl = await postgresBenchUrl();
+    if (pgUrl) rows.push(...(await ticketVsSegment('postgresql', { DATABASE_URL: pgUrl }, log)));
     const lines = ['| database | strategy | req/s | p99 ms | vs ticket | errors |', '|---|---|---:|---:|---:|---:|'];
     for (const r of rows) {
       const base = rows.find((x) => x.dialect === r.dialect && x.strategy === 'ticket')!;
