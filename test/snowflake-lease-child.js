@@ -7,8 +7,7 @@
 require('reflect-metadata');
 const { join } = require('node:path');
 const dist = join(__dirname, '../dist/libs');
-const { DataSource } = require('typeorm');
-const { dataSourceOptions } = require(join(dist, 'database/src/data-source-options'));
+const { dataSourceOptions, newDataSource } = require(join(dist, 'database/src/data-source-options'));
 const { openSqlPool } = require(join(dist, 'database/src/open-sql-pool'));
 const { loadConfig } = require(join(dist, 'core/src/config/load-config'));
 const { systemClock } = require(join(dist, 'core/src/clock'));
@@ -19,7 +18,7 @@ const { PgWorkerLeaseStore } = require(join(dist, 'snowflake/src/worker-lease.po
 
 async function main() {
   const config = loadConfig({ env: process.env });
-  const dataSource = await new DataSource(dataSourceOptions(config)).initialize();
+  const dataSource = await newDataSource(dataSourceOptions(config)).initialize();
   const pool = config.DB_TYPE === 'sqlite' ? null : openSqlPool(config.DATABASE_URL, { connectionLimit: 1 });
   const store = !pool ? new SqliteWorkerLeaseStore(dataSource) : pool.dialect === 'postgres' ? new PgWorkerLeaseStore(pool) : new MysqlWorkerLeaseStore(pool);
   const [from, to] = (process.env.SNOWFLAKE_WORKER_IDS || '0-1023').split('-').map(Number);

@@ -64,7 +64,7 @@ if (pgAvailable()) {
     name: 'PostgreSQL',
     open: async () => {
       const db = await freshPgDatabase('sf_store');
-      const dataSource = await new DataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
+      const dataSource = await newDataSource(dataSourceOptions(testConfig({ DATABASE_URL: db.url }))).initialize();
       await runMigrations(dataSource);
       const pool = new PgPool(db.url, { connectionLimit: 1 });
       return {

@@ -8,6 +8,7 @@ import {
   serverUrl,
   SqlPool,
   statementBudgetMs,
+  newDataSource,
   partitionDataSourceOptions,
   partitionPlacements,
   runMigrations,
@@ -55,7 +56,7 @@ export class RemotePartitionStore implements PartitionStore {
       const pool = openSqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
       try {
         // the table is migrated through TypeORM on the host the pool found usable
-        const ds = new DataSource(partitionDataSourceOptions(await pool.usableHostUrl(), this.idx));
+        const ds = newDataSource(partitionDataSourceOptions(await pool.usableHostUrl(), this.idx));
         try {
           await ds.initialize();
           await runMigrations(ds);
