@@ -84,6 +84,7 @@ export class SegmentAdmin {
 
   async list(): Promise<SegmentListing[]> {
     const rows = await this.withHaltedPeriodKeys(await this.store.list(), () => true);
+    this.generator.sawRows(rows);
     const required = await this.generator.requiredTargets(rows.map((r) => r.key));
     return rows.map((row) => ({
       ...viewOf(row),
@@ -132,6 +133,7 @@ export class SegmentAdmin {
       const found = new Map((await this.store.findMany(keys)).map((r) => [r.key, r]));
       rows = keys.flatMap((key) => (found.has(key) ? [found.get(key)!] : []));
     }
+    this.generator.sawRows(rows);
     const required = await this.generator.requiredTargets(rows.map((r) => r.key));
     const segments: SegmentListing[] = rows.map((row) => ({
       ...viewOf(row),
@@ -178,6 +180,7 @@ export class SegmentAdmin {
   async update(key: string, patch: { step?: number; description?: string | null; format?: unknown }): Promise<SegmentKeyView> {
     const before = await this.store.find(key);
     if (before === null) throw this.unknown(key);
+    this.generator.sawRows([before]);
     const { format, ...rest } = patch;
     const stored = format === undefined ? undefined : checkedFormat(key, format, before.public, this.store.table.keyLength);
     const after = await this.store.update(key, { ...rest, ...(stored === undefined ? {} : { format: stored }) });
@@ -194,6 +197,7 @@ export class SegmentAdmin {
   async skip(key: string, target: SkipTarget): Promise<SkipResult> {
     const before = await this.store.find(key);
     if (before === null) throw this.unknown(key);
+    this.generator.sawRows([before]);
     const required = (await this.generator.requiredTargets([key])).get(key);
     if (required !== undefined) {
       // the store's max_id after the skip is the first id issued; `{"to": N}` asks for max_id N + 1
@@ -220,6 +224,7 @@ export class SegmentAdmin {
   async reveal(key: string, id: string): Promise<{ id: string; underlyingId: string }> {
     const row = await this.store.find(key);
     if (row === null) throw this.unknown(key);
+    this.generator.sawRows([row]);
     if (!row.public) {
       throw new IdError('VALIDATION_FAILED', `key "${key}" is not public: its ids are the underlying ids`, {
         details: [{ field: 'key', problem: 'not public' }],
@@ -234,6 +239,7 @@ export class SegmentAdmin {
   async parse(key: string, id: string): Promise<ParsedNumber & { id: string }> {
     const row = await this.store.find(key);
     if (row === null) throw this.unknown(key);
+    this.generator.sawRows([row]);
     if (!row.format) {
       throw new IdError('VALIDATION_FAILED', `key "${key}" has no format: its ids are plain numbers`, {
         details: [{ field: 'key', problem: 'no format' }],

@@ -345,6 +345,18 @@ export class SegmentGenerator implements IdGenerator {
     this.rejectLookups(new IdError('SEGMENT_UNAVAILABLE', 'shutting down'));
   }
 
+  /**
+   * Rows this process read outside its poll (the admin routes' listings and lookups). What the
+   * process has seen the table hold counts into each buffer's watermark as a poll's reading does,
+   * so a fetch sent afterwards that starts below it halts. Not judged against what was fetched
+   * (the poll does that, with what it held when it sent): a reading only raises the floor
+   * (simulation seed 15515: an operator's listing through this instance was its only sight of a
+   * range another instance drew just before the database lost it).
+   */
+  sawRows(rows: readonly SegmentKeyRow[]): void {
+    for (const row of rows) this.keys.get(row.key)?.buffer.observe('', BigInt(row.maxId));
+  }
+
   /** an admin skip made through this instance: drop everything held of the key */
   skipped(row: SegmentKeyRow): void {
     const info = this.keys.get(row.key);
