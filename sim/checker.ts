@@ -107,6 +107,31 @@ export class Checker implements FetchObserver, AllocationObserver {
     }
   }
 
+  /** (worker id, ms) -> the session that issued snowflake ids in it */
+  private readonly snowflakeSlots = new Map<string, string>();
+  private readonly sharedSlots = new Set<string>();
+
+  /**
+   * Snowflake ids, held to what makes them unique: one holder per worker id and ms. Two sessions
+   * issuing in the same (worker id, ms) is a failure even when their random sequence offsets did
+   * not collide this time (the next run's would). `lowBits`/`sequenceBits`: the layout's widths.
+   */
+  snowflakeIssued(ids: string[], who: string, sequenceBits: number, workerBits: number): void {
+    this.issued('snowflake', ids, who);
+    for (const id of ids) {
+      const v = BigInt(id);
+      const ms = v >> BigInt(sequenceBits + workerBits);
+      const worker = (v >> BigInt(sequenceBits)) & ((1n << BigInt(workerBits)) - 1n);
+      const slot = `${worker}@${ms}`;
+      const holder = this.snowflakeSlots.get(slot);
+      if (holder === undefined) this.snowflakeSlots.set(slot, who);
+      else if (holder !== who && !this.sharedSlots.has(`${holder}|${who}`)) {
+        this.sharedSlots.add(`${holder}|${who}`);
+        this.problem(`snowflake worker id ${worker} issued in the same ms (${ms} after the epoch) by ${holder} and ${who}: two holders at once`);
+      }
+    }
+  }
+
   /** the documented repeat: a lost fetch repeated by an instance that could not know of it */
   private explain(ns: string, id: bigint, first: string, second: string): { explained: boolean; why: string } {
     const all = this.ranges.get(ns) ?? [];

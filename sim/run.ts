@@ -18,8 +18,8 @@ export interface SeedResult {
   trace: string[];
 }
 
-export async function runSeed(seed: number, minutes = 2): Promise<SeedResult> {
-  const world = new World({ seed, minutes });
+export async function runSeed(seed: number, minutes = 2, snowflake?: boolean): Promise<SeedResult> {
+  const world = new World({ seed, minutes, snowflake });
   await world.run();
   const c = world.checker;
   const failures = [
@@ -62,11 +62,18 @@ export interface RunSummary {
   ms: number;
 }
 
-export async function runSeeds(first: number, seeds: number, minutes: number, open = new Set<number>(), traceLines = 60): Promise<RunSummary> {
+export async function runSeeds(
+  first: number,
+  seeds: number,
+  minutes: number,
+  open = new Set<number>(),
+  traceLines = 60,
+  snowflake?: boolean,
+): Promise<RunSummary> {
   const summary: RunSummary = { first, seeds, minutes, events: 0, faults: 0, ids: 0, explained: 0, failed: [], openPassing: [], ms: 0 };
   const started = Date.now();
   for (let seed = first; seed < first + seeds; seed++) {
-    const r = await runSeed(seed, minutes);
+    const r = await runSeed(seed, minutes, snowflake);
     summary.ids += r.idsChecked;
     summary.events += r.events;
     summary.faults += r.faults;
@@ -89,7 +96,9 @@ async function main(): Promise<void> {
   const open = new Set<number>(
     openFile === undefined ? [] : (JSON.parse(readFileSync(openFile, 'utf8')) as { seed: number }[]).map((o) => o.seed),
   );
-  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60));
+  // --snowflake on|off forces the snowflake into every world or out of all (default: half, by seed)
+  const snowflake = arg('snowflake') === undefined ? undefined : arg('snowflake') === 'on';
+  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60), snowflake);
   for (const f of s.failed) {
     console.log(`seed ${f.seed} FAILED:\n  ${f.failures.join('\n  ')}\n  trace (last lines):\n    ${f.trace.join('\n    ')}`);
     console.log(`  replay: npm run sim -- --seed ${f.seed} --seeds 1 --minutes ${minutes}`);

@@ -63,6 +63,10 @@ export interface DbState {
   partitions: Map<number, PartitionTable>;
   /** id_segment_change: bumped by every write the segment poll must see, lost with it */
   change: ChangeMark;
+  /** worker_node (sim-lease.ts): heartbeat by the database's clock */
+  workers: Map<number, { instanceId: string | null; heartbeatAt: number | null; reservedUntil: number; acquiredAt: number | null }>;
+  /** id_meta's "lease writer <server>" rows: when each server first took a lease write (database clock) */
+  leaseWriters: Map<string, number>;
 }
 
 export interface DbFaults {
@@ -89,6 +93,9 @@ export type AnswerHook = (who: string, revealed: [string, bigint][], ranAt: numb
 
 export type TraceFn = (line: string) => void;
 
+/** the database servers a failover moves between */
+const SERVERS = ['s1', 's2', 's3'];
+
 export class SimDatabase {
   state: DbState;
   private snapshots: { seq: number; at: number; state: DbState }[] = [];
@@ -100,6 +107,10 @@ export class SimDatabase {
   onAnswer?: AnswerHook;
   /** commits made before this (virtual ms) are never lost */
   protectedUntil = 0;
+  /** the server taking writes (@@server_id): a failover promotes another of SERVERS, perhaps one that was primary before */
+  server = SERVERS[0];
+  /** per asker: its connections to this database are cut until then (a network partition of one instance) */
+  private readonly cutOffUntil = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -108,7 +119,15 @@ export class SimDatabase {
     readonly faults: DbFaults,
     readonly trace: TraceFn,
   ) {
-    this.state = { keys: new Map(), meta: new Map(), halts: new Map(), partitions: new Map(), change: { seq: 0n, token: 0n } };
+    this.state = {
+      keys: new Map(),
+      meta: new Map(),
+      halts: new Map(),
+      partitions: new Map(),
+      change: { seq: 0n, token: 0n },
+      workers: new Map(),
+      leaseWriters: new Map(),
+    };
     this.snapshot();
   }
 
@@ -120,6 +139,17 @@ export class SimDatabase {
   private snapshot(): void {
     this.snapshots.push({ seq: this.commitSeq, at: this.time.now, state: structuredClone(this.state) });
     if (this.snapshots.length > 400) this.snapshots.shift();
+  }
+
+  /** the server a failover promotes: another of SERVERS (a failback to an earlier primary included) */
+  promote(pick: (servers: string[]) => string): void {
+    this.server = pick(SERVERS.filter((name) => name !== this.server));
+  }
+
+  /** `who`'s statements fail without effect for `ms`, others' go on (the asker cut off, not the database) */
+  cutOff(who: string, ms: number): void {
+    this.cutOffUntil.set(who, Math.max(this.cutOffUntil.get(who) ?? 0, this.time.now + ms));
+    this.trace(`db ${this.name}: ${who} cut off from it for ${ms} ms`);
   }
 
   stall(ms: number): void {
@@ -188,7 +218,7 @@ export class SimDatabase {
       };
       this.time.schedule(timeoutMs, () => answer(() => reject(unavailable(`statement timeout (${what})`))));
       this.time.schedule(runAt - sentAt, () => {
-        if (this.time.now < this.movingUntil || this.time.now < this.stalledUntil) {
+        if (this.time.now < this.movingUntil || this.time.now < this.stalledUntil || this.time.now < (this.cutOffUntil.get(who) ?? 0)) {
           // a statement that reaches a database in the middle of a move fails without effect
           this.time.schedule(answerDelay, () => answer(() => reject(unavailable(`connection lost (${what})`))));
           return;

@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { runSeed, RunSummary, SeedResult } from '../sim/run';
 
 /**
- * The simulator (sim/): the real segment and partition classes, several instances, simulated
- * databases with unknown outcomes, stalls, failovers that lose or keep commits, restores, crashes,
- * clock steps and the runbooks. Every id any instance handed out is checked for repeats; every
+ * The simulator (sim/): the real segment and partition classes and, in half the worlds, the
+ * snowflake with its worker leases; several instances, simulated databases with unknown
+ * outcomes, stalls, failovers that lose or keep commits, restores, crashes, clock steps and the
+ * runbooks. Every id any instance handed out is checked for repeats; every
  * key must issue again once the faults stop and the runbooks ran. A failure prints its seed and
  * the trace that led to it; `npm run sim -- --seed S --seeds 1` replays it.
  */
@@ -22,10 +23,12 @@ describe('simulation', () => {
     seed: number;
     minutes: number;
     found: string;
+    /** whether the world runs the snowflake (seeds found before it was simulated replay without it) */
+    snowflake: boolean;
   }[];
 
-  test.each(regressions)('regression seed $seed: $found', async ({ seed, minutes }) => {
-    const r = await runSeed(seed, minutes);
+  test.each(regressions)('regression seed $seed: $found', async ({ seed, minutes, snowflake }) => {
+    const r = await runSeed(seed, minutes, snowflake);
     if (!r.ok) throw new Error(report(r));
     expect(r.idsChecked).toBeGreaterThan(1000);
     expect(r.failures).toEqual([]);

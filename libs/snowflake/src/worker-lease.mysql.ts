@@ -89,17 +89,24 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
 
   /**
    * Which server takes lease writes, recorded in id_meta as "lease writer <server_id> <host>:<port>"
-   * with the database clock when it first did. The name is read first and written as a literal:
-   * a statement naming @@server_id would be evaluated again on a statement-based replica.
+   * with the database clock when it first did (or came back: judgeLeaseWriters). The name is read
+   * first and written as a literal: a statement naming @@server_id would be evaluated again on a
+   * statement-based replica. Galera (wsrep_on) lets several nodes take writes at once.
    */
   async writerSince(): Promise<WriterRecord> {
     const [me] = await this.run('SELECT @@server_id AS id, @@hostname AS host, @@port AS port');
+    const wsrep = await this.run("SHOW VARIABLES LIKE 'wsrep_on'");
     const name = `lease writer ${me.id} ${me.host}:${me.port}`.slice(0, 64);
     return recordLeaseWriter(
       (sql, values, options) => this.run(sql, values, options),
       name,
-      `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS CHAR))`,
-      NOW_MS,
+      {
+        insertIfAbsent: `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS CHAR))`,
+        nowMs: NOW_MS,
+        // acquired_at is UTC_TIMESTAMP(3), read back the way NOW_MS reads the clock
+        oldestAcquiredMs: 'SELECT CAST(UNIX_TIMESTAMP(MIN(acquired_at)) * 1000 AS SIGNED) FROM worker_node',
+      },
+      String(wsrep[0]?.Value ?? 'OFF').toUpperCase() === 'ON',
     );
   }
 

@@ -102,8 +102,11 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
     return recordLeaseWriter(
       (sql, values, options) => this.run(sql, values, options),
       name,
-      `INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`,
-      NOW_MS,
+      {
+        insertIfAbsent: `INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`,
+        nowMs: NOW_MS,
+        oldestAcquiredMs: 'SELECT CAST(EXTRACT(EPOCH FROM MIN(acquired_at)) * 1000 AS bigint) FROM worker_node',
+      },
     );
   }
 

@@ -1,7 +1,7 @@
 import { FakeClock } from '@app/core';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
-import { AcquiredWorker, Claimant, WorkerHolder, WorkerLease, WorkerLeaseOptions, WorkerLeaseStore, WriterRecord } from './worker-lease';
+import { AcquiredWorker, Claimant, judgeLeaseWriters, WorkerHolder, WorkerLease, WorkerLeaseOptions, WorkerLeaseStore, WriterRecord } from './worker-lease';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const layout = SnowflakeLayout.parse('41,10,12', '2025-01-01T00:00:00Z');
@@ -423,10 +423,22 @@ describe('WorkerLease', () => {
     class MovingStore extends FakeStore {
       writers: { name: string; since: number }[] = [{ name: 'primary', since: T0 - 86_400_000 }];
       serving = 'primary';
+      records = 0;
       async writerSince(): Promise<WriterRecord> {
+        if (this.down) throw new Error('connect ECONNREFUSED');
+        this.records++;
         if (!this.writers.some((w) => w.name === this.serving)) this.writers.push({ name: this.serving, since: this.dbClock.now() });
-        const me = this.writers.find((w) => w.name === this.serving)!;
-        return { sinceMs: me.since, dbNowMs: this.dbClock.now(), moved: this.writers.length > 1 };
+        const now = this.dbClock.now();
+        const acquired = [...this.rows.values()].flatMap((r) => (r.instanceId === null || r.heartbeat === null ? [] : [r.heartbeat]));
+        const judged = judgeLeaseWriters({
+          me: this.serving,
+          writers: this.writers.map((w) => ({ name: w.name, sinceMs: w.since })),
+          dbNowMs: now,
+          oldestAcquiredMs: acquired.length === 0 ? null : Math.min(...acquired),
+        });
+        if (judged.unrecorded !== null) this.writers.push({ name: 'unrecorded', since: judged.unrecorded });
+        if (judged.again) this.writers.find((w) => w.name === this.serving)!.since = judged.record.sinceMs;
+        return judged.record;
       }
     }
     const setting = { mode: 'lease' as const, from: 0, to: 0 };
@@ -456,6 +468,75 @@ describe('WorkerLease', () => {
       });
       expect(a.issued).toBeGreaterThan(50); // the old holder did issue while cut off
       expect(b.issued).toBeGreaterThan(10); // and the newcomer issued after the bound
+    });
+
+    it('a failback to the earlier primary that lost the replica-era acquisition: the newcomer still waits out the holder', async () => {
+      const moving = new MovingStore(db);
+      // a failover to the replica, long ago: its record is newer than the primary's
+      moving.writers.push({ name: 'replica', since: db.now() - 3_600_000 });
+      moving.serving = 'replica';
+      const holder = lease(moving, clock, opts).l;
+      await holder.tick();
+      const genA = generatorOn(holder, clock);
+      const seen = new Set<string>(genA.next(50) as string[]);
+      // back to the old primary, which never got the acquisition; the holder is cut off
+      moving.rows.set(0, { instanceId: null, host: null, pid: null, reservedUntil: 0, heartbeat: null });
+      moving.serving = 'primary';
+      const newcomer = lease(moving, clock, opts).l;
+      await newcomer.tick();
+      expect(newcomer.workerId).toBe(0);
+      expect(newcomer.permit(clock.now() + 1)).toBeUndefined();
+      expect(moving.writers.find((w) => w.name === 'primary')!.since).toBe(db.now()); // written again: the move back is now
+      moving.down = true;
+      const genB = generatorOn(newcomer, clock);
+      const [a, b] = await issueSideBySide([genA, genB], [clock, db], seen, 45_000, async (t) => {
+        if (t !== 32_000) return;
+        moving.down = false;
+        await newcomer.tick();
+      });
+      expect(a.issued).toBeGreaterThan(50);
+      expect(b.issued).toBeGreaterThan(10);
+    });
+
+    it('a holder records the server taking its renewals three times per reservation', async () => {
+      const moving = new MovingStore(db);
+      const l = lease(moving, clock, { ...opts, reserveMs: 30_000 }).l;
+      await l.tick();
+      const atAcquire = moving.records;
+      for (let i = 0; i < 30; i++) {
+        clock.advance(1000);
+        db.advance(1000);
+        await l.tick();
+      }
+      expect(moving.records - atAcquire).toBe(3);
+    });
+
+    it('judgeLeaseWriters: a server back after another is recorded again and counts as moved now; on Galera only the first use counts', () => {
+      const writers = [
+        { name: 'a', sinceMs: 1000 },
+        { name: 'b', sinceMs: 5000 },
+      ];
+      const judge = (me: string, over: Partial<Parameters<typeof judgeLeaseWriters>[0]> = {}) =>
+        judgeLeaseWriters({ me, writers, dbNowMs: 9000, oldestAcquiredMs: null, ...over });
+      const now = { sinceMs: 9000, dbNowMs: 9000, moved: true };
+      expect(judge('a')).toEqual({ record: now, again: true, unrecorded: null });
+      expect(judge('b')).toEqual({ record: { sinceMs: 5000, dbNowMs: 9000, moved: true }, again: false, unrecorded: null });
+      expect(judge('a', { writersAtOnce: true })).toEqual({ record: { sinceMs: 1000, dbNowMs: 9000, moved: true }, again: false, unrecorded: null });
+      // our record not read back (lost after the insert): the move is now, nothing to write again
+      expect(judge('c')).toEqual({ record: now, again: false, unrecorded: null });
+      expect(judge('a', { writers: [writers[0]] })).toEqual({ record: { sinceMs: 1000, dbNowMs: 9000, moved: false }, again: false, unrecorded: null });
+    });
+
+    it('judgeLeaseWriters: the only record, yet acquisitions older than it: earlier writers recorded on a copy that lost it', () => {
+      const only = [{ name: 'a', sinceMs: 100_000 }];
+      const judge = (oldestAcquiredMs: number | null) => judgeLeaseWriters({ me: 'a', writers: only, dbNowMs: 100_050, oldestAcquiredMs });
+      expect(judge(40_000)).toEqual({ record: { sinceMs: 100_050, dbNowMs: 100_050, moved: true }, again: true, unrecorded: 40_000 });
+      // an acquisition just before its own record (a first start): nothing lost
+      expect(judge(99_990).record.moved).toBe(false);
+      expect(judge(null).record.moved).toBe(false);
+      // once the unrecorded writers are on record, later acquisitions count from the move
+      const after = judgeLeaseWriters({ me: 'a', writers: [{ name: 'a', sinceMs: 100_050 }, { name: 'unrecorded', sinceMs: 40_000 }], dbNowMs: 101_000, oldestAcquiredMs: 40_000 });
+      expect(after).toEqual({ record: { sinceMs: 100_050, dbNowMs: 101_000, moved: true }, again: false, unrecorded: null });
     });
 
     it('an ordinary start on the server that has long taken lease writes waits for nothing', async () => {

@@ -77,25 +77,92 @@ export interface WriterRecord {
   moved: boolean;
 }
 
+/** id_meta's "lease writer <server>" rows as read: when each server was recorded taking lease writes (database clock, Unix ms) */
+export interface LeaseWriterRow {
+  name: string;
+  sinceMs: number;
+}
+
+/** an acquisition precedes its writer record by at most this (one statement, retries included) */
+export const WRITER_RECORD_SLACK_MS = 10_000;
+/** the record standing for earlier writers whose own records were lost (its value: their oldest acquisition) */
+export const UNRECORDED_WRITERS = 'lease writer unrecorded';
+
+export interface LeaseWriters {
+  /** this server's record name */
+  me: string;
+  /** every "lease writer %" record read (this server's included, when the read found it) */
+  writers: readonly LeaseWriterRow[];
+  dbNowMs: number;
+  /** the oldest acquired_at among worker_node rows (database clock, Unix ms), null when none was ever taken */
+  oldestAcquiredMs: number | null;
+  /**
+   * several servers take writes at once (Galera): another's newer record is another node in use
+   * beside this one, not a move back, and Galera's certification loses no acknowledged lease write
+   * on a node switch (README: with innodb_flush_log_at_trx_commit=1); only the first use counts
+   */
+  writersAtOnce?: boolean;
+}
+
 /**
- * Records `name` as a lease writer in id_meta with the database clock, the first time only
+ * Which server takes lease writes now and since when (`record`), from the writer records and the
+ * oldest acquisition. Three cases make the move "now" (a full reserve + skew from here):
+ * - this server's record is missing from the read (lost between the insert and the read);
+ * - it is older than another's: it came back to the writer role after that other (a failback:
+ *   primary, failover to a replica, then back), and its first record says nothing of the move
+ *   back; it is written again (`again`);
+ * - it is the only record, yet worker_node holds acquisitions older than it: whoever took them
+ *   recorded its server on a copy that lost it (an asynchronous failover soon after the first
+ *   start); `unrecorded` is then the value of the UNRECORDED_WRITERS record to insert, so later
+ *   acquisitions see a move too (and not again once the window is over).
+ * (Simulation, snowflake worlds: seeds 5, 379, 963 and 1240 repeated ids before these rules.)
+ */
+export function judgeLeaseWriters(w: LeaseWriters): { record: WriterRecord; again: boolean; unrecorded: number | null } {
+  const { me, writers, dbNowMs, oldestAcquiredMs } = w;
+  const mine = writers.find((r) => r.name === me);
+  const others = writers.filter((r) => r.name !== me);
+  const now = { sinceMs: dbNowMs, dbNowMs, moved: true };
+  if (mine === undefined) return { record: { ...now, moved: others.length > 0 }, again: false, unrecorded: null };
+  if (others.length === 0 && oldestAcquiredMs !== null && oldestAcquiredMs < mine.sinceMs - WRITER_RECORD_SLACK_MS) {
+    return { record: now, again: true, unrecorded: oldestAcquiredMs };
+  }
+  if (!w.writersAtOnce && others.some((r) => r.sinceMs > mine.sinceMs)) return { record: now, again: true, unrecorded: null };
+  return { record: { sinceMs: mine.sinceMs, dbNowMs, moved: others.length > 0 }, again: false, unrecorded: null };
+}
+
+/**
+ * Records `name` as a lease writer in id_meta with the database clock, the first time
  * (`insertIfAbsent` binds the name; its value is `nowMs`, an SQL expression of the clock in Unix
- * ms), and reads back when it first did, the clock now, and whether another server did before.
+ * ms), reads every writer record with the clock and the oldest acquisition (`oldestAcquiredMs`,
+ * an SQL expression over worker_node), and writes what judgeLeaseWriters asks for.
  */
 export async function recordLeaseWriter(
   run: (sql: string, values?: unknown[], options?: { retryUnknown?: boolean }) => Promise<any>,
   name: string,
-  insertIfAbsent: string,
-  nowMs: string,
+  sql: { insertIfAbsent: string; nowMs: string; oldestAcquiredMs: string },
+  writersAtOnce = false,
 ): Promise<WriterRecord> {
-  await run(insertIfAbsent, [name], { retryUnknown: true });
-  const [row] = await run(
-    `SELECT (SELECT value FROM id_meta WHERE name = ?) AS since_ms,
-            (SELECT COUNT(*) FROM id_meta WHERE name LIKE 'lease writer %') AS writers,
-            ${nowMs} AS now_ms`,
-    [name],
+  await run(sql.insertIfAbsent, [name], { retryUnknown: true });
+  const rows: { name: string | null; value: string; now_ms: string; oldest_ms: string | null }[] = await run(
+    `SELECT m.name, m.value, t.now_ms, t.oldest_ms
+       FROM (SELECT ${sql.nowMs} AS now_ms, (${sql.oldestAcquiredMs}) AS oldest_ms) t
+       LEFT JOIN id_meta m ON m.name LIKE 'lease writer %'`,
   );
-  return { sinceMs: Number(row.since_ms), dbNowMs: Number(row.now_ms), moved: Number(row.writers) > 1 };
+  const judged = judgeLeaseWriters({
+    me: name,
+    writers: rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, sinceMs: Number(r.value) })),
+    dbNowMs: Number(rows[0].now_ms),
+    oldestAcquiredMs: rows[0].oldest_ms === null ? null : Number(rows[0].oldest_ms),
+    writersAtOnce,
+  });
+  const options = { retryUnknown: true };
+  if (judged.unrecorded !== null) {
+    await run(sql.insertIfAbsent, [UNRECORDED_WRITERS], options);
+    await run('UPDATE id_meta SET value = ? WHERE name = ?', [String(judged.unrecorded), UNRECORDED_WRITERS], options);
+  }
+  // the clock as read, so the record says exactly the since answered
+  if (judged.again) await run('UPDATE id_meta SET value = ? WHERE name = ?', [String(judged.record.sinceMs), name], options);
+  return judged.record;
 }
 
 /** a worker_node row as both dialects select it (worker_id, instance_id, host, pid, reserved_until, age_ms) */
@@ -224,6 +291,9 @@ export class WorkerLease implements PermitSource {
   private fatal = false;
   private clockWaitSince?: number;
   private lastLoggedWait = '';
+  private renewals = 0;
+  /** renewals between two records of the server taking lease writes: three per reservation */
+  private readonly recordWriterEvery: number;
 
   constructor(private readonly options: WorkerLeaseOptions) {
     this.store = options.store;
@@ -235,6 +305,7 @@ export class WorkerLease implements PermitSource {
     this.seedBlock = options.seedBlock ?? 1024;
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.seededTo = options.setting.mode === 'lease' ? options.setting.from - 1 : -1;
+    this.recordWriterEvery = Math.max(1, Math.floor(this.reserveMs / (3 * options.renewMs)));
   }
 
   // ---- PermitSource, read on every id request: no I/O, no allocation ----
@@ -519,6 +590,21 @@ export class WorkerLease implements PermitSource {
     h.lastRenewAt = now;
     this.publish(h);
     await this.checkClockWait(h);
+    if (++this.renewals % this.recordWriterEvery === 0) await this.recordWriter();
+  }
+
+  /**
+   * Holders record the server taking their renewals a few times per reservation, not only
+   * acquisitions: a server's record then dates from soon after it took writes, so a failback to
+   * an earlier primary that lost the last of them still finds the other server's record newer
+   * than its own (judgeLeaseWriters) unless it lost that server's whole time as primary.
+   */
+  private async recordWriter(): Promise<void> {
+    try {
+      await this.store.writerSince?.();
+    } catch {
+      /* the next acquisition that cannot read the record waits a full reservation */
+    }
   }
 
   /** A new permit object whenever its figures change; none past the margin. */
