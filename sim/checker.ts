@@ -78,9 +78,13 @@ export class Checker implements FetchObserver, AllocationObserver {
 
   allocated(who: string, idx: number, n: bigint, commit: number, sentAt: number): void {
     const db = this.world.partitionDbs[idx - 1];
-    const layout = db.state.partitions.get(idx)?.layouts[0] ?? this.layouts.get(idx);
+    // the layout allocation n was made under: the latest complete one it is not below (a re-base's
+    // fence allocation is the old layout's last)
+    const layouts = db.state.partitions.get(idx)?.layouts ?? [];
+    const inForce = layouts.filter((l) => l.complete && l.first <= n).sort((a, b) => b.version - a.version)[0];
+    const layout = inForce ?? this.layouts.get(idx);
     if (!layout) return;
-    this.layouts.set(idx, layout);
+    if (inForce && layouts.length === 1) this.layouts.set(idx, layout);
     const range = rangeOf(layout, n);
     if (range) this.addRange('partition', { who, ...range, db, commit, sentAt, subject: `p${idx}`, value: n });
   }

@@ -18,8 +18,14 @@ export interface SeedResult {
   trace: string[];
 }
 
-export async function runSeed(seed: number, minutes = 2, snowflake?: boolean): Promise<SeedResult> {
-  const world = new World({ seed, minutes, snowflake });
+/** what a world holds beyond its seed's choice: forced on or off (regression seeds replay as found) */
+export interface WorldChoice {
+  snowflake?: boolean;
+  rebase?: boolean;
+}
+
+export async function runSeed(seed: number, minutes = 2, choice: WorldChoice = {}): Promise<SeedResult> {
+  const world = new World({ seed, minutes, ...choice });
   await world.run();
   const c = world.checker;
   const failures = [
@@ -68,12 +74,12 @@ export async function runSeeds(
   minutes: number,
   open = new Set<number>(),
   traceLines = 60,
-  snowflake?: boolean,
+  choice: WorldChoice = {},
 ): Promise<RunSummary> {
   const summary: RunSummary = { first, seeds, minutes, events: 0, faults: 0, ids: 0, explained: 0, failed: [], openPassing: [], ms: 0 };
   const started = Date.now();
   for (let seed = first; seed < first + seeds; seed++) {
-    const r = await runSeed(seed, minutes, snowflake);
+    const r = await runSeed(seed, minutes, choice);
     summary.ids += r.idsChecked;
     summary.events += r.events;
     summary.faults += r.faults;
@@ -96,9 +102,9 @@ async function main(): Promise<void> {
   const open = new Set<number>(
     openFile === undefined ? [] : (JSON.parse(readFileSync(openFile, 'utf8')) as { seed: number }[]).map((o) => o.seed),
   );
-  // --snowflake on|off forces the snowflake into every world or out of all (default: half, by seed)
-  const snowflake = arg('snowflake') === undefined ? undefined : arg('snowflake') === 'on';
-  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60), snowflake);
+  // --snowflake on|off, --rebase on|off force it into every world or out of all (default: by seed)
+  const onOff = (name: string) => (arg(name) === undefined ? undefined : arg(name) === 'on');
+  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60), { snowflake: onOff('snowflake'), rebase: onOff('rebase') });
   for (const f of s.failed) {
     console.log(`seed ${f.seed} FAILED:\n  ${f.failures.join('\n  ')}\n  trace (last lines):\n    ${f.trace.join('\n    ')}`);
     console.log(`  replay: npm run sim -- --seed ${f.seed} --seeds 1 --minutes ${minutes}`);

@@ -85,6 +85,8 @@ export interface CommitRecord {
   lost: boolean;
   /** when it was lost (virtual ms) */
   lostAt?: number;
+  /** the server that took it (SimDatabase.server at the time) */
+  server: string;
 }
 
 /** Told of every answer delivered: what the asker can know of the database from then on. */
@@ -109,6 +111,7 @@ export class SimDatabase {
   protectedUntil = 0;
   /** the server taking writes (@@server_id): a failover promotes another of SERVERS, perhaps one that was primary before */
   server = SERVERS[0];
+  private movesBetweenServers = false;
   /** per asker: its connections to this database are cut until then (a network partition of one instance) */
   private readonly cutOffUntil = new Map<string, number>();
 
@@ -143,6 +146,7 @@ export class SimDatabase {
 
   /** the server a failover promotes: another of SERVERS (a failback to an earlier primary included) */
   promote(pick: (servers: string[]) => string): void {
+    this.movesBetweenServers = true;
     this.server = pick(SERVERS.filter((name) => name !== this.server));
   }
 
@@ -166,6 +170,10 @@ export class SimDatabase {
     // copy older than the service itself is a new database, not a restore
     let keep = Math.max(0, this.snapshots.length - 1 - lost);
     while (keep < this.snapshots.length - 1 && this.snapshots[keep].at < this.protectedUntil) keep++;
+    // a server promoted again (promote) has every commit it took itself while it was primary: it
+    // lags only behind what others took after it
+    // (the databases whose failovers are not modelled as moves between servers stay one timeline)
+    while (this.movesBetweenServers && keep < this.snapshots.length - 1 && this.snapshots.slice(keep + 1).some((x) => this.commits.get(x.seq)?.server === this.server)) keep++;
     const dropped = this.snapshots.splice(keep + 1);
     for (const s of dropped) {
       const c = this.commits.get(s.seq);
@@ -236,7 +244,7 @@ export class SimDatabase {
         }
         if (write) {
           const seq = ++this.commitSeq;
-          this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false });
+          this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false, server: this.server });
           this.snapshot();
           if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
         }
@@ -552,9 +560,9 @@ export class SimPartitionStore implements PartitionStore {
     return this.db.exec(this.who, `current p${this.idx}`, false, (s) => this.table(s).lastId - 1n, { reveals: (n) => [[`p${this.idx}`, n]] });
   }
 
-  readLayout(): Promise<PartitionLayout | null> {
+  readLayout(completeBelow?: number): Promise<PartitionLayout | null> {
     return this.db.exec(this.who, `read layout p${this.idx}`, false, (s) => {
-      const ls = this.table(s).layouts;
+      const ls = this.table(s).layouts.filter((l) => completeBelow === undefined || (l.version < completeBelow && l.complete));
       if (ls.length === 0) return null;
       const { skips: _skips, ...layout } = ls[ls.length - 1];
       return { ...layout };

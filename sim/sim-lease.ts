@@ -122,7 +122,7 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
    * with the database clock, one SELECT of every writer record, the clock and the oldest
    * acquired_at, judged by the real judgeLeaseWriters, and the writes it asks for.
    */
-  async writerSince(): Promise<WriterRecord> {
+  async writerSince(slackMs: number): Promise<WriterRecord> {
     const server = await this.exec('which server', false, () => this.db.server);
     const name = `lease writer ${server}`;
     const insertIfAbsent = (record: string) =>
@@ -138,7 +138,7 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
         oldestAcquiredMs: acquired.length === 0 ? null : Math.min(...acquired),
       };
     });
-    const judged = judgeLeaseWriters({ me: name, ...read });
+    const judged = judgeLeaseWriters({ me: name, ...read, slackMs });
     const set = (record: string, value: number) => this.exec(`set ${record} to ${value}`, true, (s) => void (s.leaseWriters.has(record) && s.leaseWriters.set(record, value)));
     if (judged.unrecorded !== null) {
       await insertIfAbsent(UNRECORDED_WRITERS);

@@ -48,6 +48,8 @@ export interface WorldOptions {
    * replay the history they were found in.
    */
   snowflake?: boolean;
+  /** the operator re-bases the partitions once, mid-run (default: decided by the seed; off for old regression seeds) */
+  rebase?: boolean;
 }
 
 /** the snowflake's lease settings in the simulator: the defaults' proportions on a short run */
@@ -222,7 +224,7 @@ export class World {
   readonly preload: number;
   readonly stepMax: number;
   readonly dynamicStep: boolean;
-  readonly partitionSize: number;
+  partitionSize: number;
   /** the formatted key, if this world has one, and its format */
   readonly formatted?: { key: string; format: BusinessFormat };
   /** added to the instances' clocks for the period: midnight in the format's zone comes mid-run */
@@ -235,6 +237,9 @@ export class World {
   readonly reserveMs: number = 0;
   /** faults (the snowflake's included) stop here; the quiet end follows */
   private faultsUntil = Infinity;
+  /** the operator's re-base of the partitions, on a random stream of its own: when, and the new segment size */
+  private readonly rebasePlan?: { atMs: number; segmentSize: number };
+  private rebasing = false;
   private readonly traceLines: string[] = [];
   events = 0;
   faults = 0;
@@ -280,6 +285,10 @@ export class World {
     const n = this.rng.int(2, 3);
     for (let i = 0; i < n; i++) this.instances.push(new SimInstance(i, this));
     this.leaseRng = new Rng((options.seed * 7919 + 17) >>> 0);
+    const ops = new Rng((options.seed * 104_729 + 3) >>> 0);
+    if (options.rebase ?? ops.chance(0.3)) {
+      this.rebasePlan = { atMs: ops.int(2000, Math.max(2001, options.minutes * 60_000 - 2000)), segmentSize: ops.pick([5, 10, 50]) };
+    }
     if (options.snowflake ?? this.leaseRng.chance(0.5)) {
       const r = this.leaseRng;
       const leaseFaults = { failRate: r.pick([0, 0.01, 0.05, 0.15]), statementTimeoutMs: STATEMENT_TIMEOUT_MS };
@@ -615,6 +624,10 @@ export class World {
         this.snowflakeTraffic();
         this.time.schedule(this.leaseRng.int(500, 5000), () => void this.leaseFault());
       }
+      if (this.rebasePlan !== undefined) {
+        const plan = this.rebasePlan;
+        this.time.schedule(plan.atMs, () => void this.rebase(plan.segmentSize));
+      }
       // Poisson-ish schedule: requests every few ms, a fault every few seconds
       let nextFault = this.time.now + this.rng.int(500, 6000);
       while (this.time.now < end) {
@@ -716,6 +729,50 @@ export class World {
     this.time.schedule(r.int(500, 5000), () => void this.leaseFault());
   }
 
+  /**
+   * The re-base runbook (compatibility.md): POST /admin/partitions/rebase through a live instance
+   * with a new segment size (smaller or larger), again until it is answered (a refusal or a
+   * re-base cut off half-way is run again), then every instance restarted with the new size. A
+   * copy older than the re-base is out of scope (its records would be a layout no one runs): the
+   * partition databases keep what came before it.
+   */
+  private async rebase(segmentSize: number): Promise<void> {
+    this.rebasing = true;
+    // a partition copy restored from before the re-base's fences would disagree with the others'
+    // records: the re-base refuses it by name (keeper: "the partition records disagree"), whose
+    // remedy is outside the runbook; while it runs, partition databases lose nothing
+    for (const db of this.partitionDbs) db.protectedUntil = Infinity;
+    try {
+      for (let attempt = 0; attempt < 120; attempt++) {
+        // each try through the next live instance: a refusal may name one that knows more
+        // ("run the re-base on an instance that holds it")
+        const live = this.alive();
+        const inst = live[attempt % Math.max(1, live.length)];
+        if (inst !== undefined) {
+          this.trace(`operator: re-base the partitions to segment size ${segmentSize} through ${inst.name}`);
+          try {
+            const r = await this.call(inst.keeper!.rebase({ total: this.partitionDbs.length, segmentSize }, []));
+            this.trace(`operator: re-based to version ${r.version}, base ${r.base}; restarting every instance with PARTITION_SEGMENT_SIZE=${segmentSize}`);
+            this.partitionSize = segmentSize;
+            for (const i of this.instances) {
+              await this.call(i.stopGracefully()).catch(() => undefined);
+              await this.time.runUntil(this.time.now + 200);
+              i.start();
+            }
+            return;
+          } catch (e) {
+            this.trace(`operator: re-base refused (will retry): ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+          }
+        }
+        await this.time.runUntil(this.time.now + 1000);
+      }
+      this.checker.stuck('the re-base was refused for 120 s');
+    } finally {
+      this.rebasing = false;
+      for (const db of this.partitionDbs) db.protectedUntil = this.time.now;
+    }
+  }
+
   /** no more faults: dead instances start, pending runbooks run, then every key must issue */
   private async quietEnd(): Promise<void> {
     this.faultsUntil = this.time.now;
@@ -723,7 +780,7 @@ export class World {
     for (const inst of this.instances) if (!inst.alive) inst.start();
     for (const inst of this.instances) inst.clockOffset = 0;
     const deadline = this.time.now + 60_000;
-    while (this.pendingRunbook.size > 0 && this.time.now < deadline) {
+    while ((this.pendingRunbook.size > 0 || this.rebasing) && this.time.now < deadline) {
       for (let i = 0; i < 5; i++) this.request();
       await this.time.runUntil(this.time.now + 200);
       await this.runbooks();

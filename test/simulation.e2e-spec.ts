@@ -23,12 +23,13 @@ describe('simulation', () => {
     seed: number;
     minutes: number;
     found: string;
-    /** whether the world runs the snowflake (seeds found before it was simulated replay without it) */
+    /** whether the world runs the snowflake, and a re-base (seeds found before these were simulated replay without them) */
     snowflake: boolean;
+    rebase: boolean;
   }[];
 
-  test.each(regressions)('regression seed $seed: $found', async ({ seed, minutes, snowflake }) => {
-    const r = await runSeed(seed, minutes, snowflake);
+  test.each(regressions)('regression seed $seed: $found', async ({ seed, minutes, snowflake, rebase }) => {
+    const r = await runSeed(seed, minutes, { snowflake, rebase });
     if (!r.ok) throw new Error(report(r));
     expect(r.idsChecked).toBeGreaterThan(1000);
     expect(r.failures).toEqual([]);

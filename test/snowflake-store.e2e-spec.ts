@@ -21,6 +21,8 @@ type Dialect = {
 
 const claimant = (n: number) => ({ instanceId: `inst-${n}`, host: `host-${n}`, pid: 1000 + n });
 const LEASE = 3000;
+/** the lease passes 2 x SNOWFLAKE_RENEW_MS */
+const SLACK = 2000;
 
 const dialects: Dialect[] = [
   {
@@ -182,25 +184,25 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     }
     // no acquisition older than the record (a first start): judged on the records alone
     await raw('UPDATE worker_node SET acquired_at = NULL');
-    const first = await store.writerSince();
+    const first = await store.writerSince(SLACK);
     expect(first.moved).toBe(false);
     expect(first.dbNowMs - first.sinceMs).toBeGreaterThanOrEqual(0);
-    const again = await store.writerSince();
+    const again = await store.writerSince(SLACK);
     expect(again.sinceMs).toBe(first.sinceMs);
     // the record an old primary left, replicated to this server before a failover
     await raw("DELETE FROM id_meta WHERE name LIKE 'lease writer %'");
     await raw("INSERT INTO id_meta (name, value) VALUES ('lease writer 99 old-primary:3306', '1000')");
-    const moved = await store.writerSince();
+    const moved = await store.writerSince(SLACK);
     expect(moved.moved).toBe(true);
     expect(moved.dbNowMs - moved.sinceMs).toBeLessThan(60_000);
     // a failback: this server's record is older than another's (recorded while that one took the
     // writes): the move back is now, and this server's record is written again
     await raw("UPDATE id_meta SET value = '2000' WHERE name LIKE 'lease writer %' AND name <> 'lease writer 99 old-primary:3306'");
     await raw("UPDATE id_meta SET value = '3000' WHERE name = 'lease writer 99 old-primary:3306'");
-    const back = await store.writerSince();
+    const back = await store.writerSince(SLACK);
     expect(back.moved).toBe(true);
     expect(back.dbNowMs - back.sinceMs).toBeLessThan(60_000);
-    const kept = await store.writerSince();
+    const kept = await store.writerSince(SLACK);
     expect(kept.sinceMs).toBe(back.sinceMs); // recorded: the next reading keeps it
     // every record lost, but worker_node holds an acquisition from an hour before: the server
     // that took it recorded itself on a copy that lost the record; a move, now, for everyone after
@@ -209,10 +211,10 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     expect(await store.acquire(800, 800, claimant(30), Date.now(), LEASE)).not.toBeNull();
     await d.age(dataSource, 800, 3_600_000);
     await raw('UPDATE worker_node SET acquired_at = heartbeat WHERE worker_id = 800');
-    const lost = await store.writerSince();
+    const lost = await store.writerSince(SLACK);
     expect(lost.moved).toBe(true);
     expect(lost.dbNowMs - lost.sinceMs).toBeLessThan(60_000);
-    const later = await store.writerSince();
+    const later = await store.writerSince(SLACK);
     expect(later.moved).toBe(true);
     expect(later.sinceMs).toBe(lost.sinceMs);
   });

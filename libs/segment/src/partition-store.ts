@@ -35,8 +35,8 @@ export interface PartitionStore {
   allocate(): Promise<{ n: bigint; version: number }>;
   /** the last allocation number handed out, or -1 */
   current(): Promise<bigint>;
-  /** the latest layout recorded for this partition, or null */
-  readLayout(): Promise<PartitionLayout | null>;
+  /** the latest layout recorded for this partition, or null; with `completeBelow`, the latest complete one below that version */
+  readLayout(completeBelow?: number): Promise<PartitionLayout | null>;
   /** writes the first layout: an INSERT that fails if one exists (the caller reads back) */
   insertLayout(layout: PartitionLayout): Promise<void>;
   /**
@@ -96,6 +96,15 @@ function layoutOf(row: LayoutRow | undefined): PartitionLayout | null {
     first: BigInt(String(row.first_allocation)),
     complete: Number(row.complete) === 1,
   };
+}
+
+/** the first complete layout of rows in descending version order (an unfinished re-base's rows skipped) */
+function latestComplete(rows: LayoutRow[]): PartitionLayout | null {
+  for (const row of rows) {
+    const layout = layoutOf(row);
+    if (layout?.complete) return layout;
+  }
+  return null;
 }
 
 const LAYOUT_COLUMNS = 'version, idx, layout_id, total, segment_size, base, first_allocation, complete';
@@ -232,15 +241,15 @@ export class ServerPartitionStore implements PartitionStore {
     return rows[0]?.id == null ? -1n : BigInt(rows[0].id) - 1n;
   }
 
-  async readLayout(): Promise<PartitionLayout | null> {
+  async readLayout(completeBelow?: number): Promise<PartitionLayout | null> {
     const t = this.sql.text;
     const rows = await this.db.query<LayoutRow[]>(
       `SELECT version, idx, layout_id, total, CAST(segment_size AS ${t}) AS segment_size, CAST(base AS ${t}) AS base,
               CAST(first_allocation AS ${t}) AS first_allocation, complete
-         FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`,
-      [this.idx],
+         FROM partition_layout WHERE idx = ? AND version < ? ORDER BY version DESC${completeBelow === undefined ? ' LIMIT 1' : ''}`,
+      [this.idx, completeBelow ?? 2 ** 31 - 1],
     );
-    return layoutOf(rows[0]);
+    return completeBelow === undefined ? layoutOf(rows[0]) : latestComplete(rows);
   }
 
   async insertLayout(l: PartitionLayout): Promise<void> {
@@ -379,8 +388,16 @@ export class SqlitePartitionStore implements PartitionStore {
     });
   }
 
-  async readLayout(): Promise<PartitionLayout | null> {
-    return this.run(() => layoutOf(this.layoutStmt.get(this.idx) as LayoutRow | undefined));
+  async readLayout(completeBelow?: number): Promise<PartitionLayout | null> {
+    if (completeBelow === undefined) return this.run(() => layoutOf(this.layoutStmt.get(this.idx) as LayoutRow | undefined));
+    return this.run(() =>
+      latestComplete(
+        this.db
+          .prepare(`SELECT ${LAYOUT_COLUMNS} FROM partition_layout WHERE idx = ? AND version < ? ORDER BY version DESC`)
+          .safeIntegers(true)
+          .all(this.idx, completeBelow) as LayoutRow[],
+      ),
+    );
   }
 
   async insertLayout(l: PartitionLayout): Promise<void> {

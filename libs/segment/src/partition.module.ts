@@ -80,8 +80,8 @@ export class RemotePartitionStore implements PartitionStore {
   async current(): Promise<bigint> {
     return (await this.connect()).current();
   }
-  async readLayout() {
-    return (await this.connect()).readLayout();
+  async readLayout(completeBelow?: number) {
+    return (await this.connect()).readLayout(completeBelow);
   }
   async insertLayout(...args: Parameters<PartitionStore['insertLayout']>): Promise<void> {
     return (await this.connect()).insertLayout(...args);

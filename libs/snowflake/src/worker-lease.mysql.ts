@@ -93,7 +93,7 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
    * first and written as a literal: a statement naming @@server_id would be evaluated again on a
    * statement-based replica. Galera (wsrep_on) lets several nodes take writes at once.
    */
-  async writerSince(): Promise<WriterRecord> {
+  async writerSince(slackMs: number): Promise<WriterRecord> {
     const [me] = await this.run('SELECT @@server_id AS id, @@hostname AS host, @@port AS port');
     const wsrep = await this.run("SHOW VARIABLES LIKE 'wsrep_on'");
     const name = `lease writer ${me.id} ${me.host}:${me.port}`.slice(0, 64);
@@ -106,6 +106,7 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
         // acquired_at is UTC_TIMESTAMP(3), read back the way NOW_MS reads the clock
         oldestAcquiredMs: 'SELECT CAST(UNIX_TIMESTAMP(MIN(acquired_at)) * 1000 AS SIGNED) FROM worker_node',
       },
+      slackMs,
       String(wsrep[0]?.Value ?? 'OFF').toUpperCase() === 'ON',
     );
   }

@@ -94,7 +94,7 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
    * another address or port than the primary it replaces (physical replicas share the system
    * identifier, so that cannot tell them apart).
    */
-  async writerSince(): Promise<WriterRecord> {
+  async writerSince(slackMs: number): Promise<WriterRecord> {
     const [me] = await this.run(
       "SELECT COALESCE(host(inet_server_addr()), 'local') AS host, COALESCE(inet_server_port(), 0) AS port, current_setting('cluster_name') AS cluster",
     );
@@ -107,6 +107,7 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
         nowMs: NOW_MS,
         oldestAcquiredMs: 'SELECT CAST(EXTRACT(EPOCH FROM MIN(acquired_at)) * 1000 AS bigint) FROM worker_node',
       },
+      slackMs,
     );
   }
 

@@ -35,6 +35,6 @@ export abstract class ServerWorkerLeaseStore implements WorkerLeaseStore {
   abstract claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null>;
   abstract inspect(workerId: number): Promise<WorkerHolder | null>;
   abstract renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean>;
-  abstract writerSince(): Promise<WriterRecord>;
+  abstract writerSince(slackMs: number): Promise<WriterRecord>;
   abstract observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }>;
 }

@@ -435,6 +435,7 @@ describe('WorkerLease', () => {
           writers: this.writers.map((w) => ({ name: w.name, sinceMs: w.since })),
           dbNowMs: now,
           oldestAcquiredMs: acquired.length === 0 ? null : Math.min(...acquired),
+          slackMs: 2000,
         });
         if (judged.unrecorded !== null) this.writers.push({ name: 'unrecorded', since: judged.unrecorded });
         if (judged.again) this.writers.find((w) => w.name === this.serving)!.since = judged.record.sinceMs;
@@ -517,7 +518,7 @@ describe('WorkerLease', () => {
         { name: 'b', sinceMs: 5000 },
       ];
       const judge = (me: string, over: Partial<Parameters<typeof judgeLeaseWriters>[0]> = {}) =>
-        judgeLeaseWriters({ me, writers, dbNowMs: 9000, oldestAcquiredMs: null, ...over });
+        judgeLeaseWriters({ me, writers, dbNowMs: 9000, oldestAcquiredMs: null, slackMs: 2000, ...over });
       const now = { sinceMs: 9000, dbNowMs: 9000, moved: true };
       expect(judge('a')).toEqual({ record: now, again: true, unrecorded: null });
       expect(judge('b')).toEqual({ record: { sinceMs: 5000, dbNowMs: 9000, moved: true }, again: false, unrecorded: null });
@@ -529,13 +530,13 @@ describe('WorkerLease', () => {
 
     it('judgeLeaseWriters: the only record, yet acquisitions older than it: earlier writers recorded on a copy that lost it', () => {
       const only = [{ name: 'a', sinceMs: 100_000 }];
-      const judge = (oldestAcquiredMs: number | null) => judgeLeaseWriters({ me: 'a', writers: only, dbNowMs: 100_050, oldestAcquiredMs });
+      const judge = (oldestAcquiredMs: number | null) => judgeLeaseWriters({ me: 'a', writers: only, dbNowMs: 100_050, oldestAcquiredMs, slackMs: 10_000 });
       expect(judge(40_000)).toEqual({ record: { sinceMs: 100_050, dbNowMs: 100_050, moved: true }, again: true, unrecorded: 40_000 });
       // an acquisition just before its own record (a first start): nothing lost
       expect(judge(99_990).record.moved).toBe(false);
       expect(judge(null).record.moved).toBe(false);
       // once the unrecorded writers are on record, later acquisitions count from the move
-      const after = judgeLeaseWriters({ me: 'a', writers: [{ name: 'a', sinceMs: 100_050 }, { name: 'unrecorded', sinceMs: 40_000 }], dbNowMs: 101_000, oldestAcquiredMs: 40_000 });
+      const after = judgeLeaseWriters({ me: 'a', writers: [{ name: 'a', sinceMs: 100_050 }, { name: 'unrecorded', sinceMs: 40_000 }], dbNowMs: 101_000, oldestAcquiredMs: 40_000, slackMs: 10_000 });
       expect(after).toEqual({ record: { sinceMs: 100_050, dbNowMs: 101_000, moved: true }, again: false, unrecorded: null });
     });
 

@@ -67,7 +67,7 @@ export interface WorkerLeaseStore {
    * them (its clock, Unix ms), its clock now, and whether another server took them before it (a
    * failover or a switch of node). Absent where the database cannot move (embedded SQLite).
    */
-  writerSince?(): Promise<WriterRecord>;
+  writerSince?(slackMs: number): Promise<WriterRecord>;
 }
 
 export interface WriterRecord {
@@ -83,8 +83,6 @@ export interface LeaseWriterRow {
   sinceMs: number;
 }
 
-/** an acquisition precedes its writer record by at most this (one statement, retries included) */
-export const WRITER_RECORD_SLACK_MS = 10_000;
 /** the record standing for earlier writers whose own records were lost (its value: their oldest acquisition) */
 export const UNRECORDED_WRITERS = 'lease writer unrecorded';
 
@@ -96,6 +94,8 @@ export interface LeaseWriters {
   dbNowMs: number;
   /** the oldest acquired_at among worker_node rows (database clock, Unix ms), null when none was ever taken */
   oldestAcquiredMs: number | null;
+  /** how long an acquisition may precede its own writer record */
+  slackMs: number;
   /**
    * several servers take writes at once (Galera): another's newer record is another node in use
    * beside this one, not a move back, and Galera's certification loses no acknowledged lease write
@@ -111,7 +111,8 @@ export interface LeaseWriters {
  * - it is older than another's: it came back to the writer role after that other (a failback:
  *   primary, failover to a replica, then back), and its first record says nothing of the move
  *   back; it is written again (`again`);
- * - it is the only record, yet worker_node holds acquisitions older than it: whoever took them
+ * - it is the only record, yet worker_node holds acquisitions older than it (by more than the
+ *   statements between an acquisition and its record take): whoever took them
  *   recorded its server on a copy that lost it (an asynchronous failover soon after the first
  *   start); `unrecorded` is then the value of the UNRECORDED_WRITERS record to insert, so later
  *   acquisitions see a move too (and not again once the window is over).
@@ -123,7 +124,7 @@ export function judgeLeaseWriters(w: LeaseWriters): { record: WriterRecord; agai
   const others = writers.filter((r) => r.name !== me);
   const now = { sinceMs: dbNowMs, dbNowMs, moved: true };
   if (mine === undefined) return { record: { ...now, moved: others.length > 0 }, again: false, unrecorded: null };
-  if (others.length === 0 && oldestAcquiredMs !== null && oldestAcquiredMs < mine.sinceMs - WRITER_RECORD_SLACK_MS) {
+  if (others.length === 0 && oldestAcquiredMs !== null && oldestAcquiredMs < mine.sinceMs - w.slackMs) {
     return { record: now, again: true, unrecorded: oldestAcquiredMs };
   }
   if (!w.writersAtOnce && others.some((r) => r.sinceMs > mine.sinceMs)) return { record: now, again: true, unrecorded: null };
@@ -140,6 +141,7 @@ export async function recordLeaseWriter(
   run: (sql: string, values?: unknown[], options?: { retryUnknown?: boolean }) => Promise<any>,
   name: string,
   sql: { insertIfAbsent: string; nowMs: string; oldestAcquiredMs: string },
+  slackMs: number,
   writersAtOnce = false,
 ): Promise<WriterRecord> {
   await run(sql.insertIfAbsent, [name], { retryUnknown: true });
@@ -153,6 +155,7 @@ export async function recordLeaseWriter(
     writers: rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, sinceMs: Number(r.value) })),
     dbNowMs: Number(rows[0].now_ms),
     oldestAcquiredMs: rows[0].oldest_ms === null ? null : Number(rows[0].oldest_ms),
+    slackMs,
     writersAtOnce,
   });
   const options = { retryUnknown: true };
@@ -294,6 +297,13 @@ export class WorkerLease implements PermitSource {
   private renewals = 0;
   /** renewals between two records of the server taking lease writes: three per reservation */
   private readonly recordWriterEvery: number;
+  /**
+   * how long an acquisition may precede its writer record: the statements between them, each
+   * bounded well within a renewal period (judgeLeaseWriters)
+   */
+  private get recordSlackMs(): number {
+    return 2 * this.options.renewMs;
+  }
 
   constructor(private readonly options: WorkerLeaseOptions) {
     this.store = options.store;
@@ -499,7 +509,7 @@ export class WorkerLease implements PermitSource {
     if (store.writerSince === undefined) return 0;
     let record: WriterRecord;
     try {
-      record = await store.writerSince();
+      record = await store.writerSince(this.recordSlackMs);
     } catch (e) {
       // cannot tell whether the database moved: assume it just did
       this.logger.warn(`cannot read which database server takes lease writes (${errorForLog(e)}); issuing only after a full reservation`);
@@ -601,7 +611,7 @@ export class WorkerLease implements PermitSource {
    */
   private async recordWriter(): Promise<void> {
     try {
-      await this.store.writerSince?.();
+      await this.store.writerSince?.(this.recordSlackMs);
     } catch {
       /* the next acquisition that cannot read the record waits a full reservation */
     }
