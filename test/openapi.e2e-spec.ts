@@ -15,6 +15,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as 
 
 type Doc = {
   servers?: { url: string }[];
+  tags?: { name: string; description?: string }[];
   paths: Record<string, Record<string, any>>;
   components: { securitySchemes?: Record<string, any>; schemas: Record<string, any> };
 };
