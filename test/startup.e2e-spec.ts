@@ -242,6 +242,13 @@ describe('the start line and the log formats', () => {
     expect(start!.msg).toBe(
       `ready: id-allocator listening on ${server.url} (bound to 127.0.0.1:${server.port}); docs ${server.url}/docs; database sqlite ${db.env.SQLITE_PATH}`,
     );
+    // start-up steps at info in one short line each (migrations, snowflake layout, partition layout,
+    // worker id); no 1970-01-01 "reservation" on a new database, at start or at the release
+    const steps = entries.slice(0, closing - 1).filter((e) => e.level === 30);
+    expect(steps.map((e) => e.context)).toEqual(['Database', 'Snowflake', 'Partition', 'Snowflake']);
+    expect(steps.filter((e) => e.msg.length > 160).map((e) => e.msg)).toEqual([]);
+    expect(steps[0].msg).toMatch(/^sqlite: applied \d+ migrations, Init\d+ to \w+\d+$/);
+    expect(lines.filter((l) => l.includes('1970-01-01'))).toEqual([]);
     expect(entries.map((e) => e.context)).not.toContain('InstanceLoader');
     expect(entries.map((e) => e.context)).not.toContain('RouterExplorer');
     expect(lines.length).toBeLessThan(15);
