@@ -38,7 +38,12 @@ if (!haveChromium()) {
       expect(answer).toMatchObject({ strategy: 'segment', key: 'default' });
       expect(answer.ids).toHaveLength(10);
       for (const id of answer.ids) expect(id).toMatch(/^[1-9][0-9]*$/);
+      // the collapsed page says who may call each group: the admin routes locked, the id routes open (or a token)
+      expect(await page.locator('#operations-tag-admin').innerText()).toContain('Access: admin token required');
+      expect(await page.locator('#operations-tag-ids').innerText()).toContain('Access: open, or with API_TOKENS set a token');
       await page.screenshot({ path: join(ARTIFACTS, 'docs-try-it-out.png'), fullPage: true });
+      await operation.locator('.opblock-summary').click(); // collapsed again: the page as a newcomer first sees it
+      await page.screenshot({ path: join(ARTIFACTS, 'docs.png'), fullPage: true });
       await page.close();
     }, 60_000);
   });

@@ -42,13 +42,22 @@ main(process.argv[2]).catch((e) => {
 });
 `;
 
+const ADMIN_TOKEN = 'client-package-admin-token-0123';
+
 describe('the client as a package: packed, installed into an empty project, type-checked and used there', () => {
   let db: TestDatabase;
   let server: ServerProcess;
 
   beforeAll(async () => {
     db = await sqliteDatabase();
-    server = await ServerProcess.start({ ...db.env });
+    server = await ServerProcess.start({ ...db.env, ADMIN_TOKEN });
+    // the key the README's snippet asks for (made as its "A first key" makes it)
+    const created = await fetch(`${server.url}/admin/segments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'orders', step: 1000 }),
+    });
+    expect(created.status).toBe(201);
   }, 60_000);
   afterAll(async () => {
     await server.kill('SIGKILL');
@@ -84,7 +93,7 @@ describe('the client as a package: packed, installed into an empty project, type
           types: ['node'],
           typeRoots: [join(ROOT, 'node_modules/@types')],
         },
-        files: ['main.ts', 'readme.ts'],
+        files: ['main.ts', 'readme.ts', 'readme-main.ts'],
       }),
     );
     // the README's snippets, as written: compiled with the consumer's program, run against the server
@@ -92,11 +101,17 @@ describe('the client as a package: packed, installed into an empty project, type
     const snippet = (lang: string) => readme.match(new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```$', 'm'))![1];
     writeFileSync(join(project, 'readme.ts'), snippet('ts'));
     writeFileSync(join(project, 'readme.js'), snippet('js'));
+    // and the one on the repository's first page
+    const front = readFileSync(join(ROOT, 'README.md'), 'utf8').match(/^```ts\n([\s\S]*?)^```$/m)![1];
+    expect(front).toContain("from '@id-allocator/client'");
+    writeFileSync(join(project, 'readme-main.ts'), front);
     await run(process.execPath, [TSC, '-p', project]); // fails on a type error, or an unused @ts-expect-error
     const env = { PATH: process.env.PATH ?? '', ID_URLS: server.url };
     const ts = await run(process.execPath, [join(project, 'out/readme.js')], { env });
     expect(ts.stdout).toMatch(/^[1-9][0-9]* [1-9][0-9]* 100\n$/);
     const js = await run(process.execPath, [join(project, 'readme.js')], { env, cwd: project });
+    const first = await run(process.execPath, [join(project, 'out/readme-main.js')], { env });
+    expect(first.stdout).toMatch(/^[1-9][0-9]*\n$/);
     expect(js.stdout).toMatch(/^[1-9][0-9]*\n$/);
     const { stdout } = await run(process.execPath, [join(project, 'out/main.js'), server.url]);
     const answer = JSON.parse(stdout);

@@ -83,6 +83,10 @@ if (!haveChromium()) {
       expect(await page.locator('#halted').getAttribute('class')).toBe('callout neutral');
       expect(await page.locator('#halted').innerText()).toMatch(/enter the admin token/);
       expect(await page.locator('#halted').evaluate((e) => (globalThis as any).getComputedStyle(e).backgroundColor)).toBe('rgb(238, 241, 244)');
+      // and the tables that need it say so, rather than showing bare headers
+      for (const [table, what] of [['keys', 'keys'], ['others', 'rates'], ['errors', 'errors'], ['latency', 'latency']]) {
+        expect(await page.locator(`#${table} tbody`).innerText()).toBe(`enter the admin token above to see the ${what}`);
+      }
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-before-token.png'), fullPage: true });
       await page.fill('#token', ADMIN_TOKEN);
       await page.click('#login button');
@@ -114,6 +118,9 @@ if (!haveChromium()) {
       const headers = await page.locator('#keys thead th').allInnerTexts();
       expect(headers).toContain('% of the id space used');
       expect(headers.filter((h) => /exhaustion|ids left in the key/.test(h))).toEqual([]);
+      // a figure and its unit stay on one line ("< 0.0001" above a lone "%" before)
+      expect(await row('orders').locator('[data-field="spaceUsed"]').evaluate((e) => (globalThis as any).getComputedStyle(e).whiteSpace)).toBe('nowrap');
+      expect(await page.locator('#keys tbody [data-field="before-token"]').count()).toBe(0);
       // axes on the charts: the y axis up to the largest sample with its unit, the x axis over the window
       const chart = row('orders').locator('svg.spark');
       const yMax = Number(await chart.getAttribute('data-y-max'));
@@ -141,6 +148,11 @@ if (!haveChromium()) {
         expect(await snow('layout')).toBe(`${s.layout} bits from ${s.epoch}`);
         const p = ready.details.partition;
         expect(await page.locator('#partition-summary [data-field="total"]').innerText()).toBe(String(p.total));
+        // the partitions' share written as the keys' is: "0 %" for none, not "0.0000 %"
+        const share = p.spaceUsed * 100;
+        const written = share === 0 ? '0 %' : share < 0.0001 ? '< 0.0001 %' : `${share.toLocaleString('en-US', { minimumFractionDigits: 4, maximumFractionDigits: 4 })} %`;
+        expect(await page.locator('#partition-summary [data-field="spaceUsed"]').innerText()).toBe(written);
+        expect(await page.locator('#partition-summary [data-row="spaceUsed"] th').innerText()).toBe('% of the id space used (2^53)');
         for (const [idx, part] of Object.entries<any>(p.partitions)) {
           expect(await page.locator(`#partitions tr[data-partition="${idx}"] [data-field="status"]`).innerText()).toBe(part.status);
         }
@@ -173,6 +185,11 @@ if (!haveChromium()) {
       await page.click('#login button');
       await page.locator('#status', { hasText: 'UNAUTHORIZED' }).waitFor();
       await page.close();
+      // opening the page added no error of its own to the errors it shows (a browser asks for
+      // /favicon.ico unless the page names an icon): counted at once in /metrics
+      const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+      expect(metrics).toMatch(/^idalloc_errors_total\{code="SEGMENT_UNAVAILABLE"\} \d+$/m);
+      expect(metrics).not.toMatch(/^idalloc_errors_total\{code="NOT_FOUND"\}/m);
     }, 90_000);
   });
 }

@@ -15,6 +15,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as 
 
 type Doc = {
   servers?: { url: string }[];
+  tags?: { name: string; description?: string }[];
   paths: Record<string, Record<string, any>>;
   components: { securitySchemes?: Record<string, any>; schemas: Record<string, any> };
 };
@@ -170,6 +171,23 @@ describe('the OpenAPI document, as a generated client sees it', () => {
     // Swagger UI's per-operation lock shows "credentials entered", backwards for these routes
     const page = await (await fetch(`${server.url}/docs`)).text();
     expect(page).toContain('.swagger-ui .opblock .authorization__btn { display: none; }');
+  });
+
+  it("says beside each tag's name who may call its routes, as its operations' security has it", () => {
+    const ops = operationsOf(doc);
+    const tags: { name: string; description?: string }[] = doc.tags ?? [];
+    expect(tags.map((t) => t.name)).toEqual(['ids', 'compat', 'admin', 'health']);
+    for (const tag of tags) {
+      const security = ops.filter(({ op }) => (op.tags ?? []).includes(tag.name)).map(({ op }) => (op.security ?? []).flatMap((r: object) => Object.keys(r)).join('+'));
+      expect(security.length).toBeGreaterThan(0);
+      const description = tag.description ?? '';
+      if (description.startsWith('**Access: admin token required**')) expect(new Set(security)).toEqual(new Set(['adminToken']));
+      else if (description.startsWith('**Access: open**, or with `API_TOKENS` set a token')) expect(security).toContain('apiToken');
+      else if (description.startsWith('**Access: open.**')) expect(new Set(security)).toEqual(new Set(['']));
+      else throw new Error(`tag ${tag.name}: no access line in "${description}"`);
+      expect(security).not.toContain(description.includes('admin token required') ? 'apiToken' : 'adminToken');
+    }
+    expect(tags.find((t) => t.name === 'admin')?.description).toMatch(/^\*\*Access: admin token required\*\*/);
   });
 
   it('asks for no authorization header parameter: the schemes carry the token (the one header parameter: Idempotency-Key)', () => {

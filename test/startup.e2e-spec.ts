@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,6 +242,13 @@ describe('the start line and the log formats', () => {
     expect(start!.msg).toBe(
       `ready: id-allocator listening on ${server.url} (bound to 127.0.0.1:${server.port}); docs ${server.url}/docs; database sqlite ${db.env.SQLITE_PATH}`,
     );
+    // start-up steps at info in one short line each (migrations, snowflake layout, partition layout,
+    // worker id); no 1970-01-01 "reservation" on a new database, at start or at the release
+    const steps = entries.slice(0, closing - 1).filter((e) => e.level === 30);
+    expect(steps.map((e) => e.context)).toEqual(['Database', 'Snowflake', 'Partition', 'Snowflake']);
+    expect(steps.filter((e) => e.msg.length > 160).map((e) => e.msg)).toEqual([]);
+    expect(steps[0].msg).toMatch(/^sqlite: applied \d+ migrations, Init\d+ to \w+\d+$/);
+    expect(lines.filter((l) => l.includes('1970-01-01'))).toEqual([]);
     expect(entries.map((e) => e.context)).not.toContain('InstanceLoader');
     expect(entries.map((e) => e.context)).not.toContain('RouterExplorer');
     expect(lines.length).toBeLessThan(15);
@@ -356,4 +363,70 @@ describe('processes started together on one new SQLite file', () => {
       }
     }
   }, 240_000);
+});
+
+describe("the README's database setup, run as written (other names): a user the service starts with, no read_only warning", () => {
+  /** the README's SQL line for `which` ("MySQL" or "PostgreSQL"), its names and password replaced, split into statements */
+  function readmeSql(which: string, name: string, password: string): string[] {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const block = readme.match(/^```sql\n([\s\S]*?)^```$/m)?.[1] ?? '';
+    const line = block.split('\n').find((l) => new RegExp(`--.*\\b${which}\\b`).test(l));
+    expect(line).toBeDefined();
+    return line!
+      .replace(/--.*$/, '')
+      .replace(/\bids\b/g, name)
+      .replace(/'secret'/g, `'${password}'`)
+      .split(';')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+
+  /** starts on `url`, asks for ids, stops: the warn-level lines */
+  async function startAs(url: string): Promise<string[]> {
+    const server = await ServerProcess.start({ DATABASE_URL: url, LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    const res = await request(`${server.url}/ids/segment?count=2`);
+    expect(res.status).toBe(200);
+    expect(res.body.ids).toEqual(['1', '2']);
+    await server.kill();
+    return server.output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((e) => e.level === 40)
+      .map((e) => e.msg);
+  }
+
+  const name = `idalloc_readme_${process.pid}`;
+  const password = 'readme-test-pw';
+
+  it('MySQL / MariaDB', async () => {
+    if (!mysqlAvailable()) return expect(process.env.CI).toBeFalsy(); // no MariaDB here (on CI it must be there)
+    const statements = readmeSql('MySQL', name, password);
+    expect(statements).toHaveLength(3);
+    const admin = await adminConnection();
+    try {
+      for (const sql of statements) await admin.query(sql);
+      const warnings = await startAs(`mysql://${name}:${password}@${MYSQL_HOST}:${MYSQL_PORT}/${name}`);
+      expect(warnings.filter((l) => l.includes('read_only'))).toEqual([]);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.query(`DROP USER IF EXISTS '${name}'@'%'`);
+      await admin.end();
+    }
+  }, 60_000);
+
+  it('PostgreSQL', async () => {
+    if (!pgAvailable()) return expect(process.env.CI).toBeFalsy(); // no PostgreSQL here (on CI it must be there)
+    const statements = readmeSql('PostgreSQL', name, password);
+    expect(statements).toHaveLength(2);
+    const admin = await pgAdminClient();
+    try {
+      for (const sql of statements) await admin.query(sql);
+      await startAs(`postgres://${name}:${password}@${PG_HOST}:${PG_PORT}/${name}`);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.query(`DROP USER IF EXISTS "${name}"`);
+      await admin.end();
+    }
+  }, 60_000);
 });

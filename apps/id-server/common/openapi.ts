@@ -28,6 +28,18 @@ function accessOf(security: OpenAPIObject['security']): keyof typeof ACCESS_LINE
 }
 
 /**
+ * The tags in Swagger UI's order, each with who may call its routes: shown beside the tag's name,
+ * so the collapsed page says which routes are open and which are locked (the per-operation lock
+ * icon is hidden, see below).
+ */
+export const TAGS: readonly (readonly [string, string])[] = [
+  ['ids', `${ACCESS_LINES.token} Every id strategy.`],
+  ['compat', `${ACCESS_LINES.token} go-id-alloc's and Leaf's routes as they are (go-id-alloc's \`/health\` always open).`],
+  ['admin', `${ACCESS_LINES.admin} Off (403 ADMIN_DISABLED) until ADMIN_TOKEN is set.`],
+  ['health', '**Access: open.** Liveness and readiness for probes and balancers; Prometheus metrics (`METRICS_TOKEN` adds the public keys\' series).'],
+];
+
+/**
  * Swagger UI's lock beside each operation shows whether credentials were entered, not whether
  * the route needs them: the id routes (a token optional) show it closed before any token, the
  * admin routes open, which reads backwards. The access line above says it in words instead.
@@ -40,7 +52,7 @@ export const SWAGGER_UI_CSS = '.swagger-ui .opblock .authorization__btn { displa
  * would be a second, required declaration that Swagger UI's "Try it out" refuses to run without.
  */
 export function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
-  return new DocumentBuilder()
+  const builder = new DocumentBuilder()
     .setTitle('id-allocator')
     .setDescription(
       'Globally unique 64-bit ids: segment, partition, ticket, snowflake, uuid, uuidv7. Ids travel as decimal strings; ' +
@@ -53,8 +65,9 @@ export function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
       scheme: 'bearer',
       description: 'a token of API_TOKENS; the id routes need one only when API_TOKENS is set',
     })
-    .addSecurity(ADMIN_TOKEN_SCHEME, { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: the admin routes' })
-    .build();
+    .addSecurity(ADMIN_TOKEN_SCHEME, { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: the admin routes' });
+  for (const [name, description] of TAGS) builder.addTag(name, description);
+  return builder.build();
 }
 
 /**

@@ -9,6 +9,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>id-allocator dashboard</title>
+<!-- no icon to fetch: the browser's /favicon.ico was a 404 counted as NOT_FOUND among the errors this page shows -->
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
   :root { --up: #137333; --down: #b3261e; --warn: #a15c00; --muted: #5f6b7a; --line: #d7dbe0; }
@@ -19,7 +21,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   table { border-collapse: collapse; background: #fff; }
   th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left; font-variant-numeric: tabular-nums; vertical-align: middle; }
   th { background: #eef1f4; font-weight: 600; }
-  td.num { text-align: right; }
+  /* a figure and its unit on one line: "< 0.0001 %" wrapped before its % sign */
+  td.num { text-align: right; white-space: nowrap; }
   .badge { display: inline-block; padding: .15rem .55rem; border-radius: .8rem; color: #fff; font-weight: 600; }
   .badge.up { background: var(--up); } .badge.down { background: var(--down); }
   .up { color: var(--up); font-weight: 600; } .down { color: var(--down); font-weight: 600; } .warn { color: var(--warn); font-weight: 600; }
@@ -62,20 +65,20 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table id="keys">
   <thead><tr><th>key</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th><th>ids buffered here</th><th>buffer lasts</th>
   <th>% of the id space used</th><th>step stored / in use</th><th>current range</th><th>status</th></tr></thead>
-  <tbody></tbody>
+  <tbody><tr><td colspan="9" class="muted" data-field="before-token">enter the admin token above to see the keys</td></tr></tbody>
 </table>
 
 <h2>Other strategies</h2>
-<table id="others"><thead><tr><th>strategy</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th></tr></thead><tbody></tbody></table>
+<table id="others"><thead><tr><th>strategy</th><th>ids/s (last minute)</th><th>ids/s over the last minutes</th></tr></thead><tbody><tr><td colspan="3" class="muted" data-field="before-token">enter the admin token above to see the rates</td></tr></tbody></table>
 
 <div class="grid">
 <section>
   <h2>Errors per second, by code</h2>
-  <table id="errors"><thead><tr><th>code</th><th>errors/s (last minute)</th><th>errors/s over the last minutes</th></tr></thead><tbody></tbody></table>
+  <table id="errors"><thead><tr><th>code</th><th>errors/s (last minute)</th><th>errors/s over the last minutes</th></tr></thead><tbody><tr><td colspan="3" class="muted" data-field="before-token">enter the admin token above to see the errors</td></tr></tbody></table>
 </section>
 <section>
   <h2>Request latency of the id routes</h2>
-  <table id="latency"><thead><tr><th>percentile</th><th>last interval</th><th>over the last minutes</th></tr></thead><tbody></tbody></table>
+  <table id="latency"><thead><tr><th>percentile</th><th>last interval</th><th>over the last minutes</th></tr></thead><tbody><tr><td colspan="3" class="muted" data-field="before-token">enter the admin token above to see the latency</td></tr></tbody></table>
 </section>
 </div>
 
@@ -149,6 +152,12 @@ export const DASHBOARD_HTML = `<!doctype html>
     var s = ppm.toString().padStart(5, '0');
     return Number(s.slice(0, -4)).toLocaleString('en-US') + '.' + s.slice(-4) + ' %';
   }
+  /** the same for a share given as a fraction (the partitions' 2^53 space), written the same way */
+  function fractionUsed(f) {
+    var pct = f * 100;
+    if (pct === 0) return '0 %';
+    return pct < 0.0001 ? '< 0.0001 %' : pct.toLocaleString('en-US', { minimumFractionDigits: 4, maximumFractionDigits: 4 }) + ' %';
+  }
   function range(r) { return r ? '[' + r.start + ', ' + r.end + ')' : '-'; }
   function kv(rows) { return rows.map(function (r) { return el('tr', { 'data-row': r[0] }, [el('th', {}, [r[1]]), cell(r[0], r[2], r[3])]); }); }
 
@@ -182,7 +191,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       ['preferred', 'preferred here', p.preferred],
       ['segmentSize', 'segment size', num(p.segmentSize)],
       ['idsLeft', 'ids left here', num(p.idsLeft)],
-      ['spaceUsed', 'id space used (of 2^53)', (p.spaceUsed * 100).toFixed(4) + ' %', p.warning ? 'warn' : ''],
+      ['spaceUsed', '% of the id space used (2^53)', fractionUsed(p.spaceUsed), p.warning ? 'warn' : ''],
     ]) : []);
     fill('partitions', p ? Object.keys(p.partitions).map(function (idx) {
       var part = p.partitions[idx];

@@ -89,7 +89,7 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
               const applied = await runMigrations(dataSource);
               const where = pool && pool.hostCount > 1 ? ` on host ${pool.status().inUse}` : '';
               // a migration is news; an up-to-date schema is start-up detail
-              if (applied.length > 0) logger.log(`${config.DB_TYPE}${where}: applied migrations ${applied.join(', ')}`);
+              if (applied.length > 0) logger.log(`${config.DB_TYPE}${where}: ${appliedLine(applied)}`);
               else logger.debug(`${config.DB_TYPE}${where}: schema up to date`);
             } catch (e) {
               await dataSource.destroy().catch(() => undefined);
@@ -113,4 +113,14 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
     await this.pool?.end();
     await this.writer?.close();
   }
+}
+
+/**
+ * The start-up line for the migrations just applied: a new database applies all of them, and the
+ * list of ten names made the longest line of a first start. The first and last name say which
+ * range; `npm run migration:show` lists each.
+ */
+export function appliedLine(applied: readonly string[]): string {
+  if (applied.length <= 2) return `applied migration${applied.length === 1 ? '' : 's'} ${applied.join(', ')}`;
+  return `applied ${applied.length} migrations, ${applied[0]} to ${applied[applied.length - 1]}`;
 }

@@ -182,6 +182,26 @@ describe('WorkerLease', () => {
     expect(late.permit(clock.now())).toMatchObject({ workerId: 1, afterMs: bound });
   });
 
+  it('a holder that issued nothing is released and taken again without a 1970-01-01 reservation in the log', async () => {
+    store = new FakeStore(db);
+    const setting = { mode: 'lease' as const, from: 5, to: 5 };
+    const lines: string[] = [];
+    const logger = { log: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const first = lease(store, clock, { setting, logger }).l;
+    await first.start();
+    await first.stop(); // a newcomer's first start and Ctrl-C, no snowflake id asked for
+    expect(store.rows.get(5)).toMatchObject({ instanceId: null, reservedUntil: 0 });
+    const second = lease(store, clock, { setting, logger }).l;
+    await second.start();
+    expect(second.permit(clock.now())).toMatchObject({ workerId: 5 });
+    expect(lines).toEqual([
+      expect.stringMatching(/^took worker id 5 \(lease\) as instance-\d+; no ids issued under it before$/),
+      'released worker id 5; no ids issued under it, so the next holder need not wait',
+      expect.stringMatching(/^took worker id 5 \(lease\) as instance-\d+; no ids issued under it before$/),
+    ]);
+    await second.stop();
+  });
+
   it('the next holder, this instance after a restart included, issues only after the previous reservation', async () => {
     store = new FakeStore(db);
     const setting = { mode: 'lease' as const, from: 5, to: 5 };
@@ -190,7 +210,7 @@ describe('WorkerLease', () => {
     const first = lease(store, clock, { setting, logger }).l;
     await first.start();
     // a new database's row has no reservation: nothing to name (not 1970-01-01)
-    expect(lines).toEqual([expect.stringMatching(/^took worker id 5 \(lease\) as instance-\d+; never held before$/)]);
+    expect(lines).toEqual([expect.stringMatching(/^took worker id 5 \(lease\) as instance-\d+; no ids issued under it before$/)]);
     const gen1 = generatorOn(first, clock);
     first.issuedBy(gen1);
     const before = gen1.next(10_000) as string[]; // more than one ms of sequence: borrows ahead of the clock

@@ -489,8 +489,8 @@ export class WorkerLease implements PermitSource {
         ? `took over worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId} from a holder whose lease lapsed; issuing only above ${new Date(afterMs).toISOString()} (its reservation ${new Date(got.reservedUntil).toISOString()}, or this clock + SNOWFLAKE_RESERVE_MS + SNOWFLAKE_MAX_SKEW_MS, in case the database lost its last renewals)`
         : got.reservedUntil > 0
           ? `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; issuing only above the previous reservation ${new Date(got.reservedUntil).toISOString()}`
-          : // a row never reserved (a new database): no earlier holder's time to stay above
-            `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; never held before`,
+          : // a row never reserved (a new database, or holders that issued nothing): no earlier time to stay above
+            `took worker id ${got.workerId} (${setting.mode}) as ${claimant.instanceId}; no ids issued under it before`,
     );
     await this.renew();
   }
@@ -659,7 +659,12 @@ export class WorkerLease implements PermitSource {
     const until = Math.max(h.afterMs, this.highestIssued());
     try {
       await this.store.release(h.workerId, this.options.claimant.instanceId, until);
-      this.logger.log(`released worker id ${h.workerId} with reservation ${new Date(until).toISOString()} for the next holder`);
+      // nothing issued and nothing reserved before: a time would read as 1970-01-01, which looks like a bug
+      this.logger.log(
+        until > 0
+          ? `released worker id ${h.workerId} with reservation ${new Date(until).toISOString()} for the next holder`
+          : `released worker id ${h.workerId}; no ids issued under it, so the next holder need not wait`,
+      );
     } catch (e) {
       this.logger.warn(`worker id ${h.workerId}: release failed (${(e as Error).message}); the lease lapses by itself`);
     }
