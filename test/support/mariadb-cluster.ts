@@ -140,6 +140,22 @@ export class MariaNode {
     }
   }
 
+  /**
+   * A Galera node back with its datadir (after a crash: InnoDB recovery, then the write sets it
+   * missed, by IST). The joiner always prepares its rsync receiver first, and once here its daemon
+   * died at once and the node exited (most likely its port, inside the ephemeral range, held by an
+   * outgoing connection's local end): a start that exits is tried once more, saying so.
+   */
+  async restart(): Promise<void> {
+    try {
+      await this.start();
+    } catch (first) {
+      if (this.running) throw first;
+      console.log(`${this.options.name}: the restart failed, starting it once more (${String(first).split('\n')[0]})`);
+      await this.start();
+    }
+  }
+
   /** starts mariadbd and waits until it accepts connections on its socket */
   async start(args: string[] = [], timeoutMs = 90_000): Promise<void> {
     const child = tracked(spawn(MARIADBD, [`--defaults-file=${this.cnfPath}`, ...args], { stdio: 'ignore' }));
