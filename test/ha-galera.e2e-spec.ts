@@ -96,8 +96,11 @@ if (missing) {
       );
       // each instance still writes through its own node: the load ran on three nodes at once
       expect(hosts).toEqual(['1 of 3', '1 of 3', '1 of 3']);
+      // every request answered: a certification conflict is a transaction sent again, not a 503
+      // (partition allocations answered 9-17 503s of 1,350 here before transaction() retried)
+      expect(refused).toEqual({});
       for (const p of paths) {
-        expect(ids[p].length).toBeGreaterThan(servers.length * CALLERS * PER_CALLER * 10 * 0.9);
+        expect(ids[p].length).toBe(servers.length * CALLERS * PER_CALLER * 10);
         expect(duplicates(ids[p])).toEqual([]);
       }
     }, 180_000);
