@@ -261,6 +261,9 @@ export async function startGalera(tag: string, ports: number[], ready?: (first: 
   try {
     await nodes[0].install();
     await nodes[0].start(['--wsrep-new-cluster']);
+    // the socket answers before the new cluster's primary component is up ("WSREP has not yet
+    // prepared node for application use", seen on a loaded machine)
+    await waitFor(async () => (await nodes[0].status('wsrep_ready')) === 'ON', 60_000, 'node1 ready for clients');
     await createAppAccount(nodes[0]);
     await ready?.(nodes[0]);
     for (const n of nodes.slice(1)) await n.start();
