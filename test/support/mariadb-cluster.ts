@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Connection, createConnection } from 'mysql2/promise';
 import { tracked } from './children';
 import { ownedTempDir, portBlock, systemUser, waitFor } from './local-cluster';
-import { sleep } from './process';
+import { freePort, sleep } from './process';
 
 /**
  * Real MariaDB servers for the high-availability tests, started from the machine's own packages
@@ -135,16 +135,28 @@ export class MariaNode {
     } catch (first) {
       if (this.running) throw first; // did not start in time: not a lost join
       console.log(`${this.options.name}: the rejoin failed, starting it once more (${String(first).split('\n')[0]})`);
+      await this.freshSstPort();
       this.wipe();
       await this.start();
     }
   }
 
   /**
+   * A joiner's rsync daemon dies at once when its port (inside the ephemeral range) is the local
+   * end of another process's connection, and the node exits (seen here: the same port, three times,
+   * held by another session's connections): a second try takes a port the system just handed out.
+   */
+  private async freshSstPort(): Promise<void> {
+    const port = await freePort();
+    const cnf = this.options.cnf.map((l) => l.replace(/^wsrep_sst_receive_address=127\.0\.0\.1:\d+$/, `wsrep_sst_receive_address=127.0.0.1:${port}`));
+    this.options.cnf = cnf;
+    this.writeCnf();
+  }
+
+  /**
    * A Galera node back with its datadir (after a crash: InnoDB recovery, then the write sets it
-   * missed, by IST). The joiner always prepares its rsync receiver first, and once here its daemon
-   * died at once and the node exited (most likely its port, inside the ephemeral range, held by an
-   * outgoing connection's local end): a start that exits is tried once more, saying so.
+   * missed, by IST). The joiner always prepares its rsync receiver first (freshSstPort): a start
+   * that exits is tried once more, saying so.
    */
   async restart(): Promise<void> {
     try {
@@ -152,6 +164,7 @@ export class MariaNode {
     } catch (first) {
       if (this.running) throw first;
       console.log(`${this.options.name}: the restart failed, starting it once more (${String(first).split('\n')[0]})`);
+      await this.freshSstPort();
       await this.start();
     }
   }
@@ -266,7 +279,7 @@ export async function startGalera(tag: string, ports: number[], ready?: (first: 
     await waitFor(async () => (await nodes[0].status('wsrep_ready')) === 'ON', 60_000, 'node1 ready for clients');
     await createAppAccount(nodes[0]);
     await ready?.(nodes[0]);
-    for (const n of nodes.slice(1)) await n.start();
+    for (const n of nodes.slice(1)) await n.rejoin();
     await waitSynced(nodes, 3);
   } catch (e) {
     await teardown(nodes, root);
