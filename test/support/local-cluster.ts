@@ -19,7 +19,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * Local ports of every TCP socket on the machine, in any state. A listen here succeeds on a port
+ * Local ports of every TCP socket on the machine but those closing. A listen here succeeds on a port
  * that is only the local end of another process's connection (Node sets SO_REUSEADDR), yet some
  * servers then fail to bind it: rsync's daemon for a Galera state transfer did, twice, on a port
  * of the ephemeral range held by another session's pooled connection.
@@ -34,8 +34,9 @@ function portsInUse(): Set<number> {
       continue; // not Linux: the listen check alone
     }
     for (const line of text.split('\n').slice(1)) {
-      const local = line.trim().split(/\s+/)[1];
-      if (local) used.add(parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
+      const [, local, , state] = line.trim().split(/\s+/);
+      // TIME_WAIT (06) and CLOSE (07) hold nothing a listener with SO_REUSEADDR minds
+      if (local && state !== '06' && state !== '07') used.add(parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
     }
   }
   return used;
