@@ -135,27 +135,31 @@ export class MariaNode {
     } catch (first) {
       if (this.running) throw first; // did not start in time: not a lost join
       console.log(`${this.options.name}: the rejoin failed, starting it once more (${String(first).split('\n')[0]})`);
-      await this.freshSstPort();
+      await this.freshTransferPorts();
       this.wipe();
       await this.start();
     }
   }
 
   /**
-   * A joiner's rsync daemon dies at once when its port (inside the ephemeral range) is the local
-   * end of another process's connection, and the node exits (seen here: the same port, three times,
-   * held by another session's connections): a second try takes a port the system just handed out.
+   * A joiner's rsync daemon dies at once, and its IST listener fails to bind, when the port
+   * (inside the ephemeral range) is the local end of another process's connection, and the node
+   * exits (seen here four times, on ports another session's connections kept taking): a second
+   * try takes ports the system just handed out.
    */
-  private async freshSstPort(): Promise<void> {
-    const port = await freePort();
-    const cnf = this.options.cnf.map((l) => l.replace(/^wsrep_sst_receive_address=127\.0\.0\.1:\d+$/, `wsrep_sst_receive_address=127.0.0.1:${port}`));
-    this.options.cnf = cnf;
+  private async freshTransferPorts(): Promise<void> {
+    const [sst, ist] = [await freePort(), await freePort()];
+    this.options.cnf = this.options.cnf.map((l) =>
+      l
+        .replace(/^wsrep_sst_receive_address=127\.0\.0\.1:\d+$/, `wsrep_sst_receive_address=127.0.0.1:${sst}`)
+        .replace(/ist\.recv_addr=127\.0\.0\.1:\d+/, `ist.recv_addr=127.0.0.1:${ist}`),
+    );
     this.writeCnf();
   }
 
   /**
    * A Galera node back with its datadir (after a crash: InnoDB recovery, then the write sets it
-   * missed, by IST). The joiner always prepares its rsync receiver first (freshSstPort): a start
+   * missed, by IST). The joiner always prepares its rsync receiver first (freshTransferPorts): a start
    * that exits is tried once more, saying so.
    */
   async restart(): Promise<void> {
@@ -164,7 +168,7 @@ export class MariaNode {
     } catch (first) {
       if (this.running) throw first;
       console.log(`${this.options.name}: the restart failed, starting it once more (${String(first).split('\n')[0]})`);
-      await this.freshSstPort();
+      await this.freshTransferPorts();
       await this.start();
     }
   }
