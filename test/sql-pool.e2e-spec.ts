@@ -118,6 +118,44 @@ describe.each(servers)('$name: several hosts in one URL', (server) => {
     }
   });
 
+  it('a transaction the server rolls back (a deadlock; on Galera a certification conflict) runs again and commits once', async () => {
+    // above PostgreSQL's deadlock_timeout (1 s): the wait that closes the cycle is judged, not cut
+    const p = server.open(url([server.port]), { timeoutMs: 3000 });
+    const other = server.open(url([server.port]), { timeoutMs: 3000 });
+    pools.push(p, other);
+    await p.query('CREATE TABLE dl (id INT PRIMARY KEY, n BIGINT NOT NULL)');
+    await p.query(`INSERT INTO dl VALUES ${Array.from({ length: 40 }, (_, i) => `(${i + 1}, 0)`).join(', ')}`);
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    let closeCycle!: () => void;
+    const cycle = new Promise<void>((r) => (closeCycle = r));
+    // the other transaction is the heavier (MariaDB rolls back the lighter) and waits second
+    // (PostgreSQL rolls back the one that waited first): ours is the one rolled back
+    const theirs = other.transaction(async (query) => {
+      await query('UPDATE dl SET n = n + 1 WHERE id >= 3');
+      await query('UPDATE dl SET n = n + 1 WHERE id = 1');
+      holding();
+      await cycle;
+      await query('UPDATE dl SET n = n + 1 WHERE id = 2');
+    });
+    await held;
+    let runs = 0;
+    await p.transaction(async (query) => {
+      runs++;
+      await query('UPDATE dl SET n = n + 10 WHERE id = 2');
+      if (runs === 1) setTimeout(closeCycle, 200);
+      await query('UPDATE dl SET n = n + 10 WHERE id = 1');
+    });
+    await theirs;
+    expect(runs).toBe(2);
+    // each transaction's changes once
+    expect(await p.query('SELECT id, n FROM dl WHERE id <= 3 ORDER BY id')).toEqual([
+      { id: 1, n: '11' },
+      { id: 2, n: '11' },
+      { id: 3, n: '1' },
+    ]);
+  });
+
   it('several statements on one connection: transaction() commits together or rolls back', async () => {
     const p = pool([proxies[1].port]);
     await p.query('UPDATE t SET n = 0 WHERE id = 1');

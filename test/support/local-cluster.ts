@@ -18,10 +18,36 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Local ports of every TCP socket on the machine but those closing. A listen here succeeds on a port
+ * that is only the local end of another process's connection (Node sets SO_REUSEADDR), yet some
+ * servers then fail to bind it: rsync's daemon for a Galera state transfer did, twice, on a port
+ * of the ephemeral range held by another session's pooled connection.
+ */
+function portsInUse(): Set<number> {
+  const used = new Set<number>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // not Linux: the listen check alone
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      // TIME_WAIT (06) and CLOSE (07) hold nothing a listener with SO_REUSEADDR minds
+      if (local && state !== '06' && state !== '07') used.add(parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
+    }
+  }
+  return used;
+}
+
 /** `count` consecutive free ports inside [from, to]. */
 export async function portBlock(from: number, to: number, count: number): Promise<number[]> {
+  const used = portsInUse();
   for (let base = from; base + count - 1 <= to; base += count) {
     const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (ports.some((p) => used.has(p))) continue;
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return ports;
   }
   throw new Error(`no ${count} free ports in ${from}-${to}`);

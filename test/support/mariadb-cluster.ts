@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, createConnection } from 'mysql2/promise';
 import { tracked } from './children';
-import { ownedTempDir, systemUser, waitFor } from './local-cluster';
-import { sleep } from './process';
+import { ownedTempDir, portBlock, systemUser, waitFor } from './local-cluster';
+import { freePort, sleep } from './process';
 
 /**
  * Real MariaDB servers for the high-availability tests, started from the machine's own packages
@@ -135,7 +135,40 @@ export class MariaNode {
     } catch (first) {
       if (this.running) throw first; // did not start in time: not a lost join
       console.log(`${this.options.name}: the rejoin failed, starting it once more (${String(first).split('\n')[0]})`);
+      await this.freshTransferPorts();
       this.wipe();
+      await this.start();
+    }
+  }
+
+  /**
+   * A joiner's rsync daemon dies at once, and its IST listener fails to bind, when the port
+   * (inside the ephemeral range) is the local end of another process's connection, and the node
+   * exits (seen here four times, on ports another session's connections kept taking): a second
+   * try takes ports the system just handed out.
+   */
+  private async freshTransferPorts(): Promise<void> {
+    const [sst, ist] = [await freePort(), await freePort()];
+    this.options.cnf = this.options.cnf.map((l) =>
+      l
+        .replace(/^wsrep_sst_receive_address=127\.0\.0\.1:\d+$/, `wsrep_sst_receive_address=127.0.0.1:${sst}`)
+        .replace(/ist\.recv_addr=127\.0\.0\.1:\d+/, `ist.recv_addr=127.0.0.1:${ist}`),
+    );
+    this.writeCnf();
+  }
+
+  /**
+   * A Galera node back with its datadir (after a crash: InnoDB recovery, then the write sets it
+   * missed, by IST). The joiner always prepares its rsync receiver first (freshTransferPorts): a start
+   * that exits is tried once more, saying so.
+   */
+  async restart(): Promise<void> {
+    try {
+      await this.start();
+    } catch (first) {
+      if (this.running) throw first;
+      console.log(`${this.options.name}: the restart failed, starting it once more (${String(first).split('\n')[0]})`);
+      await this.freshTransferPorts();
       await this.start();
     }
   }
@@ -191,6 +224,86 @@ export class MariaNode {
     } catch {
       return '(no error log)';
     }
+  }
+}
+
+/**
+ * A block of `count` free loopback ports, from [from, to] or from TEST_DB_PORTS ("from-to") when
+ * set: sessions sharing a machine give each run a range of its own.
+ */
+export function clusterPorts(from: number, to: number, count: number): Promise<number[]> {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.TEST_DB_PORTS ?? '');
+  return range ? portBlock(Number(range[1]), Number(range[2]), count) : portBlock(from, to, count);
+}
+
+export interface GaleraCluster {
+  root: string;
+  nodes: MariaNode[];
+  /** each node's client port, in node order */
+  ports: number[];
+}
+
+/**
+ * A 3-node Galera cluster on loopback (galera-4, rsync state transfers), bootstrapped from node 1
+ * with the service's database and account; the joiners start empty and take node 1's state by
+ * rsync SST. `ports`: 12 free ports (client, group, IST, SST for each node).
+ */
+export async function startGalera(tag: string, ports: number[], ready?: (first: MariaNode) => Promise<void>): Promise<GaleraCluster> {
+  const [mysql, gcomm, ist, sst] = [0, 3, 6, 9].map((o) => ports.slice(o, o + 3));
+  const root = clusterRoot(tag);
+  const address = `gcomm://${gcomm.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  const nodes: MariaNode[] = [];
+  for (let i = 0; i < 3; i++) {
+    nodes.push(
+      new MariaNode(root, {
+        name: `node${i + 1}`,
+        port: mysql[i],
+        cnf: [
+          'binlog_format=ROW',
+          'default_storage_engine=InnoDB',
+          'innodb_autoinc_lock_mode=2',
+          'wsrep_on=ON',
+          `wsrep_provider=${GALERA}`,
+          `wsrep_cluster_address=${address}`,
+          `wsrep_cluster_name=id${tag}`,
+          'wsrep_node_address=127.0.0.1',
+          `wsrep_node_name=node${i + 1}`,
+          `wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:${gcomm[i]};ist.recv_addr=127.0.0.1:${ist[i]};gcache.size=64M"`,
+          'wsrep_sst_method=rsync',
+          `wsrep_sst_receive_address=127.0.0.1:${sst[i]}`,
+        ],
+      }),
+    );
+  }
+  try {
+    await nodes[0].install();
+    await nodes[0].start(['--wsrep-new-cluster']);
+    // the socket answers before the new cluster's primary component is up ("WSREP has not yet
+    // prepared node for application use", seen on a loaded machine)
+    await waitFor(async () => (await nodes[0].status('wsrep_ready')) === 'ON', 60_000, 'node1 ready for clients');
+    await createAppAccount(nodes[0]);
+    await ready?.(nodes[0]);
+    for (const n of nodes.slice(1)) await n.rejoin();
+    await waitSynced(nodes, 3);
+  } catch (e) {
+    await teardown(nodes, root);
+    throw e;
+  }
+  return { root, nodes, ports: mysql };
+}
+
+/** Until every node in `nodes` is Synced in a primary component of `size`. */
+export async function waitSynced(nodes: MariaNode[], size: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const states = await Promise.all(nodes.map(async (n) => [await n.status('wsrep_local_state_comment'), await n.status('wsrep_cluster_size')]));
+      if (states.every(([s, c]) => s === 'Synced' && Number(c) === size)) return;
+    } catch {
+      /* a node still starting */
+    }
+    if (Date.now() > deadline) throw new Error(`cluster not synced within ${timeoutMs} ms:\n${nodes.map((n) => n.errorLog()).join('\n---\n')}`);
+    await sleep(250);
   }
 }
 

@@ -247,10 +247,26 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
   /**
    * Statements on one connection between START TRANSACTION and COMMIT: all take effect or none
    * (a pooled query() may land each statement on another connection, even another host).
-   * Not retried: work decides. A connection lost before COMMIT answered is an unknown outcome.
+   * A transaction the server rolled back (a deadlock; on Galera a certification conflict with a
+   * write through another node, answered as a deadlock at COMMIT) committed nothing: `work` runs
+   * again, on a new transaction, as query() sends a rolled-back statement again, within the same
+   * budget. Any other failure is not retried: work decides. A connection lost before COMMIT
+   * answered is an unknown outcome (isOutcomeUnknown).
    */
   async transaction<T>(work: (query: SqlQuery) => Promise<T>): Promise<T> {
-    const { conn, index } = await this.connection(Date.now() + this.budgetMs());
+    const deadline = Date.now() + this.budgetMs();
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await pause(Math.min(20 * attempt, 200));
+      try {
+        return await this.transactionOnce(work, deadline);
+      } catch (e) {
+        if (this.kindOf(e) !== 'rolled back' || attempt + 1 >= this.target.hosts.length + 3 || Date.now() >= deadline) throw e;
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (query: SqlQuery) => Promise<T>, deadline: number): Promise<T> {
+    const { conn, index } = await this.connection(deadline);
     let broken = false;
     const query: SqlQuery = async <R>(sql: string, values: unknown[] = []) => {
       try {
@@ -439,11 +455,22 @@ function unavailable(cause: unknown, what: string): IdError {
   return databaseUnavailable(cause ?? new Error(what));
 }
 
+const unknownOutcomes = new WeakSet<object>();
+
 /** The connection broke after a write was sent: it may or may not have committed. */
 function outcomeUnknown(cause: unknown): IdError {
-  return new IdError(
-    'DATABASE_UNAVAILABLE',
-    'database connection lost after the write was sent: outcome unknown; check GET /admin/segments',
-    { cause },
-  );
+  const e = new IdError('DATABASE_UNAVAILABLE', 'database connection lost after the write was sent: outcome unknown; check GET /admin/segments', {
+    cause,
+  });
+  unknownOutcomes.add(e);
+  return e;
+}
+
+/**
+ * The failure of query() or transaction() left the write's outcome unknown (it may have
+ * committed). Every other failure of transaction() committed nothing: it ended in a ROLLBACK, or
+ * a COMMIT the server refused.
+ */
+export function isOutcomeUnknown(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && unknownOutcomes.has(e);
 }

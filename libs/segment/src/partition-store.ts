@@ -1,5 +1,5 @@
 import { IdError } from '@app/core';
-import { SqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
+import { isOutcomeUnknown, SqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { PartitionLayout } from './partition-layout';
 
@@ -222,6 +222,7 @@ export class ServerPartitionStore implements PartitionStore {
     let n: bigint | undefined;
     try {
       return await this.transaction(async (query) => {
+        n = undefined; // run again after a rollback (a Galera certification conflict): only this run's allocation counts
         const lock = this.sql.lockShared(this.idx);
         if (lock !== null) await query(lock);
         const [row] = await query(this.sql.latestVersionShared, [this.idx]);
@@ -230,8 +231,11 @@ export class ServerPartitionStore implements PartitionStore {
         return { n, version: Number(row?.version ?? 0) };
       });
     } catch (e) {
-      // the allocation answered but its commit did not: it may have committed
-      if (n !== undefined) throw new AllocationUnverified(n, e);
+      // the allocation answered but the commit's answer was lost: it may have committed. A
+      // transaction the server rolled back (or whose COMMIT it refused) committed nothing: counting
+      // its number would raise the guard above what the partition reached, and another Galera
+      // node, whose counter never saw it, may rightly hand out a number below it.
+      if (n !== undefined && isOutcomeUnknown(e)) throw new AllocationUnverified(n, e);
       throw e;
     }
   }
