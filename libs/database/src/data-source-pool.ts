@@ -1,4 +1,5 @@
 import { DataSource, DataSourceOptions, EntityManager, Logger as OrmLogger, QueryRunner } from 'typeorm';
+import { storeEntitiesFor } from './entities';
 import { DbHost, FailoverPool, SqlDialect, SqlPoolOptions } from './sql-pool';
 
 /**
@@ -42,7 +43,7 @@ export abstract class DataSourcePool extends FailoverPool<HostSource, HostRunner
 
   constructor(url: string, dialect: SqlDialect, options: SqlPoolOptions = {}) {
     super(url, dialect, options);
-    this.entities = (options.entities ?? []) as NonNullable<DataSourceOptions['entities']>;
+    this.entities = (options.entities ?? storeEntitiesFor(dialect)) as NonNullable<DataSourceOptions['entities']>;
   }
 
   /** the driver's options for one host: exact 64-bit values, timeouts, pool size */

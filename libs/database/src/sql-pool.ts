@@ -86,7 +86,7 @@ export interface SqlPoolOptions {
   connectionLimit?: number;
   /** who uses the pool, for log lines ("database", "snowflake lease", "partition 2") */
   name?: string;
-  /** the entities the stores reach through repositories and the query builder (withManager) */
+  /** the entities the stores reach through repositories and the query builder (withManager); default: storeEntitiesFor the dialect */
   entities?: unknown[];
   logger?: { log(message: string): void; warn(message: string): void };
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, EXIT, GeneratorRegistry, StartupError, systemClock } from '@app/core';
-import { DB_QUERY_TIMEOUT_MS, ID_SECRET_KEY, idMetaEntity, openSqlPool, workerNodeEntity, serverUrl, SqlPool, SQLITE_WRITER, SqliteWriterThread } from '@app/database';
+import { DB_QUERY_TIMEOUT_MS, ID_SECRET_KEY, openSqlPool, serverUrl, SqlPool, SQLITE_WRITER, SqliteWriterThread } from '@app/database';
 import { BitPermutation } from '@app/fpe';
 import { SnowflakeGenerator } from './snowflake-generator';
 import { SnowflakeLayout } from './snowflake-layout';
@@ -48,7 +48,6 @@ const exitProcess = (message: string) => {
               timeoutMs: Math.min(DB_QUERY_TIMEOUT_MS, Math.max(250, config.SNOWFLAKE_RENEW_MS)),
               name: 'snowflake lease',
               logger: new Logger('Snowflake'),
-              entities: [workerNodeEntity(config.DB_TYPE), idMetaEntity(config.DB_TYPE)],
             })
           : null,
     },

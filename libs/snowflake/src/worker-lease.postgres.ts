@@ -1,4 +1,4 @@
-import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { AcquiredWorker, Claimant, recordLeaseWriter, WriterRecord } from './worker-lease';
 import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
 /** the database's clock; one value for the whole statement (not the transaction's start) */
@@ -7,7 +7,6 @@ const NOW_MS = `CAST(EXTRACT(EPOCH FROM ${NOW}) * 1000 AS bigint)`;
 const LEASE_AGO = `${NOW} - CAST(? AS bigint) * interval '1 millisecond'`;
 // "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
 const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < ${LEASE_AGO}))`;
-const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${LEASE_AGO})`;
 
 interface Taken {
   worker_id: number;
@@ -22,6 +21,13 @@ interface Taken {
  * updates, and answers it with RETURNING. Heartbeats are timestamptz: no time zone or DST in them.
  */
 export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
+  protected readonly heartbeatAgeMs = `CAST(FLOOR(EXTRACT(EPOCH FROM (${NOW} - w.heartbeat)) * 1000) AS bigint)`;
+  protected readonly freeRow = `(w.instance_id IS NULL OR w.heartbeat IS NULL OR w.heartbeat < ${NOW} - CAST(:lease AS bigint) * interval '1 millisecond')`;
+  protected readonly nowMs = NOW_MS;
+  protected leaseParam(leaseMs: number): number {
+    return leaseMs;
+  }
+
   async seed(from: number, to: number): Promise<void> {
     await this.run(
       'INSERT INTO worker_node (worker_id, reserved_until) SELECT g, 0 FROM generate_series(CAST(? AS int), CAST(? AS int)) g ON CONFLICT (worker_id) DO NOTHING',
@@ -68,16 +74,6 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
     return null;
   }
 
-  async inspect(workerId: number): Promise<WorkerHolder | null> {
-    const rows = await this.run(
-      `SELECT worker_id, instance_id, host, pid, reserved_until,
-              CAST(FLOOR(EXTRACT(EPOCH FROM (${NOW} - heartbeat)) * 1000) AS bigint) AS age_ms
-         FROM worker_node WHERE worker_id = ?`,
-      [workerId],
-    );
-    return rows.length === 0 ? null : toWorkerHolder(rows[0]);
-  }
-
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
     const result = await this.run(
       `UPDATE worker_node SET heartbeat = ${NOW}, reserved_until = GREATEST(reserved_until, CAST(? AS bigint))
@@ -105,13 +101,5 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
       `INSERT INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS TEXT)) ON CONFLICT (name) DO NOTHING`,
       NOW_MS,
     );
-  }
-
-  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
-    const rows = await this.run(
-      `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free, ${NOW_MS} AS now_ms`,
-      [from, to, leaseMs],
-    );
-    return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };
   }
 }
