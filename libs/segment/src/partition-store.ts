@@ -1,5 +1,13 @@
 import { IdError } from '@app/core';
-import { PARTITION_LAYOUT, PartitionLayoutRow, SqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
+import {
+  PARTITION_LAYOUT,
+  PARTITION_STATEMENTS,
+  PartitionLayoutRow,
+  PartitionStatements,
+  SqlPool,
+  sqliteUnavailable,
+  SqliteWriterThread,
+} from '@app/database';
 import type { EntityManager } from 'typeorm';
 import type BetterSqlite3 from 'better-sqlite3';
 import { PartitionLayout } from './partition-layout';
@@ -141,80 +149,17 @@ function staleFence(idx: number, expected: number, found: number): IdError {
   );
 }
 
-/**
- * The statements on a partition that differ between MySQL/MariaDB and PostgreSQL, side by side.
- *
- * The allocation and a re-base's fence exclude each other: MySQL reads the layout row under a
- * shared lock (LOCK IN SHARE MODE) that the fence's FOR UPDATE waits for, and the other way round.
- * PostgreSQL cannot do it with row locks: the fence inserts a new layout row, which a row lock
- * does not stop, and a READ COMMITTED statement that waited for the fence still answers from its
- * older snapshot (the old version). So a transaction-scoped advisory lock per partition takes
- * their place, shared for an allocation, exclusive for a fence or a skip; the layout is read
- * after it is granted, so an allocation that waited for a fence reads the fence's version.
- *
- * go-id-alloc's REPLACE is PostgreSQL's upsert on the one `meanless` row taking the identity's
- * next value; the row keeps the highest value (GREATEST: an allocation that waited for another's
- * row lock must not set it back), and each allocation returns its own value.
- */
-interface PartitionSql {
-  /** before the allocation reads the layout */
-  lockShared: (idx: number) => string | null;
-  /** before a fence or a skip reads the layout (null: the layout read locks) */
-  lockExclusive: (idx: number) => string | null;
-  latestVersionShared: string;
-  latestVersionExclusive: string;
-  /** one allocation; answers the new id */
-  allocate: (table: string) => string;
-  /** makes `id` (bound) the last one, and the next allocation id + 1 */
-  setLast: (table: string) => string[];
-  text: string;
-  countSkip: string;
-}
-
-const MYSQL_PARTITION: PartitionSql = {
-  lockShared: () => null,
-  lockExclusive: () => null,
-  latestVersionShared: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? LOCK IN SHARE MODE',
-  latestVersionExclusive: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? FOR UPDATE',
-  allocate: (table) => `REPLACE INTO ${table} (meanless) VALUES (0)`,
-  // an explicit id moves the auto-increment counter past it
-  setLast: (table) => [`REPLACE INTO ${table} (id, meanless) VALUES (CAST(? AS SIGNED), 0)`],
-  text: 'CHAR',
-  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? ORDER BY version DESC LIMIT 1',
-};
-
-/** the advisory lock of partition idx: (a constant for this service, idx) */
-const partitionLock = (fn: string, idx: number) => `SELECT ${fn}(hashtext('id_allocator partition'), ${idx})`;
-
-const POSTGRES_PARTITION: PartitionSql = {
-  lockShared: (idx) => partitionLock('pg_advisory_xact_lock_shared', idx),
-  lockExclusive: (idx) => partitionLock('pg_advisory_xact_lock', idx),
-  latestVersionShared: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
-  latestVersionExclusive: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
-  allocate: (table) =>
-    `WITH n AS (SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id)
-     INSERT INTO ${table} AS t (id, meanless) SELECT id, 0 FROM n
-       ON CONFLICT (meanless) DO UPDATE SET id = GREATEST(t.id, EXCLUDED.id)
-     RETURNING (SELECT CAST(id AS TEXT) FROM n) AS id`,
-  // the sequence is never set back (values above the last row were never committed: unused)
-  setLast: (table) => [
-    `INSERT INTO ${table} (id, meanless) VALUES (CAST(? AS bigint), 0) ON CONFLICT (meanless) DO UPDATE SET id = EXCLUDED.id`,
-    `SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST(CAST(? AS bigint), (SELECT last_value FROM ${table}_id_seq)))`,
-  ],
-  text: 'TEXT',
-  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? AND version = (SELECT MAX(version) FROM partition_layout WHERE idx = ?)',
-};
-
 export class ServerPartitionStore implements PartitionStore {
   private readonly table: string;
-  private readonly sql: PartitionSql;
+  /** the hand-written statements, beside the partition entities: allocation, locks, skip */
+  private readonly sql: PartitionStatements;
 
   constructor(
     readonly idx: number,
     private readonly db: SqlPool,
   ) {
     this.table = `partition_${idx}`;
-    this.sql = db.dialect === 'postgres' ? POSTGRES_PARTITION : MYSQL_PARTITION;
+    this.sql = PARTITION_STATEMENTS[db.dialect];
   }
 
   /** MySQL answers an OK packet (insertId), PostgreSQL the RETURNING row */
@@ -284,7 +229,7 @@ export class ServerPartitionStore implements PartitionStore {
   /** a layout record; one that exists already is left as it is (PostgreSQL: ON CONFLICT DO NOTHING, MySQL: the caller's ER_DUP_ENTRY) */
   private async insertLayoutWith(m: EntityManager, values: Partial<PartitionLayoutRow>): Promise<void> {
     const insert = m.createQueryBuilder().insert().into(PARTITION_LAYOUT).values(values).updateEntity(false);
-    await (this.sql === POSTGRES_PARTITION ? insert.orIgnore() : insert).execute();
+    await (this.db.dialect === 'postgres' ? insert.orIgnore() : insert).execute();
   }
 
   /** the few statements that must share a transaction (skip, re-base), on one connection of the pool */
@@ -332,7 +277,7 @@ export class ServerPartitionStore implements PartitionStore {
       if (next <= current) throw skipBackwards(this.idx, current, next);
       // id next+1... is allocation next
       for (const sql of this.sql.setLast(this.table)) await query(sql, [next.toString()]);
-      await query(this.sql.countSkip, this.sql === POSTGRES_PARTITION ? [this.idx, this.idx] : [this.idx]);
+      await query(this.sql.countSkip, this.db.dialect === 'postgres' ? [this.idx, this.idx] : [this.idx]);
     });
   }
 

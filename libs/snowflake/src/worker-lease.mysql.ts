@@ -2,8 +2,6 @@ import { WORKER_NODE, WorkerNodeRow } from '@app/database';
 import { AcquiredWorker, Claimant, recordLeaseWriter, WriterRecord } from './worker-lease';
 import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
-// "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
-const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
 /** the database clock in Unix ms */
 const NOW_MS = 'CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED)';
 
@@ -28,17 +26,9 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
     // One conditional statement picks and takes the id; LAST_INSERT_ID(worker_id) hands back which.
     // Never-held and cleanly released rows first: a lapsed one costs the takeover wait.
-    for (const [which, takenOver] of [
-      ['instance_id IS NULL', false],
-      [LAPSED, true],
-    ] as const) {
+    for (const takenOver of [false, true]) {
       const result = await this.run(
-        `UPDATE worker_node
-            SET worker_id = LAST_INSERT_ID(worker_id), instance_id = ?, host = ?, pid = ?,
-                heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id BETWEEN ? AND ? AND ${which}
-          ORDER BY GREATEST(reserved_until, ?), worker_id
-          LIMIT 1`,
+        this.cas.acquire(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, from, to, ...(takenOver ? [leaseMs * 1000] : []), nowMs],
         REPEATABLE, // a repeat after an unknown outcome takes another row; the first lapses unused
       );
@@ -49,14 +39,9 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
 
   async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
     // ours already (a retried claim) or released: no takeover; a lapsed holder: takeover
-    for (const [which, takenOver] of [
-      ['(instance_id IS NULL OR instance_id = ?)', false],
-      [LAPSED, true],
-    ] as const) {
+    for (const takenOver of [false, true]) {
       const result = await this.run(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id = ? AND ${which}`,
+        this.cas.claim(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, workerId, takenOver ? leaseMs * 1000 : c.instanceId],
         REPEATABLE,
       );
@@ -73,12 +58,7 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
-    const result = await this.run(
-      `UPDATE worker_node SET heartbeat = UTC_TIMESTAMP(3), reserved_until = GREATEST(reserved_until, ?)
-        WHERE worker_id = ? AND instance_id = ?`,
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
+    const result = await this.run(this.cas.renew, [untilMs, workerId, instanceId], REPEATABLE);
     return Number(result.affectedRows) === 1;
   }
 

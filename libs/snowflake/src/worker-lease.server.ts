@@ -1,4 +1,4 @@
-import { QueryOptions, SqlPool, WORKER_NODE, WorkerNodeRow } from '@app/database';
+import { LEASE_STATEMENTS, LeaseStatements, QueryOptions, SqlPool, WORKER_NODE, WorkerNodeRow } from '@app/database';
 import { Between, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { AcquiredWorker, Claimant, toWorkerHolder, WorkerHolder, WorkerLeaseStore, WriterRecord } from './worker-lease';
 
@@ -16,7 +16,12 @@ export const REPEATABLE: QueryOptions = { retryUnknown: true };
  * (counts, a holder, the free count) go through TypeORM's query builder over the WorkerNode entity.
  */
 export abstract class ServerWorkerLeaseStore implements WorkerLeaseStore {
-  constructor(protected readonly db: SqlPool) {}
+  /** the compare-and-set statements, beside the WorkerNode entity */
+  protected readonly cas: LeaseStatements;
+
+  constructor(protected readonly db: SqlPool) {
+    this.cas = LEASE_STATEMENTS[db.dialect];
+  }
 
   protected run(sql: string, values: unknown[] = [], options: QueryOptions = {}): Promise<any> {
     return this.db.query(sql, values, options);
@@ -79,11 +84,7 @@ export abstract class ServerWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   async release(workerId: number, instanceId: string, untilMs: number): Promise<void> {
-    await this.run(
-      'UPDATE worker_node SET instance_id = NULL, heartbeat = NULL, reserved_until = ? WHERE worker_id = ? AND instance_id = ?',
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
+    await this.run(this.cas.release, [untilMs, workerId, instanceId], REPEATABLE);
   }
 
   abstract seed(from: number, to: number): Promise<void>;
