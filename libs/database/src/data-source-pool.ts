@@ -7,8 +7,11 @@ import { DbHost, FailoverPool, SqlDialect, SqlPoolOptions } from './sql-pool';
  * take() waits for it, and a host that cannot be reached fails that take() (the pool moves on).
  */
 export interface HostSource {
+  host: DbHost;
   dataSource: DataSource;
   ready: Promise<DataSource>;
+  /** the start failed: the next take() opens the host afresh (never stuck on a failed start) */
+  failed?: true;
 }
 
 /** TypeORM's own log lines stay off: statements carry ids and keys, and failures reach our log through the pool. */
@@ -50,6 +53,10 @@ export abstract class DataSourcePool extends FailoverPool<HostSource, HostRunner
   protected abstract hostOptions(host: DbHost): DataSourceOptions;
 
   protected openHost(host: DbHost): HostSource {
+    return this.initialized(host);
+  }
+
+  private initialized(host: DbHost): HostSource {
     const dataSource = new DataSource({
       ...this.hostOptions(host),
       entities: this.entities,
@@ -59,7 +66,7 @@ export abstract class DataSourcePool extends FailoverPool<HostSource, HostRunner
     } as DataSourceOptions);
     const ready = dataSource.initialize();
     ready.catch(() => undefined); // the take() that waits for it sees the failure
-    return { dataSource, ready };
+    return { host, dataSource, ready };
   }
 
   protected async endHost(source: HostSource): Promise<void> {
@@ -68,7 +75,15 @@ export abstract class DataSourcePool extends FailoverPool<HostSource, HostRunner
   }
 
   protected async take(source: HostSource): Promise<HostRunner> {
-    const dataSource = await source.ready;
+    if (source.failed) Object.assign(source, this.initialized(source.host), { failed: undefined });
+    const ready = source.ready;
+    let dataSource: DataSource;
+    try {
+      dataSource = await ready;
+    } catch (e) {
+      if (source.ready === ready) source.failed = true;
+      throw e;
+    }
     const runner: HostRunner = dataSource.createQueryRunner('master');
     try {
       await runner.connect();

@@ -351,7 +351,10 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
         conn = await this.takeWithin(index, deadline);
       } catch (e) {
         lastError = e;
-        if (this.kindOf(e) === 'connection lost') this.leave(index, `no connection: ${(e as Error).message}`);
+        // a host that refuses the first statements of a new connection (a Galera node not ready
+        // refuses TypeORM's start-up read as it refuses our check) is left as one that fails the check
+        const kind = this.kindOf(e);
+        if (kind === 'connection lost' || kind === 'not writable') this.leave(index, `no connection: ${(e as Error).message}`);
         continue;
       }
       if (this.checked.has(this.connectionOf(conn))) return { conn, index };
