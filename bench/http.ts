@@ -18,7 +18,18 @@ export interface HttpRun {
   errors: number;
 }
 
+let nextBenchPort = 0;
+
+/**
+ * A port for a server the bench starts: the next of BENCH_PORT_RANGE (`47200-47299`) when set,
+ * so runs beside others on a shared machine stay in their own ports; else one the OS picks.
+ */
 export function freePort(): Promise<number> {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORT_RANGE ?? '');
+  if (range) {
+    const [low, high] = [Number(range[1]), Number(range[2])];
+    return Promise.resolve(low + (nextBenchPort++ % (high - low + 1)));
+  }
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on('error', reject);

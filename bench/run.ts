@@ -15,13 +15,16 @@ import { refillInvisibility, RefillRow, segmentCandidates, ticketVsSegment, Tick
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
+/** the database the MariaDB and PostgreSQL rows use, dropped and created again (BENCH_DB_NAME) */
+const BENCH_DB = process.env.BENCH_DB_NAME ?? 'idalloc_bench';
+
 async function mysqlBenchUrl(): Promise<string | undefined> {
   try {
     const conn = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root', connectTimeout: 2000 });
-    await conn.query('DROP DATABASE IF EXISTS idalloc_bench');
-    await conn.query('CREATE DATABASE idalloc_bench');
+    await conn.query(`DROP DATABASE IF EXISTS ${BENCH_DB}`);
+    await conn.query(`CREATE DATABASE ${BENCH_DB}`);
     await conn.end();
-    return 'mysql://root@127.0.0.1:3306/idalloc_bench';
+    return `mysql://root@127.0.0.1:3306/${BENCH_DB}`;
   } catch (e) {
     log(`MariaDB not reachable, its rows are left out: ${(e as Error).message}`);
     return undefined;
@@ -32,9 +35,9 @@ async function postgresBenchUrl(): Promise<string | undefined> {
   const client = new Client({ host: '127.0.0.1', port: 5432, user: 'root', database: 'postgres', connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
-    await client.query('DROP DATABASE IF EXISTS idalloc_bench');
-    await client.query('CREATE DATABASE idalloc_bench');
-    return 'postgres://root@127.0.0.1:5432/idalloc_bench';
+    await client.query(`DROP DATABASE IF EXISTS ${BENCH_DB}`);
+    await client.query(`CREATE DATABASE ${BENCH_DB}`);
+    return `postgres://root@127.0.0.1:5432/${BENCH_DB}`;
   } catch (e) {
     log(`PostgreSQL not reachable, its rows are left out: ${(e as Error).message}`);
     return undefined;

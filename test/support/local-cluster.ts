@@ -45,6 +45,9 @@ function portsInUse(): Set<number> {
 /** `count` consecutive free ports inside [from, to]. */
 export async function portBlock(from: number, to: number, count: number): Promise<number[]> {
   const used = portsInUse();
+  // a machine shared by several runs gives each its own range (TEST_PORT_RANGE=47200-47299)
+  const own = /^(\d+)-(\d+)$/.exec(process.env.TEST_PORT_RANGE ?? '');
+  if (own) [from, to] = [Number(own[1]), Number(own[2])];
   for (let base = from; base + count - 1 <= to; base += count) {
     const ports = Array.from({ length: count }, (_, i) => base + i);
     if (ports.some((p) => used.has(p))) continue;

@@ -27,7 +27,7 @@ export function adminConnection(database?: string) {
 
 /** A fresh database for one test file; returns its URL and a function that drops it. */
 export async function freshDatabase(tag: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
-  const name = `idalloc_${tag}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 64);
+  const name = `${process.env.TEST_DB_PREFIX ?? 'idalloc'}_${tag}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 64);
   const conn = await adminConnection();
   await conn.query(`CREATE DATABASE \`${name}\``);
   await conn.end();

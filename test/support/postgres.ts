@@ -23,7 +23,7 @@ export async function pgAdminClient(database = 'postgres'): Promise<Client> {
 
 /** A fresh database for one test file; returns its URL and a function that drops it (with whatever is still connected). */
 export async function freshPgDatabase(tag: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
-  const name = `idalloc_${tag}_${process.pid}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+  const name = `${process.env.TEST_DB_PREFIX ?? 'idalloc'}_${tag}_${process.pid}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
   const admin = await pgAdminClient();
   try {
     await admin.query(`CREATE DATABASE "${name}"`);

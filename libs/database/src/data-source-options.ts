@@ -116,7 +116,8 @@ function baseOptions(tables: DatabaseTables) {
 
 /**
  * A MySQL or PostgreSQL DataSource (migrations, entities and the start-up reads; the strategies'
- * statements go through MysqlPool or PgPool): the main one, or a partition's own database.
+ * statements go through MysqlPool or PgPool, which hold a DataSource of their own per host, see
+ * DataSourcePool): the main one, or a partition's own database.
  * TypeORM connects to one host: given a multi-host URL it takes the first, and DatabaseModule
  * passes the host the pool found usable instead.
  */

@@ -2,7 +2,8 @@ import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnApplica
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/core';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, newDataSource, serverUrl } from './data-source-options';
+import { dataSourceOptions, newDataSource, partitionPlacements, serverUrl } from './data-source-options';
+import { entitiesFor, ownSegmentTable } from './entities';
 import { ID_SECRET_KEY, verifyIdSecret } from './id-secret';
 import { openSqlPool } from './open-sql-pool';
 import { runMigrations } from './run-migrations';
@@ -57,7 +58,16 @@ export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShut
     const logger = new Logger('Database');
     const warnings: string[] = [];
     const url = config.DB_TYPE === 'sqlite' ? undefined : serverUrl(config.DATABASE_URL as string);
-    const pool = url === undefined ? null : openSqlPool(url, { logger });
+    // the stores' repositories: the same entities as the DataSource that runs the migrations
+    const entities = () =>
+      entitiesFor(
+        config.DB_TYPE,
+        ownSegmentTable(config.SEGMENT_TABLE),
+        partitionPlacements(config)
+          .filter((p) => p.url === undefined)
+          .map((p) => p.idx),
+      );
+    const pool = url === undefined ? null : openSqlPool(url, { logger, entities: entities() });
     return {
       module: DatabaseModule,
       global: true,

@@ -4,6 +4,7 @@ export * from './entities';
 export * from './migrations';
 export * from './run-migrations';
 export * from './sql-pool';
+export * from './data-source-pool';
 export * from './mysql-pool';
 export * from './pg-pool';
 export * from './open-sql-pool';

@@ -1,10 +1,11 @@
-import { createPool, Pool, PoolConnection, PoolOptions } from 'mysql2';
+import type { PoolConnection } from 'mysql2';
+import type { DataSourceOptions } from 'typeorm';
+import { DataSourcePool, HostRunner, HostSource } from './data-source-pool';
 import {
   DB_CONNECT_TIMEOUT_MS,
   DB_QUERY_TIMEOUT_MS,
   DbHost,
   DbTarget,
-  FailoverPool,
   FailureKind,
   parseDbUrl,
   SqlHostStatus,
@@ -46,6 +47,8 @@ export type MysqlQuery = SqlQuery;
 export type MysqlPoolOptions = SqlPoolOptions;
 export type MysqlHostStatus = SqlHostStatus;
 
+const QUIET = Symbol('quiet');
+
 /** mysql://user:pass@h1:port,h2:port/db (mariadb:// is the same); a host without a port is 3306. */
 export function parseMysqlUrl(url: string): MysqlTarget {
   const target = parseDbUrl(url);
@@ -54,58 +57,57 @@ export function parseMysqlUrl(url: string): MysqlTarget {
 }
 
 /**
- * Statements over mysql2 pools, one pool per host of a multi-host URL (the host choice and retries
- * are FailoverPool's). Values come back exact (supportBigNumbers + bigNumberStrings).
+ * Statements over TypeORM's mysql2 driver, a DataSource per host of a multi-host URL (the host
+ * choice and retries are FailoverPool's, see DataSourcePool). Values come back exact
+ * (supportBigNumbers + bigNumberStrings); an UPDATE answers mysql2's OK packet as it is
+ * (affectedRows, insertId: the segment fetch's new max_id in the same round trip).
  *
  * A host is usable only when writable (@@global.read_only = 0) and, on Galera, wsrep_ready = ON
  * and Synced. The server refusing a statement as read-only/not ready moves on too.
  */
-export class MysqlPool extends FailoverPool<Pool, PoolConnection> {
+export class MysqlPool extends DataSourcePool {
   protected readonly serverName = 'MySQL';
 
   constructor(url: string, options: MysqlPoolOptions = {}) {
     super(url, 'mysql', options);
   }
 
-  protected openHost({ host, port }: DbHost): Pool {
-    const options: PoolOptions = {
+  protected hostOptions({ host, port }: DbHost): DataSourceOptions {
+    return {
+      type: 'mysql',
+      connectorPackage: 'mysql2',
       host,
       port,
-      user: this.target.user,
+      username: this.target.user,
       password: this.target.password,
       database: this.target.database,
       supportBigNumbers: true,
       bigNumberStrings: true,
       connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
-      connectionLimit: this.connectionLimit,
-      maxIdle: this.connectionLimit,
-      idleTimeout: 60_000,
-      enableKeepAlive: true,
+      // mysql2's own statement timeout (it ends the connection), as the pool set before
+      enableQueryTimeout: true,
+      maxQueryExecutionTime: this.timeoutMs,
+      extra: { connectionLimit: this.connectionLimit, maxIdle: this.connectionLimit, idleTimeout: 60_000, enableKeepAlive: true },
     };
-    const pool = createPool(options);
-    // a pooled connection that breaks while idle: mysql2 drops it; nothing to do here
-    pool.on('connection', (c) => c.on('error', () => undefined));
-    return pool;
   }
 
-  protected endHost(pool: Pool): Promise<void> {
-    return new Promise<void>((r) => pool.end(() => r()));
+  protected override async take(source: HostSource): Promise<HostRunner> {
+    const runner = await super.take(source);
+    const conn = this.connectionOf(runner) as PoolConnection & { [QUIET]?: true };
+    // a pooled connection that breaks while idle: mysql2 drops it; without a listener the error would end the process
+    if (!conn[QUIET]) {
+      conn.on('error', () => undefined);
+      conn[QUIET] = true;
+    }
+    return runner;
   }
 
-  protected take(pool: Pool): Promise<PoolConnection> {
-    return new Promise((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
+  protected destroy(runner: HostRunner): void {
+    (this.connectionOf(runner) as PoolConnection).destroy();
   }
 
-  protected release(conn: PoolConnection): void {
-    conn.release();
-  }
-
-  protected destroy(conn: PoolConnection): void {
-    conn.destroy();
-  }
-
-  protected run(conn: PoolConnection, sql: string, values: unknown[]): Promise<unknown> {
-    return new Promise((resolve, reject) => conn.query({ sql, values, timeout: this.timeoutMs }, (err, result) => (err ? reject(err) : resolve(result))));
+  protected run(runner: HostRunner, sql: string, values: unknown[]): Promise<unknown> {
+    return this.rawQuery(runner, sql, values);
   }
 
   protected classify(e: unknown): FailureKind {
@@ -115,7 +117,7 @@ export class MysqlPool extends FailoverPool<Pool, PoolConnection> {
     return 'statement';
   }
 
-  protected async unusable(conn: PoolConnection): Promise<string | null> {
+  protected async unusable(conn: HostRunner): Promise<string | null> {
     let row: { ro: unknown; wsrep: unknown };
     try {
       [row] = await this.send<{ ro: unknown; wsrep: unknown }[]>(conn, 'SELECT @@global.read_only AS ro, @@global.wsrep_on AS wsrep', []);

@@ -1,5 +1,7 @@
-import { CustomTypesConfig, Pool, PoolClient, QueryResult, types } from 'pg';
-import { DB_CONNECT_TIMEOUT_MS, DbHost, FailoverPool, FailureKind, SqlPoolOptions } from './sql-pool';
+import { CustomTypesConfig, types } from 'pg';
+import type { DataSourceOptions, QueryResult } from 'typeorm';
+import { DataSourcePool, HostRunner } from './data-source-pool';
+import { DB_CONNECT_TIMEOUT_MS, DbHost, FailureKind, SqlPoolOptions } from './sql-pool';
 
 /** int8 and numeric as the server writes them: exact decimal strings, never a rounded number. */
 const INT8_OID = 20;
@@ -67,7 +69,7 @@ function bindable(value: unknown): unknown {
 
 const CONNECTION_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|POOL_CLOSED)$/;
 /** what pg says, without a code, when a connection ended or never came */
-const CONNECTION_WORDS = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed|Client has already been connected/i;
+const CONNECTION_WORDS = /Query runner already released|Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed|Client has already been connected/i;
 
 /**
  * SQLSTATE classes (PostgreSQL manual, appendix A):
@@ -89,7 +91,8 @@ export function classifyPgError(e: unknown): FailureKind {
   return 'statement';
 }
 
-const QUIET = Symbol('quiet');
+/** statements that answer rows (SELECT, RETURNING); the rest answer { affectedRows } as MySQL's OK packet */
+const RETURNS_ROWS = /^\s*(SELECT|WITH|SHOW|VALUES)\b|\bRETURNING\b/i;
 
 /**
  * PostgreSQL over pg pools, one per host of postgres://user:pass@h1:5432,h2:5432/db, with the same
@@ -100,65 +103,52 @@ const QUIET = Symbol('quiet');
  * Answers as MysqlPool's do: rows for a statement that returns rows (SELECT, RETURNING), else
  * `{ affectedRows }`. int8 and numeric come back as decimal strings; a BigInt binds as one.
  */
-export class PgPool extends FailoverPool<Pool, PoolClient> {
+export class PgPool extends DataSourcePool {
   protected readonly serverName = 'PostgreSQL';
 
   constructor(url: string, options: SqlPoolOptions = {}) {
     super(url, 'postgres', options);
   }
 
-  protected openHost({ host, port }: DbHost): Pool {
-    const pool = new Pool({
+  protected hostOptions({ host, port }: DbHost): DataSourceOptions {
+    return {
+      type: 'postgres',
       host,
       port,
-      user: this.target.user,
+      username: this.target.user,
       password: this.target.password,
       database: this.target.database,
-      max: this.connectionLimit,
-      connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
-      idleTimeoutMillis: 60_000,
-      keepAlive: true,
-      statement_timeout: this.timeoutMs,
-      application_name: 'id-allocator',
-      types: EXACT_TYPES,
-    });
-    // an idle client whose connection breaks: pg drops it; without a listener the error would end the process
-    pool.on('error', () => undefined);
-    return pool;
+      connectTimeoutMS: DB_CONNECT_TIMEOUT_MS,
+      applicationName: 'id-allocator',
+      // pg's Pool options as the pool set them before; this pool's exact int8/numeric parsers
+      extra: {
+        max: this.connectionLimit,
+        connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+        idleTimeoutMillis: 60_000,
+        keepAlive: true,
+        statement_timeout: this.timeoutMs,
+        types: EXACT_TYPES,
+      },
+      // an idle client whose connection breaks: pg drops it; the handler keeps the error from ending the process
+      poolErrorHandler: () => undefined,
+    };
   }
 
-  protected endHost(pool: Pool): Promise<void> {
-    return pool.end();
+  /** pg destroys a client released with an error instead of pooling it */
+  protected destroy(runner: HostRunner): void {
+    void (runner as unknown as { releasePostgresConnection(err: Error): Promise<void> }).releasePostgresConnection(new Error('connection dropped by the pool'));
   }
 
-  protected async take(pool: Pool): Promise<PoolClient> {
-    const client = (await pool.connect()) as PoolClient & { [QUIET]?: true };
-    // a checked-out client whose connection breaks between statements emits 'error': the next statement fails instead
-    if (!client[QUIET]) {
-      client.on('error', () => undefined);
-      client[QUIET] = true;
-    }
-    return client;
-  }
-
-  protected release(client: PoolClient): void {
-    client.release();
-  }
-
-  protected destroy(client: PoolClient): void {
-    client.release(true);
-  }
-
-  protected async run(client: PoolClient, sql: string, values: unknown[]): Promise<unknown> {
-    const result: QueryResult = await client.query(toPgPlaceholders(sql), values.map(bindable));
-    return result.fields.length > 0 ? result.rows : { affectedRows: result.rowCount ?? 0 };
+  protected async run(runner: HostRunner, sql: string, values: unknown[]): Promise<unknown> {
+    const result: QueryResult = await this.rawQuery(runner, toPgPlaceholders(sql), values.map(bindable), true);
+    return RETURNS_ROWS.test(sql) ? result.records : { affectedRows: result.affected ?? 0 };
   }
 
   protected classify(e: unknown): FailureKind {
     return classifyPgError(e);
   }
 
-  protected async unusable(client: PoolClient): Promise<string | null> {
+  protected async unusable(client: HostRunner): Promise<string | null> {
     const [row] = await this.send<{ standby: boolean }[]>(client, 'SELECT pg_is_in_recovery() AS standby', []);
     return row.standby ? 'in recovery (a standby)' : null;
   }

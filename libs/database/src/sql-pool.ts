@@ -1,4 +1,5 @@
 import { databaseUnavailable, IdError } from '@app/core';
+import type { EntityManager } from 'typeorm';
 
 /** Bounds that make a dead or silent database fail fast instead of hanging a request. */
 export const DB_CONNECT_TIMEOUT_MS = 2000;
@@ -71,6 +72,11 @@ export interface QueryOptions {
   retryUnknown?: boolean;
 }
 
+export interface ManagerOptions {
+  /** work only reads, or a repeat of it changes nothing: sent again after a lost connection */
+  repeatable?: boolean;
+}
+
 /** a statement runner bound to one connection (inside a transaction) */
 export type SqlQuery = <T = unknown>(sql: string, values?: unknown[]) => Promise<T>;
 
@@ -80,6 +86,8 @@ export interface SqlPoolOptions {
   connectionLimit?: number;
   /** who uses the pool, for log lines ("database", "snowflake lease", "partition 2") */
   name?: string;
+  /** the entities the stores reach through repositories and the query builder (withManager); default: storeEntitiesFor the dialect */
+  entities?: unknown[];
   logger?: { log(message: string): void; warn(message: string): void };
 }
 
@@ -106,7 +114,15 @@ export interface SqlPool {
   /** The host in use as a one-host URL, after a checked connection to it (for migrations). */
   usableHostUrl(): Promise<string>;
   query<T = unknown>(sql: string, values?: unknown[], options?: QueryOptions): Promise<T>;
-  transaction<T>(work: (query: SqlQuery) => Promise<T>): Promise<T>;
+  /**
+   * TypeORM's EntityManager on one checked connection of the host in use, for the repositories
+   * and the query builder: the same host choice, deadlines (per statement) and retries as query().
+   * `repeatable` (reads, and writes a repeat cannot change) lets work run again on another host
+   * after a connection was lost; without it such a failure answers "outcome unknown".
+   */
+  withManager<T>(work: (manager: EntityManager) => Promise<T>, options?: ManagerOptions): Promise<T>;
+  /** statements on one connection in one transaction; `manager` is TypeORM's on that same connection */
+  transaction<T>(work: (query: SqlQuery, manager: EntityManager) => Promise<T>): Promise<T>;
   end(): Promise<void>;
 }
 
@@ -126,9 +142,6 @@ const READ_ONLY_STATEMENT = /^\s*(SELECT|SHOW)\b/i;
 
 /** our own deadline passed: the connection is treated as lost (the server may still run the statement) */
 export const DEADLINE_CODE = 'PROTOCOL_SEQUENCE_TIMEOUT';
-
-const CHECKED = Symbol('checked');
-type Checked<C> = C & { [CHECKED]?: true };
 
 const silent = { log: () => undefined, warn: () => undefined };
 
@@ -154,6 +167,8 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
   private readonly logger: { log(message: string): void; warn(message: string): void };
   private readonly pools: (HostPool | undefined)[];
   private readonly retired = new Set<HostPool>();
+  /** connections (connectionOf) that passed the usability check */
+  private readonly checked = new WeakSet<object>();
   private active = 0;
   private lastMove?: string;
   private closed = false;
@@ -169,6 +184,12 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
   protected abstract destroy(conn: Conn): void;
   /** one statement through the driver, with the driver's own statement timeout */
   protected abstract run(conn: Conn, sql: string, values: unknown[]): Promise<unknown>;
+  /** TypeORM's EntityManager on this connection (each statement it sends within our deadline) */
+  protected abstract managerOf(conn: Conn): EntityManager;
+  /** what stays the same while the driver reuses one connection (the usability check is made once per connection) */
+  protected connectionOf(conn: Conn): object {
+    return conn as object;
+  }
   /** null when the host may take our writes, else why not */
   protected abstract unusable(conn: Conn): Promise<string | null>;
   protected abstract classify(e: unknown): FailureKind;
@@ -206,13 +227,25 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
     return singleHostUrl(this.target, index);
   }
 
-  async query<T = unknown>(sql: string, values: unknown[] = [], options: QueryOptions = {}): Promise<T> {
-    const deadline = Date.now() + this.budgetMs();
+  query<T = unknown>(sql: string, values: unknown[] = [], options: QueryOptions = {}): Promise<T> {
     const mayRepeat = options.retryUnknown === true || READ_ONLY_STATEMENT.test(sql);
+    return this.attempt((conn) => this.send<T>(conn, sql, values), mayRepeat);
+  }
+
+  withManager<T>(work: (manager: EntityManager) => Promise<T>, options: ManagerOptions = {}): Promise<T> {
+    return this.attempt((conn) => work(this.managerOf(conn)), options.repeatable === true);
+  }
+
+  /**
+   * `use` on a checked connection of the host in use, sent again as the class comment says: on
+   * the next host after the host failed, on the same after the server rolled it back.
+   */
+  private async attempt<T>(use: (conn: Conn) => Promise<T>, mayRepeat: boolean): Promise<T> {
+    const deadline = Date.now() + this.budgetMs();
     let lastError: unknown;
     for (let attempt = 0; attempt < this.target.hosts.length + 3 && Date.now() < deadline; attempt++) {
       if (attempt > 0) await pause(Math.min(20 * attempt, 200));
-      let got: { conn: Checked<Conn>; index: number };
+      let got: { conn: Conn; index: number };
       try {
         got = await this.connection(deadline);
       } catch (e) {
@@ -220,7 +253,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
         continue;
       }
       try {
-        const result = await this.send<T>(got.conn, sql, values);
+        const result = await use(got.conn);
         this.release(got.conn);
         return result;
       } catch (e) {
@@ -253,7 +286,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
    * budget. Any other failure is not retried: work decides. A connection lost before COMMIT
    * answered is an unknown outcome (isOutcomeUnknown).
    */
-  async transaction<T>(work: (query: SqlQuery) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (query: SqlQuery, manager: EntityManager) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.budgetMs();
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await pause(Math.min(20 * attempt, 200));
@@ -265,7 +298,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
     }
   }
 
-  private async transactionOnce<T>(work: (query: SqlQuery) => Promise<T>, deadline: number): Promise<T> {
+  private async transactionOnce<T>(work: (query: SqlQuery, manager: EntityManager) => Promise<T>, deadline: number): Promise<T> {
     const { conn, index } = await this.connection(deadline);
     let broken = false;
     const query: SqlQuery = async <R>(sql: string, values: unknown[] = []) => {
@@ -278,7 +311,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
     };
     try {
       await query('START TRANSACTION');
-      const result = await work(query);
+      const result = await work(query, this.managerOf(conn));
       await query('COMMIT');
       this.release(conn);
       return result;
@@ -324,24 +357,27 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
   }
 
   /** A checked connection to the host in use, moving on from hosts that fail. */
-  private async connection(deadline: number): Promise<{ conn: Checked<Conn>; index: number }> {
+  private async connection(deadline: number): Promise<{ conn: Conn; index: number }> {
     if (this.closed) throw unavailable(Object.assign(new Error('pool closed'), { code: 'POOL_CLOSED' }), `${this.name} pool closed`);
     let lastError: unknown;
     for (let tries = 0; tries < this.target.hosts.length && Date.now() < deadline; tries++) {
       const index = this.active;
-      let conn: Checked<Conn>;
+      let conn: Conn;
       try {
         conn = await this.takeWithin(index, deadline);
       } catch (e) {
         lastError = e;
-        if (this.kindOf(e) === 'connection lost') this.leave(index, `no connection: ${(e as Error).message}`);
+        // a host that refuses the first statements of a new connection (a Galera node not ready
+        // refuses TypeORM's start-up read as it refuses our check) is left as one that fails the check
+        const kind = this.kindOf(e);
+        if (kind === 'connection lost' || kind === 'not writable') this.leave(index, `no connection: ${(e as Error).message}`);
         continue;
       }
-      if (conn[CHECKED]) return { conn, index };
+      if (this.checked.has(this.connectionOf(conn))) return { conn, index };
       try {
         const unusable = await this.unusable(conn);
         if (unusable === null) {
-          conn[CHECKED] = true;
+          this.checked.add(this.connectionOf(conn));
           return { conn, index };
         }
         lastError = Object.assign(new Error(`${this.name} host ${index + 1} of ${this.target.hosts.length} is not usable: ${unusable}`), {
@@ -384,9 +420,9 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
     }, this.timeoutMs + 500).unref();
   }
 
-  private takeWithin(index: number, deadline: number): Promise<Checked<Conn>> {
+  private takeWithin(index: number, deadline: number): Promise<Conn> {
     const pool = this.poolFor(index);
-    return new Promise<Checked<Conn>>((resolve, reject) => {
+    return new Promise<Conn>((resolve, reject) => {
       let done = false;
       const timer = setTimeout(
         () => {
@@ -401,7 +437,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
           if (done) return this.release(conn);
           done = true;
           clearTimeout(timer);
-          resolve(conn as Checked<Conn>);
+          resolve(conn);
         },
         (err) => {
           if (done) return;
@@ -415,6 +451,14 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
 
   /** One statement with a deadline of our own around the driver's (which covers only the statement). */
   protected send<T>(conn: Conn, sql: string, values: unknown[]): Promise<T> {
+    return this.within(() => this.run(conn, sql, values) as Promise<T>);
+  }
+
+  /**
+   * A statement with our own deadline: the driver's covers only the time the server runs it, not
+   * a connection that went silent. Past it the connection counts as lost (DEADLINE_CODE).
+   */
+  protected within<T>(start: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let done = false;
       const deadline = setTimeout(() => {
@@ -423,9 +467,9 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
         reject(Object.assign(new Error(`no answer from ${this.serverName} within ${this.timeoutMs} ms`), { code: DEADLINE_CODE, fatal: true }));
       }, this.timeoutMs + 250);
       deadline.unref();
-      let sent: Promise<unknown>;
+      let sent: Promise<T>;
       try {
-        sent = this.run(conn, sql, values);
+        sent = start();
       } catch (e) {
         sent = Promise.reject(e);
       }
@@ -434,7 +478,7 @@ export abstract class FailoverPool<HostPool, Conn> implements SqlPool {
           if (done) return;
           done = true;
           clearTimeout(deadline);
-          resolve(result as T);
+          resolve(result);
         },
         (err) => {
           if (done) return;

@@ -1,5 +1,15 @@
 import { IdError } from '@app/core';
-import { isOutcomeUnknown, SqlPool, sqliteUnavailable, SqliteWriterThread } from '@app/database';
+import {
+  isOutcomeUnknown,
+  PARTITION_LAYOUT,
+  PARTITION_STATEMENTS,
+  PartitionLayoutRow,
+  PartitionStatements,
+  SqlPool,
+  sqliteUnavailable,
+  SqliteWriterThread,
+} from '@app/database';
+import { LessThan, type EntityManager } from 'typeorm';
 import type BetterSqlite3 from 'better-sqlite3';
 import { PartitionLayout } from './partition-layout';
 
@@ -109,6 +119,38 @@ function latestComplete(rows: LayoutRow[]): PartitionLayout | null {
 
 const LAYOUT_COLUMNS = 'version, idx, layout_id, total, segment_size, base, first_allocation, complete';
 
+/** a partition_layout row as the entity reads it (BIGINT columns as exact decimal strings) */
+function layoutOfEntity(row: PartitionLayoutRow | null): PartitionLayout | null {
+  if (row === null) return null;
+  return {
+    version: Number(row.version),
+    idx: Number(row.idx),
+    layoutId: row.layoutId,
+    total: Number(row.total),
+    segmentSize: Number(row.segmentSize),
+    base: BigInt(row.base),
+    first: BigInt(row.firstAllocation),
+    complete: Number(row.complete) === 1,
+  };
+}
+
+/**
+ * A layout record through the entity: the layout values as decimal strings, which both servers
+ * store into BIGINT exactly (never in arithmetic, where MariaDB would compute in floating point).
+ */
+function layoutValues(l: PartitionLayout): Partial<PartitionLayoutRow> {
+  return {
+    version: l.version,
+    idx: l.idx,
+    layoutId: l.layoutId,
+    total: l.total,
+    segmentSize: String(l.segmentSize),
+    base: l.base.toString(),
+    firstAllocation: l.first.toString(),
+    complete: l.complete ? 1 : 0,
+  };
+}
+
 function staleFence(idx: number, expected: number, found: number): IdError {
   return new IdError(
     'VALIDATION_FAILED',
@@ -117,88 +159,17 @@ function staleFence(idx: number, expected: number, found: number): IdError {
   );
 }
 
-/**
- * The statements on a partition that differ between MySQL/MariaDB and PostgreSQL, side by side.
- *
- * The allocation and a re-base's fence exclude each other: MySQL reads the layout row under a
- * shared lock (LOCK IN SHARE MODE) that the fence's FOR UPDATE waits for, and the other way round.
- * PostgreSQL cannot do it with row locks: the fence inserts a new layout row, which a row lock
- * does not stop, and a READ COMMITTED statement that waited for the fence still answers from its
- * older snapshot (the old version). So a transaction-scoped advisory lock per partition takes
- * their place, shared for an allocation, exclusive for a fence or a skip; the layout is read
- * after it is granted, so an allocation that waited for a fence reads the fence's version.
- *
- * go-id-alloc's REPLACE is PostgreSQL's upsert on the one `meanless` row taking the identity's
- * next value; the row keeps the highest value (GREATEST: an allocation that waited for another's
- * row lock must not set it back), and each allocation returns its own value.
- */
-interface PartitionSql {
-  /** before the allocation reads the layout */
-  lockShared: (idx: number) => string | null;
-  /** before a fence or a skip reads the layout (null: the layout read locks) */
-  lockExclusive: (idx: number) => string | null;
-  latestVersionShared: string;
-  latestVersionExclusive: string;
-  /** one allocation; answers the new id */
-  allocate: (table: string) => string;
-  /** makes `id` (bound) the last one, and the next allocation id + 1 */
-  setLast: (table: string) => string[];
-  bigint: string;
-  text: string;
-  insertLayout: string;
-  countSkip: string;
-}
-
-const LAYOUT_VALUES = '(?, ?, ?, ?, CAST(? AS {big}), CAST(? AS {big}), CAST(? AS {big}), ?)';
-
-const MYSQL_PARTITION: PartitionSql = {
-  lockShared: () => null,
-  lockExclusive: () => null,
-  latestVersionShared: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? LOCK IN SHARE MODE',
-  latestVersionExclusive: 'SELECT CAST(MAX(version) AS CHAR) AS version FROM partition_layout WHERE idx = ? FOR UPDATE',
-  allocate: (table) => `REPLACE INTO ${table} (meanless) VALUES (0)`,
-  // an explicit id moves the auto-increment counter past it
-  setLast: (table) => [`REPLACE INTO ${table} (id, meanless) VALUES (CAST(? AS SIGNED), 0)`],
-  bigint: 'SIGNED',
-  text: 'CHAR',
-  insertLayout: `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES ${LAYOUT_VALUES.replace(/\{big\}/g, 'SIGNED')}`,
-  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? ORDER BY version DESC LIMIT 1',
-};
-
-/** the advisory lock of partition idx: (a constant for this service, idx) */
-const partitionLock = (fn: string, idx: number) => `SELECT ${fn}(hashtext('id_allocator partition'), ${idx})`;
-
-const POSTGRES_PARTITION: PartitionSql = {
-  lockShared: (idx) => partitionLock('pg_advisory_xact_lock_shared', idx),
-  lockExclusive: (idx) => partitionLock('pg_advisory_xact_lock', idx),
-  latestVersionShared: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
-  latestVersionExclusive: 'SELECT CAST(MAX(version) AS TEXT) AS version FROM partition_layout WHERE idx = ?',
-  allocate: (table) =>
-    `WITH n AS (SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id)
-     INSERT INTO ${table} AS t (id, meanless) SELECT id, 0 FROM n
-       ON CONFLICT (meanless) DO UPDATE SET id = GREATEST(t.id, EXCLUDED.id)
-     RETURNING (SELECT CAST(id AS TEXT) FROM n) AS id`,
-  // the sequence is never set back (values above the last row were never committed: unused)
-  setLast: (table) => [
-    `INSERT INTO ${table} (id, meanless) VALUES (CAST(? AS bigint), 0) ON CONFLICT (meanless) DO UPDATE SET id = EXCLUDED.id`,
-    `SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST(CAST(? AS bigint), (SELECT last_value FROM ${table}_id_seq)))`,
-  ],
-  bigint: 'bigint',
-  text: 'TEXT',
-  insertLayout: `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES ${LAYOUT_VALUES.replace(/\{big\}/g, 'bigint')} ON CONFLICT DO NOTHING`,
-  countSkip: 'UPDATE partition_layout SET skips = skips + 1 WHERE idx = ? AND version = (SELECT MAX(version) FROM partition_layout WHERE idx = ?)',
-};
-
 export class ServerPartitionStore implements PartitionStore {
   private readonly table: string;
-  private readonly sql: PartitionSql;
+  /** the hand-written statements, beside the partition entities: allocation, locks, skip */
+  private readonly sql: PartitionStatements;
 
   constructor(
     readonly idx: number,
     private readonly db: SqlPool,
   ) {
     this.table = `partition_${idx}`;
-    this.sql = db.dialect === 'postgres' ? POSTGRES_PARTITION : MYSQL_PARTITION;
+    this.sql = PARTITION_STATEMENTS[db.dialect];
   }
 
   /** MySQL answers an OK packet (insertId), PostgreSQL the RETURNING row */
@@ -241,46 +212,52 @@ export class ServerPartitionStore implements PartitionStore {
   }
 
   async current(): Promise<bigint> {
-    const rows = await this.db.query<{ id: string | null }[]>(this.lastIdSql());
-    return rows[0]?.id == null ? -1n : BigInt(rows[0].id) - 1n;
+    const row = await this.db.withManager(
+      (m) =>
+        m
+          .createQueryBuilder()
+          .select(`CAST(MAX(p.id) AS ${this.sql.text})`, 'id')
+          .from(this.table, 'p')
+          .getRawOne<{ id: string | null }>(),
+      { repeatable: true },
+    );
+    return row?.id == null ? -1n : BigInt(row.id) - 1n;
   }
 
   async readLayout(completeBelow?: number): Promise<PartitionLayout | null> {
-    const t = this.sql.text;
-    const rows = await this.db.query<LayoutRow[]>(
-      `SELECT version, idx, layout_id, total, CAST(segment_size AS ${t}) AS segment_size, CAST(base AS ${t}) AS base,
-              CAST(first_allocation AS ${t}) AS first_allocation, complete
-         FROM partition_layout WHERE idx = ? AND version < ? ORDER BY version DESC${completeBelow === undefined ? ' LIMIT 1' : ''}`,
-      [this.idx, completeBelow ?? 2 ** 31 - 1],
+    return this.db.withManager(
+      async (m) => {
+        const layouts = m.getRepository<PartitionLayoutRow>(PARTITION_LAYOUT);
+        if (completeBelow === undefined) return layoutOfEntity(await layouts.findOne({ where: { idx: this.idx }, order: { version: 'DESC' } }));
+        // the latest complete one below that version (an unfinished re-base's rows skipped)
+        const below = await layouts.find({ where: { idx: this.idx, version: LessThan(completeBelow) }, order: { version: 'DESC' } });
+        return below.map(layoutOfEntity).find((l) => l?.complete) ?? null;
+      },
+      { repeatable: true },
     );
-    return completeBelow === undefined ? layoutOf(rows[0]) : latestComplete(rows);
   }
 
   async insertLayout(l: PartitionLayout): Promise<void> {
     try {
-      await this.db.query(this.sql.insertLayout, [
-        l.version,
-        l.idx,
-        l.layoutId,
-        l.total,
-        String(l.segmentSize),
-        l.base.toString(),
-        l.first.toString(),
-        l.complete ? 1 : 0,
-      ]);
+      await this.db.withManager((m) => this.insertLayoutWith(m, layoutValues(l)));
     } catch (e) {
       if ((e as { code?: string }).code !== 'ER_DUP_ENTRY') throw e;
     }
   }
 
+  /** a layout record; one that exists already is left as it is (PostgreSQL: ON CONFLICT DO NOTHING, MySQL: the caller's ER_DUP_ENTRY) */
+  private async insertLayoutWith(m: EntityManager, values: Partial<PartitionLayoutRow>): Promise<void> {
+    const insert = m.createQueryBuilder().insert().into(PARTITION_LAYOUT).values(values).updateEntity(false);
+    await (this.db.dialect === 'postgres' ? insert.orIgnore() : insert).execute();
+  }
+
   /** the few statements that must share a transaction (skip, re-base), on one connection of the pool */
-  private transaction<T>(work: (query: (sql: string, values?: unknown[]) => Promise<any>) => Promise<T>): Promise<T> {
-    return this.db.transaction((query) => work((sql, values) => query<any>(sql, values)));
+  private transaction<T>(work: (query: (sql: string, values?: unknown[]) => Promise<any>, manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction((query, manager) => work((sql, values) => query<any>(sql, values), manager));
   }
 
   async fence(f: LayoutFence, expected: number): Promise<bigint> {
-    const big = this.sql.bigint;
-    return this.transaction(async (query) => {
+    return this.transaction(async (query, manager) => {
       const lock = this.sql.lockExclusive(this.idx);
       if (lock !== null) await query(lock);
       const [latest] = await query(this.sql.latestVersionExclusive, [this.idx]);
@@ -289,20 +266,23 @@ export class ServerPartitionStore implements PartitionStore {
       await query(this.sql.allocate(this.table));
       const [row] = await query(this.lastIdSql());
       const last = BigInt(String(row.id)) - 1n;
-      await query(
-        `INSERT INTO partition_layout (${LAYOUT_COLUMNS}) VALUES (?, ?, ?, ?, CAST(? AS ${big}), 0, CAST(? AS ${big}), 0)`,
-        [f.version, this.idx, f.layoutId, f.total, String(f.segmentSize), (last + 1n).toString()],
-      );
+      // the new version, incomplete until its base is known (completeLayout)
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(PARTITION_LAYOUT)
+        .values(layoutValues({ ...f, idx: this.idx, base: 0n, first: last + 1n, complete: false }))
+        .updateEntity(false)
+        .execute();
       return last;
     });
   }
 
   async completeLayout(version: number, base: bigint): Promise<void> {
-    await this.db.query(`UPDATE partition_layout SET base = CAST(? AS ${this.sql.bigint}), complete = 1 WHERE idx = ? AND version = ?`, [
-      base.toString(),
-      this.idx,
-      version,
-    ]);
+    await this.db.withManager(
+      (m) => m.getRepository<PartitionLayoutRow>(PARTITION_LAYOUT).update({ idx: this.idx, version }, { base: base.toString(), complete: 1 }),
+      { repeatable: true }, // sets the same values again
+    );
   }
 
   async skipTo(next: bigint): Promise<void> {
@@ -316,19 +296,26 @@ export class ServerPartitionStore implements PartitionStore {
       if (next <= current) throw skipBackwards(this.idx, current, next);
       // id next+1... is allocation next
       for (const sql of this.sql.setLast(this.table)) await query(sql, [next.toString()]);
-      await query(this.sql.countSkip, this.sql === POSTGRES_PARTITION ? [this.idx, this.idx] : [this.idx]);
+      await query(this.sql.countSkip, this.db.dialect === 'postgres' ? [this.idx, this.idx] : [this.idx]);
     });
   }
 
   async poll(): Promise<PartitionPollAnswer> {
     const t = this.sql.text;
-    const rows = await this.db.query<{ version: string; skips: string; last_id: string | null }[]>(
-      `SELECT CAST(version AS ${t}) AS version, CAST(skips AS ${t}) AS skips,
-              (SELECT CAST(MAX(id) AS ${t}) FROM ${this.table}) AS last_id
-         FROM partition_layout WHERE idx = ? ORDER BY version DESC LIMIT 1`,
-      [this.idx],
+    const row = await this.db.withManager(
+      (m) =>
+        m
+          .getRepository<PartitionLayoutRow>(PARTITION_LAYOUT)
+          .createQueryBuilder('l')
+          .select(`CAST(l.version AS ${t})`, 'version')
+          .addSelect(`CAST(l.skips AS ${t})`, 'skips')
+          .addSelect((sub) => sub.select(`CAST(MAX(p.id) AS ${t})`).from(this.table, 'p'), 'last_id')
+          .where('l.idx = :idx', { idx: this.idx })
+          .orderBy('l.version', 'DESC')
+          .limit(1)
+          .getRawOne<{ version: string; skips: string; last_id: string | null }>(),
+      { repeatable: true },
     );
-    const row = rows[0];
     if (row === undefined) return { version: 0, skips: 0n, last: -1n };
     return { version: Number(row.version), skips: BigInt(row.skips), last: row.last_id === null ? -1n : BigInt(row.last_id) - 1n };
   }

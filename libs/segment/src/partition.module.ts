@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig, databaseUnavailable, GeneratorRegistry, IdError,
 import {
   SQL_POOL,
   openSqlPool,
+  partitionEntitiesFor,
   parseDbUrl,
   serverOptions,
   serverUrl,
@@ -53,7 +54,11 @@ export class RemotePartitionStore implements PartitionStore {
   private connect(): Promise<PartitionStore> {
     if (this.store) return Promise.resolve(this.store);
     this.connecting ??= (async () => {
-      const pool = openSqlPool(this.url, { name: `partition ${this.idx}`, logger: nestLogger });
+      const pool = openSqlPool(this.url, {
+        name: `partition ${this.idx}`,
+        logger: nestLogger,
+        entities: partitionEntitiesFor(parseDbUrl(this.url).dialect, this.idx),
+      });
       try {
         // the table is migrated through TypeORM on the host the pool found usable
         const ds = newDataSource(partitionDataSourceOptions(await pool.usableHostUrl(), this.idx));

@@ -1,19 +1,17 @@
-import { SqlPool, SqlQuery } from '@app/database';
+import { SqlPool } from '@app/database';
+import type { EntityManager } from 'typeorm';
 import { changeToken, OwnFetches } from './change-watch';
-import { newestPeriodKeySql, NOT_PERIOD_KEY, periodKeyPattern, setFormatSql } from './segment-format-sql';
+import { newestPeriodKeySql, periodKeyPattern } from './segment-format-sql';
+import * as q from './segment-queries';
 import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { SegmentTable, ColumnInfo } from './segment-table';
 import {
   asText,
   belowMark,
-  exactColumn,
   exactKey,
-  exactKeys,
   exhausted,
   KeyRecord,
   keyExists,
-  likeEscape,
-  selectKey,
   skipBackwards,
   skipPastMax,
   smallestStart,
@@ -27,38 +25,27 @@ interface Changed {
   insertId?: number | string;
 }
 
-/** publications older than this are deleted by whoever publishes */
-const TARGET_KEEP_MS = 3_600_000;
-
 /**
- * The statements that differ between MySQL/MariaDB and PostgreSQL, side by side; what both share
- * is written once in the store below (`?` placeholders on both: PgPool numbers them).
+ * The hand-written statements that differ between MySQL/MariaDB and PostgreSQL, side by side; what
+ * both share is written once in the store below (`?` placeholders on both: PgPool numbers them).
+ * The rest (reads, listing, id_segment_meta's flags, halt targets) is the query builder's, in
+ * segment-queries.ts.
  */
 interface ServerSql {
   dialect: 'mysql' | 'postgres';
-  /** the database's clock in ms: every instance's publications are judged by one clock */
-  nowMs: string;
   /** in the transaction of every write the poll must see (see the migration of id_segment_change) */
   bump: string;
   duplicateKey: string;
-  /** insert or update the key's public flag */
-  upsertPublic: string;
   /** id_segment_meta after a skip: skip_seq + 1, high_water raised to the new max_id */
   upsertSkipped: (table: string, key: string) => string;
   /** raise high_water for n keys */
   raiseMarks: (n: number) => string;
-  /** upsert n published targets of one instance */
-  publishTargets: (n: number, nowMs: string) => string;
-  /** keys bound as one value */
-  anyKey: string;
 }
 
 const MYSQL: ServerSql = {
   dialect: 'mysql',
-  nowMs: 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)',
   bump: 'UPDATE id_segment_change SET seq = seq + 1, token = token ^ ? WHERE id = 1',
   duplicateKey: 'ER_DUP_ENTRY',
-  upsertPublic: 'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON DUPLICATE KEY UPDATE public = VALUES(public)',
   upsertSkipped: (table, key) =>
     `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${table} WHERE biz_tag = ${key}
        ON DUPLICATE KEY UPDATE skip_seq = id_segment_meta.skip_seq + 1,
@@ -66,18 +53,12 @@ const MYSQL: ServerSql = {
   raiseMarks: (n) =>
     `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ${Array(n).fill('(?, ?)').join(', ')}
        ON DUPLICATE KEY UPDATE high_water = GREATEST(high_water, VALUES(high_water))`,
-  publishTargets: (n, nowMs) =>
-    `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${Array(n).fill(`(?, ?, ?, ${nowMs})`).join(', ')}
-       ON DUPLICATE KEY UPDATE min_target = VALUES(min_target), seen_at = VALUES(seen_at)`,
-  anyKey: 'IN (?)', // mysql2 writes an array as a list
 };
 
 const POSTGRES: ServerSql = {
   dialect: 'postgres',
-  nowMs: 'CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS bigint)',
   bump: 'UPDATE id_segment_change SET seq = seq + 1, token = token # ? WHERE id = 1',
   duplicateKey: '23505',
-  upsertPublic: 'INSERT INTO id_segment_meta (biz_tag, public) VALUES (?, ?) ON CONFLICT (biz_tag) DO UPDATE SET public = EXCLUDED.public',
   upsertSkipped: (table, key) =>
     `INSERT INTO id_segment_meta (biz_tag, skip_seq, high_water) SELECT biz_tag, 1, max_id FROM ${table} WHERE biz_tag = ${key}
        ON CONFLICT (biz_tag) DO UPDATE SET skip_seq = id_segment_meta.skip_seq + 1,
@@ -85,10 +66,6 @@ const POSTGRES: ServerSql = {
   raiseMarks: (n) =>
     `INSERT INTO id_segment_meta (biz_tag, high_water) VALUES ${Array(n).fill('(?, CAST(? AS bigint))').join(', ')}
        ON CONFLICT (biz_tag) DO UPDATE SET high_water = GREATEST(id_segment_meta.high_water, EXCLUDED.high_water)`,
-  publishTargets: (n, nowMs) =>
-    `INSERT INTO id_segment_halt (instance_id, biz_tag, min_target, seen_at) VALUES ${Array(n).fill(`(?, ?, CAST(? AS bigint), ${nowMs})`).join(', ')}
-       ON CONFLICT (instance_id, biz_tag) DO UPDATE SET min_target = EXCLUDED.min_target, seen_at = EXCLUDED.seen_at`,
-  anyKey: '= ANY(?)', // pg binds an array as one array value
 };
 
 /** The segment table's columns as information_schema describes them (none: no such table). */
@@ -130,7 +107,6 @@ export async function readServerSegmentTable(db: SqlPool, name: string): Promise
  */
 export class ServerSegmentStore implements SegmentStore {
   private readonly fetchSql: string;
-  private readonly selectSql: string;
   private readonly sql: ServerSql;
   private readonly key: string;
   /**
@@ -159,7 +135,6 @@ export class ServerSegmentStore implements SegmentStore {
                 c AS (UPDATE id_segment_change SET seq = seq + 1, token = token # CAST(? AS bigint)
                         WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id)
            SELECT a.max_id AS max_id, (SELECT COUNT(*) FROM c) AS bumped FROM a`;
-    this.selectSql = selectKey(table, db.dialect);
   }
 
   async fetch(key: string, step: number): Promise<bigint> {
@@ -183,36 +158,43 @@ export class ServerSegmentStore implements SegmentStore {
   }
 
   async find(key: string): Promise<SegmentKeyRow | null> {
-    return this.findWith((sql, values) => this.db.query(sql, values), key);
+    return this.db.withManager((manager) => this.findWith(manager, key), { repeatable: true });
   }
 
-  private async findWith(query: SqlQuery, key: string): Promise<SegmentKeyRow | null> {
-    const rows = await query<KeyRecord[]>(`${this.selectSql} WHERE a.biz_tag = ${this.key}`, [key]);
-    return rows.length === 0 ? null : toKeyRow(rows[0]);
+  private async findWith(manager: EntityManager, key: string): Promise<SegmentKeyRow | null> {
+    const row = await q.oneKey(manager, this.table, this.db.dialect, key).getRawOne();
+    return row === undefined ? null : toKeyRow(row);
   }
 
   async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
     if (keys.length === 0) return [];
-    const sql = `${this.selectSql} WHERE a.biz_tag IN (${exactKeys(this.db.dialect, keys.length)})`;
-    return (await this.readCausally<KeyRecord[]>(sql, keys)).map(toKeyRow);
+    return this.db.withManager(async (manager) => {
+      const [sql, values] = q.someKeys(manager, this.table, this.db.dialect, keys).getQueryAndParameters();
+      return (await this.readCausally<KeyRecord[]>(manager, sql, values)).map(toKeyRow);
+    }, { repeatable: true });
   }
 
   /** a poll's read, after every commit this instance made through any Galera node */
-  private async readCausally<T>(sql: string, values: unknown[] = []): Promise<T> {
+  private async readCausally<T>(manager: EntityManager, sql: string, values: unknown[] = []): Promise<T> {
     try {
-      return await this.db.query<T>(this.causalRead + sql, values);
+      return await manager.query(this.causalRead + sql, values);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (this.causalRead === '' || (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE' && code !== 'ER_PARSE_ERROR')) throw e;
       this.causalRead = '';
-      return this.db.query<T>(sql, values);
+      return manager.query(sql, values);
     }
   }
 
   async readChanges(): Promise<ChangeMark> {
     const d = this.db.dialect;
-    const rows = await this.readCausally<{ seq: string; token: string }[]>(
-      `SELECT ${asText(d, 'seq')} AS seq, ${asText(d, 'token')} AS token FROM id_segment_change WHERE id = 1`,
+    const rows = await this.db.withManager(
+      (manager) =>
+        this.readCausally<{ seq: string; token: string }[]>(
+          manager,
+          `SELECT ${asText(d, 'seq')} AS seq, ${asText(d, 'token')} AS token FROM id_segment_change WHERE id = 1`,
+        ),
+      { repeatable: true },
     );
     if (rows.length === 0) throw new Error('id_segment_change has no row 1: run the migrations (or INSERT INTO id_segment_change VALUES (1, 0, 0))');
     return { seq: BigInt(rows[0].seq), token: BigInt(rows[0].token) };
@@ -223,19 +205,16 @@ export class ServerSegmentStore implements SegmentStore {
   }
 
   async listPage(after: string | null, limit: number, prefix: string | null): Promise<SegmentKeyRow[]> {
-    const d = this.db.dialect;
-    const column = exactColumn(d, 'a.biz_tag');
-    const where: string[] = [NOT_PERIOD_KEY];
-    const values: unknown[] = [];
-    if (after !== null) where.push(`${column} > ${this.key}`) && values.push(after);
-    if (prefix !== null) where.push(`${column} LIKE ${d === 'mysql' ? 'CAST(? AS BINARY)' : this.key}`) && values.push(`${likeEscape(prefix)}%`);
-    const sql = `${this.selectSql} WHERE ${where.join(' AND ')} ORDER BY ${column} LIMIT ?`;
-    return (await this.db.query<KeyRecord[]>(sql, [...values, limit])).map(toKeyRow);
+    const rows = await this.db.withManager((manager) => q.keyPage(manager, this.table, this.db.dialect, { after, prefix, limit }).getRawMany(), {
+      repeatable: true,
+    });
+    return rows.map(toKeyRow);
   }
 
   async list(): Promise<SegmentKeyRow[]> {
-    const order = this.db.dialect === 'mysql' ? 'a.biz_tag' : exactColumn(this.db.dialect, 'a.biz_tag');
-    const rows = await this.db.query<KeyRecord[]>(`${this.selectSql} WHERE ${NOT_PERIOD_KEY} ORDER BY ${order}`);
+    const rows = await this.db.withManager((manager) => q.keyPage(manager, this.table, this.db.dialect, { after: null, prefix: null }).getRawMany(), {
+      repeatable: true,
+    });
     return rows.map(toKeyRow);
   }
 
@@ -248,14 +227,14 @@ export class ServerSegmentStore implements SegmentStore {
   }
 
   create(row: NewSegmentKey): Promise<SegmentKeyRow> {
-    return this.db.transaction(async (query) => {
+    return this.db.transaction(async (query, manager) => {
       const marks = await query<{ high_water: string }[]>(
         `SELECT ${asText(this.db.dialect, 'high_water')} AS high_water FROM id_segment_meta WHERE biz_tag = ? FOR UPDATE`,
         [row.key],
       );
       const smallest = smallestStart(BigInt(marks[0]?.high_water ?? '0'), row.markMargin);
       if (row.startId < smallest) {
-        throw (await this.findWith(query, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
+        throw (await this.findWith(manager, row.key)) === null ? belowMark(row.key, smallest) : keyExists(row.key);
       }
       try {
         const t = this.table;
@@ -269,16 +248,16 @@ export class ServerSegmentStore implements SegmentStore {
         if ((e as { code?: string }).code === this.sql.duplicateKey) throw keyExists(row.key);
         throw e;
       }
-      await query(this.sql.upsertPublic, [row.key, row.public ? 1 : 0]);
-      if (row.format != null) await query(setFormatSql(this.db.dialect), [row.key, row.format]);
+      await q.upsertMeta(manager, row.key, { public: row.public ? 1 : 0 });
+      if (row.format != null) await q.upsertMeta(manager, row.key, { format: row.format });
       await query(this.sql.bump, [changeToken()]);
-      return (await this.findWith(query, row.key))!;
+      return (await this.findWith(manager, row.key))!;
     });
   }
 
   update(key: string, patch: SegmentKeyPatch): Promise<SegmentKeyRow | null> {
     // one transaction with the bump: a change committed without it would stay unseen by idle polls
-    return this.db.transaction(async (query) => {
+    return this.db.transaction(async (query, manager) => {
       const sets: string[] = [];
       const values: unknown[] = [];
       if (patch.step !== undefined) sets.push('step = ?') && values.push(BigInt(patch.step));
@@ -287,17 +266,17 @@ export class ServerSegmentStore implements SegmentStore {
         const ok = await query<Changed>(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE biz_tag = ${this.key}`, [...values, key]);
         if (ok.affectedRows === 0) return null;
       }
-      if (patch.public !== undefined) await query(this.sql.upsertPublic, [key, patch.public ? 1 : 0]);
-      if (patch.format !== undefined) await query(setFormatSql(this.db.dialect), [key, patch.format]);
+      if (patch.public !== undefined) await q.upsertMeta(manager, key, { public: patch.public ? 1 : 0 });
+      if (patch.format !== undefined) await q.upsertMeta(manager, key, { format: patch.format });
       await query(this.sql.bump, [changeToken()]);
-      return this.findWith(query, key);
+      return this.findWith(manager, key);
     });
   }
 
   skip(key: string, target: SkipTarget): Promise<SegmentKeyRow | null> {
     // PostgreSQL infers a bare parameter's type from the other side: CAST keeps it bigint, never int or text
     const big = this.db.dialect === 'postgres' ? 'CAST(? AS bigint)' : '?';
-    return this.db.transaction(async (query) => {
+    return this.db.transaction(async (query, manager) => {
       const ok =
         'by' in target
           ? await query<Changed>(`UPDATE ${this.table.sql} SET max_id = max_id + ${big} WHERE biz_tag = ${this.key} AND max_id <= ${MAX_ID} - ${big}`, [
@@ -307,7 +286,7 @@ export class ServerSegmentStore implements SegmentStore {
             ])
           : await query<Changed>(`UPDATE ${this.table.sql} SET max_id = ${big} WHERE biz_tag = ${this.key} AND max_id < ${big}`, [target.to, key, target.to]);
       if (ok.affectedRows === 0) {
-        const row = await this.findWith(query, key);
+        const row = await this.findWith(manager, key);
         if (row === null) return null;
         throw 'by' in target ? skipPastMax(key) : skipBackwards(key, row.maxId, target.to);
       }
@@ -315,7 +294,7 @@ export class ServerSegmentStore implements SegmentStore {
       // the other instances drop what they hold
       await query(this.sql.upsertSkipped(this.table.sql, this.key), [key]);
       await query(this.sql.bump, [changeToken()]);
-      return this.findWith(query, key);
+      return this.findWith(manager, key);
     });
   }
 
@@ -333,31 +312,16 @@ export class ServerSegmentStore implements SegmentStore {
 
   async publishTargets(instanceId: string, targets: PublishedTarget[]): Promise<void> {
     if (targets.length === 0) return;
-    await this.db.query(
-      this.sql.publishTargets(targets.length, this.sql.nowMs),
-      targets.flatMap((t) => [instanceId, t.key, t.target]),
-      { retryUnknown: true }, // an upsert of this instance's own rows: a repeat changes nothing
-    );
-    await this.db.query(`DELETE FROM id_segment_halt WHERE seen_at < ${this.sql.nowMs} - ?`, [BigInt(TARGET_KEEP_MS)], { retryUnknown: true });
+    // an upsert of this instance's own rows and a delete of old ones: a repeat changes nothing
+    await this.db.withManager((manager) => q.publishTargets(manager, this.db.dialect, instanceId, targets), { repeatable: true });
   }
 
   async haltedPeriodKeys(withinMs: number): Promise<string[]> {
-    const rows = await this.db.query<{ biz_tag: string }[]>(
-      `SELECT DISTINCT biz_tag FROM id_segment_halt WHERE biz_tag LIKE '%~%' AND seen_at >= ${this.sql.nowMs} - ? ORDER BY biz_tag`,
-      [BigInt(withinMs)],
-    );
-    return rows.map((r) => r.biz_tag);
+    return this.db.withManager((manager) => q.haltedPeriodKeys(manager, this.db.dialect, withinMs), { repeatable: true });
   }
 
   async requiredTargets(keys: string[], withinMs: number): Promise<Map<string, bigint>> {
-    const found = new Map<string, bigint>();
-    if (keys.length === 0) return found;
-    const rows = await this.db.query<{ biz_tag: string; target: string }[]>(
-      `SELECT biz_tag, ${asText(this.db.dialect, 'MAX(min_target)')} AS target FROM id_segment_halt
-        WHERE biz_tag ${this.sql.anyKey} AND seen_at >= ${this.sql.nowMs} - ? GROUP BY biz_tag`,
-      [keys, BigInt(withinMs)],
-    );
-    for (const r of rows) found.set(r.biz_tag, BigInt(r.target));
-    return found;
+    if (keys.length === 0) return new Map();
+    return this.db.withManager((manager) => q.requiredTargets(manager, this.db.dialect, keys, withinMs), { repeatable: true });
   }
 }

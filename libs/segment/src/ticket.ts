@@ -1,5 +1,5 @@
 import { databaseUnavailable, GeneratorHealth, IdGenerator, isIdError, publicError } from '@app/core';
-import { SqlPool, sqliteUnavailable } from '@app/database';
+import { SqlPool, sqliteUnavailable, TAKE_TICKET } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
@@ -16,15 +16,8 @@ export interface TicketStore {
  */
 export const TICKET_CHUNK = 250;
 
-/**
- * One ticket statement per id. MySQL: Flickr's REPLACE, the id the OK packet's insertId.
- * PostgreSQL: the same row replaced by an upsert that takes the identity's next value and
- * returns it; the row write makes the commit flush the sequence's WAL record too (a bare
- * nextval() in a transaction that writes nothing else may be lost in a crash, and repeat).
- */
+/** One ticket statement per id (TAKE_TICKET, beside the ticket entity), on the pool's TypeORM connection. */
 export class ServerTicketStore implements TicketStore {
-  private static readonly PG_TICKET = "INSERT INTO ticket (stub) VALUES ('a') ON CONFLICT (stub) DO UPDATE SET id = EXCLUDED.id RETURNING id";
-
   constructor(private readonly db: SqlPool) {}
 
   async take(count: number): Promise<bigint[]> {
@@ -32,10 +25,10 @@ export class ServerTicketStore implements TicketStore {
     for (let i = 0; i < count; i++) {
       // sent again after an unknown outcome (failover): a ticket that did commit is a gap, never a repeat
       if (this.db.dialect === 'postgres') {
-        const [row] = await this.db.query<{ id: string }[]>(ServerTicketStore.PG_TICKET, [], { retryUnknown: true });
+        const [row] = await this.db.query<{ id: string }[]>(TAKE_TICKET.postgres, [], { retryUnknown: true });
         ids.push(BigInt(row.id));
       } else {
-        const ok = await this.db.query<{ insertId: number | string }>("REPLACE INTO ticket (stub) VALUES ('a')", [], { retryUnknown: true });
+        const ok = await this.db.query<{ insertId: number | string }>(TAKE_TICKET.mysql, [], { retryUnknown: true });
         ids.push(BigInt(String(ok.insertId)));
       }
     }
@@ -47,7 +40,7 @@ export class SqliteTicketStore implements TicketStore {
   private readonly takeInOneTransaction: (count: number) => bigint[];
 
   constructor(db: BetterSqlite3.Database) {
-    const stmt = db.prepare("REPLACE INTO ticket (stub) VALUES ('a') RETURNING id").safeIntegers(true);
+    const stmt = db.prepare(TAKE_TICKET.sqlite).safeIntegers(true);
     // one commit (one fsync under synchronous=FULL) for the chunk, not one per id
     this.takeInOneTransaction = db.transaction((count: number) => {
       const ids = new Array<bigint>(count);

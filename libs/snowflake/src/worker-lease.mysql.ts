@@ -1,14 +1,19 @@
-import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { WORKER_NODE, WorkerNodeRow } from '@app/database';
+import { AcquiredWorker, Claimant, recordLeaseWriter, WriterRecord } from './worker-lease';
 import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
-// "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
-const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
 /** the database clock in Unix ms */
 const NOW_MS = 'CAST(UNIX_TIMESTAMP(UTC_TIMESTAMP(3)) * 1000 AS SIGNED)';
-const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)`;
 
 /** worker_node on MySQL/MariaDB (the pool: ServerWorkerLeaseStore). Heartbeats are UTC_TIMESTAMP(3): no time zone or DST in them. */
 export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
+  protected readonly heartbeatAgeMs = 'TIMESTAMPDIFF(MICROSECOND, w.heartbeat, UTC_TIMESTAMP(3)) DIV 1000';
+  protected readonly freeRow = '(w.instance_id IS NULL OR w.heartbeat IS NULL OR w.heartbeat < UTC_TIMESTAMP(3) - INTERVAL :lease MICROSECOND)';
+  protected readonly nowMs = NOW_MS;
+  protected leaseParam(leaseMs: number): number {
+    return leaseMs * 1000;
+  }
+
   async seed(from: number, to: number): Promise<void> {
     for (let start = from; start <= to; start += 500) {
       const end = Math.min(to, start + 499);
@@ -21,17 +26,9 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
     // One conditional statement picks and takes the id; LAST_INSERT_ID(worker_id) hands back which.
     // Never-held and cleanly released rows first: a lapsed one costs the takeover wait.
-    for (const [which, takenOver] of [
-      ['instance_id IS NULL', false],
-      [LAPSED, true],
-    ] as const) {
+    for (const takenOver of [false, true]) {
       const result = await this.run(
-        `UPDATE worker_node
-            SET worker_id = LAST_INSERT_ID(worker_id), instance_id = ?, host = ?, pid = ?,
-                heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id BETWEEN ? AND ? AND ${which}
-          ORDER BY GREATEST(reserved_until, ?), worker_id
-          LIMIT 1`,
+        this.cas.acquire(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, from, to, ...(takenOver ? [leaseMs * 1000] : []), nowMs],
         REPEATABLE, // a repeat after an unknown outcome takes another row; the first lapses unused
       );
@@ -42,14 +39,9 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
 
   async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
     // ours already (a retried claim) or released: no takeover; a lapsed holder: takeover
-    for (const [which, takenOver] of [
-      ['(instance_id IS NULL OR instance_id = ?)', false],
-      [LAPSED, true],
-    ] as const) {
+    for (const takenOver of [false, true]) {
       const result = await this.run(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
-          WHERE worker_id = ? AND ${which}`,
+        this.cas.claim(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, workerId, takenOver ? leaseMs * 1000 : c.instanceId],
         REPEATABLE,
       );
@@ -58,32 +50,15 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
     return null;
   }
 
+  /** the row just taken, read back (MySQL's UPDATE answers no columns) */
   private async readTaken(workerId: number, instanceId: string, takenOver: boolean): Promise<AcquiredWorker | null> {
-    const rows = await this.run('SELECT worker_id, reserved_until FROM worker_node WHERE worker_id = ? AND instance_id = ?', [
-      workerId,
-      instanceId,
-    ]);
-    if (rows.length !== 1) return null;
-    return { workerId: Number(rows[0].worker_id), reservedUntil: Number(rows[0].reserved_until), takenOver };
-  }
-
-  async inspect(workerId: number): Promise<WorkerHolder | null> {
-    const rows = await this.run(
-      `SELECT worker_id, instance_id, host, pid, reserved_until,
-              TIMESTAMPDIFF(MICROSECOND, heartbeat, UTC_TIMESTAMP(3)) DIV 1000 AS age_ms
-         FROM worker_node WHERE worker_id = ?`,
-      [workerId],
-    );
-    return rows.length === 0 ? null : toWorkerHolder(rows[0]);
+    const row = await this.read((m) => m.getRepository<WorkerNodeRow>(WORKER_NODE).findOneBy({ workerId, instanceId }));
+    if (row === null) return null;
+    return { workerId: Number(row.workerId), reservedUntil: Number(row.reservedUntil), takenOver };
   }
 
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
-    const result = await this.run(
-      `UPDATE worker_node SET heartbeat = UTC_TIMESTAMP(3), reserved_until = GREATEST(reserved_until, ?)
-        WHERE worker_id = ? AND instance_id = ?`,
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
+    const result = await this.run(this.cas.renew, [untilMs, workerId, instanceId], REPEATABLE);
     return Number(result.affectedRows) === 1;
   }
 
@@ -109,14 +84,5 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
       slackMs,
       String(wsrep[0]?.Value ?? 'OFF').toUpperCase() === 'ON',
     );
-  }
-
-  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
-    const rows = await this.run(
-      `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free,
-              ${NOW_MS} AS now_ms`,
-      [from, to, leaseMs * 1000],
-    );
-    return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };
   }
 }

@@ -1,13 +1,9 @@
-import { AcquiredWorker, Claimant, recordLeaseWriter, toWorkerHolder, WorkerHolder, WriterRecord } from './worker-lease';
+import { AcquiredWorker, Claimant, recordLeaseWriter, WriterRecord } from './worker-lease';
 import { REPEATABLE, ServerWorkerLeaseStore } from './worker-lease.server';
 
 /** the database's clock; one value for the whole statement (not the transaction's start) */
 const NOW = 'statement_timestamp()';
 const NOW_MS = `CAST(EXTRACT(EPOCH FROM ${NOW}) * 1000 AS bigint)`;
-const LEASE_AGO = `${NOW} - CAST(? AS bigint) * interval '1 millisecond'`;
-// "Lapsed" by the database's clock: a holder named, but no heartbeat for leaseMs.
-const LAPSED = `(instance_id IS NOT NULL AND (heartbeat IS NULL OR heartbeat < ${LEASE_AGO}))`;
-const FREE = `(instance_id IS NULL OR heartbeat IS NULL OR heartbeat < ${LEASE_AGO})`;
 
 interface Taken {
   worker_id: number;
@@ -16,12 +12,17 @@ interface Taken {
 
 /**
  * worker_node on PostgreSQL, the same compare-and-set rules as MysqlWorkerLeaseStore (the pool:
- * ServerWorkerLeaseStore). Where MySQL picks and takes a row with UPDATE ... ORDER
- * BY ... LIMIT 1 and LAST_INSERT_ID, PostgreSQL picks it in a subquery (FOR UPDATE SKIP LOCKED:
- * two instances acquiring together take two rows), checks the condition again on the row it
- * updates, and answers it with RETURNING. Heartbeats are timestamptz: no time zone or DST in them.
+ * ServerWorkerLeaseStore; the statements: LEASE_STATEMENTS beside the WorkerNode entity).
+ * Heartbeats are timestamptz: no time zone or DST in them.
  */
 export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
+  protected readonly heartbeatAgeMs = `CAST(FLOOR(EXTRACT(EPOCH FROM (${NOW} - w.heartbeat)) * 1000) AS bigint)`;
+  protected readonly freeRow = `(w.instance_id IS NULL OR w.heartbeat IS NULL OR w.heartbeat < ${NOW} - CAST(:lease AS bigint) * interval '1 millisecond')`;
+  protected readonly nowMs = NOW_MS;
+  protected leaseParam(leaseMs: number): number {
+    return leaseMs;
+  }
+
   async seed(from: number, to: number): Promise<void> {
     await this.run(
       'INSERT INTO worker_node (worker_id, reserved_until) SELECT g, 0 FROM generate_series(CAST(? AS int), CAST(? AS int)) g ON CONFLICT (worker_id) DO NOTHING',
@@ -33,17 +34,9 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
     // Never-held and cleanly released rows first: a lapsed one costs the takeover wait.
     for (const takenOver of [false, true]) {
-      const which = takenOver ? LAPSED : 'instance_id IS NULL';
       const condition = takenOver ? [leaseMs] : [];
       const rows: Taken[] = await this.run(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${NOW}, acquired_at = ${NOW}
-          WHERE worker_id = (SELECT worker_id FROM worker_node
-                              WHERE worker_id BETWEEN ? AND ? AND ${which}
-                              ORDER BY GREATEST(reserved_until, CAST(? AS bigint)), worker_id
-                              LIMIT 1 FOR UPDATE SKIP LOCKED)
-            AND ${which}
-          RETURNING worker_id, reserved_until`,
+        this.cas.acquire(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, from, to, ...condition, nowMs, ...condition],
         REPEATABLE, // a repeat after an unknown outcome takes another row; the first lapses unused
       );
@@ -56,10 +49,7 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
     // ours already (a retried claim) or released: no takeover; a lapsed holder: takeover
     for (const takenOver of [false, true]) {
       const rows: Taken[] = await this.run(
-        `UPDATE worker_node
-            SET instance_id = ?, host = ?, pid = ?, heartbeat = ${NOW}, acquired_at = ${NOW}
-          WHERE worker_id = ? AND ${takenOver ? LAPSED : '(instance_id IS NULL OR instance_id = ?)'}
-          RETURNING worker_id, reserved_until`,
+        this.cas.claim(takenOver),
         [c.instanceId, c.host.slice(0, 255), c.pid, workerId, takenOver ? leaseMs : c.instanceId],
         REPEATABLE,
       );
@@ -68,23 +58,8 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
     return null;
   }
 
-  async inspect(workerId: number): Promise<WorkerHolder | null> {
-    const rows = await this.run(
-      `SELECT worker_id, instance_id, host, pid, reserved_until,
-              CAST(FLOOR(EXTRACT(EPOCH FROM (${NOW} - heartbeat)) * 1000) AS bigint) AS age_ms
-         FROM worker_node WHERE worker_id = ?`,
-      [workerId],
-    );
-    return rows.length === 0 ? null : toWorkerHolder(rows[0]);
-  }
-
   async renew(workerId: number, instanceId: string, untilMs: number): Promise<boolean> {
-    const result = await this.run(
-      `UPDATE worker_node SET heartbeat = ${NOW}, reserved_until = GREATEST(reserved_until, CAST(? AS bigint))
-        WHERE worker_id = ? AND instance_id = ?`,
-      [untilMs, workerId, instanceId],
-      REPEATABLE,
-    );
+    const result = await this.run(this.cas.renew, [untilMs, workerId, instanceId], REPEATABLE);
     return Number(result.affectedRows) === 1;
   }
 
@@ -109,13 +84,5 @@ export class PgWorkerLeaseStore extends ServerWorkerLeaseStore {
       },
       slackMs,
     );
-  }
-
-  async observe(from: number, to: number, leaseMs: number): Promise<{ free: number; dbNowMs: number }> {
-    const rows = await this.run(
-      `SELECT (SELECT COUNT(*) FROM worker_node WHERE worker_id BETWEEN ? AND ? AND ${FREE}) AS free, ${NOW_MS} AS now_ms`,
-      [from, to, leaseMs],
-    );
-    return { free: Number(rows[0].free), dbNowMs: Number(rows[0].now_ms) };
   }
 }

@@ -35,6 +35,23 @@ export function entitiesFor(dialect: EntityDialect, segmentTable: SegmentTableSh
   ];
 }
 
+/**
+ * The tables every main database has, for a pool opened without naming its entities (a test's,
+ * the lease's): the stores' repositories find their entity whichever pool they are given.
+ */
+export function storeEntitiesFor(dialect: EntityDialect): EntitySchema<any>[] {
+  return [
+    idMetaEntity(dialect),
+    segmentMetaEntity(dialect),
+    segmentHaltEntity(dialect),
+    segmentChangeEntity(dialect),
+    workerNodeEntity(dialect),
+    ticketEntity(dialect),
+    partitionLayoutEntity(dialect),
+    idempotencyEntity(dialect),
+  ];
+}
+
 /** A partition's own database: its partition_N and partition_layout. */
 export function partitionEntitiesFor(dialect: EntityDialect, idx: number): EntitySchema<any>[] {
   return [partitionTableEntity(dialect, idx), partitionLayoutEntity(dialect)];

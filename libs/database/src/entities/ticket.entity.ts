@@ -9,6 +9,20 @@ export interface TicketRow {
 
 export const TICKET = 'Ticket';
 
+/**
+ * The ticket itself: one statement per id, whose atomicity is the guarantee (written by hand, once
+ * per dialect, here beside its table). MySQL: Flickr's REPLACE, the id the OK packet's insertId.
+ * PostgreSQL: the same row replaced by an upsert that takes the identity's next value and returns
+ * it; the row write makes the commit flush the sequence's WAL record too (a bare nextval() in a
+ * transaction that writes nothing else may be lost in a crash, and repeat). SQLite: REPLACE
+ * returning the id.
+ */
+export const TAKE_TICKET: Record<EntityDialect, string> = {
+  mysql: "REPLACE INTO ticket (stub) VALUES ('a')",
+  postgres: "INSERT INTO ticket (stub) VALUES ('a') ON CONFLICT (stub) DO UPDATE SET id = EXCLUDED.id RETURNING id",
+  sqlite: "REPLACE INTO ticket (stub) VALUES ('a') RETURNING id",
+};
+
 export function ticketEntity(dialect: EntityDialect): EntitySchema<TicketRow> {
   return new EntitySchema<TicketRow>({
     name: TICKET,
