@@ -10,7 +10,8 @@ export interface FetchedRange {
 
 /** Where a buffer gets its ranges from: one key of leaf_alloc, or a set of partitions. */
 export interface RangeSource {
-  fetch(step: number): Promise<FetchedRange>;
+  /** `buffer`: the buffer asking, so one source may serve many keys (no object per key) */
+  fetch(step: number, buffer: SegmentBuffer): Promise<FetchedRange>;
 }
 
 export interface SegmentBufferOptions {
@@ -29,11 +30,14 @@ export interface SegmentBufferOptions {
    * a step back would stretch the back-off by the step
    */
   monotonic?: () => number;
-  /** told once per halt, to log at error level and count */
-  onRollback?: (rollback: Rollback) => void;
+  /**
+   * told once per halt, to log at error level and count. The hooks are told which buffer: one
+   * options object (a prototype with per-key step and stepMax on top) may serve every key.
+   */
+  onRollback?: (rollback: Rollback, buffer: SegmentBuffer) => void;
   /** told of fetch failures (logging); the buffer retries by itself */
-  onFetchError?: (error: unknown) => void;
-  onFetched?: (range: FetchedRange, ms: number) => void;
+  onFetchError?: (error: unknown, buffer: SegmentBuffer) => void;
+  onFetched?: (range: FetchedRange, ms: number, buffer: SegmentBuffer) => void;
   /** requests allowed to wait at once; one more is refused at once (SEGMENT_UNAVAILABLE) */
   maxWaiters?: number;
 }
@@ -100,6 +104,51 @@ const DEFAULT_MAX_WAITERS = 10_000;
 /** own fetch ends remembered per lane, to tell a poll's reading of our own fetch from another's */
 const OWN_ENDS_KEPT = 32;
 
+const performanceNow = () => performance.now();
+
+/**
+ * Per-lane values. A key's buffer has one lane, the default: held in a field, with no Map (a Map
+ * costs ~200 bytes, five per buffer, for 100,000 idle keys). Partition lanes go in a Map made on
+ * first use. Values are never undefined.
+ */
+class LaneMap<V> {
+  private main: V | undefined = undefined;
+  private others: Map<string, V> | undefined = undefined;
+
+  get(lane: string): V | undefined {
+    return lane === DEFAULT_LANE ? this.main : this.others?.get(lane);
+  }
+
+  set(lane: string, value: V): void {
+    if (lane === DEFAULT_LANE) this.main = value;
+    else (this.others ??= new Map()).set(lane, value);
+  }
+
+  delete(lane: string): void {
+    if (lane === DEFAULT_LANE) this.main = undefined;
+    else this.others?.delete(lane);
+  }
+
+  get size(): number {
+    return (this.main === undefined ? 0 : 1) + (this.others?.size ?? 0);
+  }
+
+  keys(): string[] {
+    return [...(this.main === undefined ? [] : [DEFAULT_LANE]), ...(this.others?.keys() ?? [])];
+  }
+
+  values(): V[] {
+    return [...(this.main === undefined ? [] : [this.main]), ...(this.others?.values() ?? [])];
+  }
+
+  copy(): LaneMap<V> {
+    const c = new LaneMap<V>();
+    c.main = this.main;
+    if (this.others !== undefined) c.others = new Map(this.others);
+    return c;
+  }
+}
+
 function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -120,7 +169,8 @@ function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined
  * through the poll or made here, drops every range of the lane and any fetch in flight.
  */
 export class SegmentBuffer {
-  private readonly segments: Segment[] = [];
+  /** replaced, not pushed to, on a fetch (see ownEnds); shift and truncation only shrink it */
+  private segments: Segment[] = [];
   private available = 0;
   private readonly waiters: Waiter[] = [];
   /** index of the oldest waiter that may still be live */
@@ -132,7 +182,7 @@ export class SegmentBuffer {
   private fetchSeq = 0;
   private discardUpTo = 0;
   /** the observed floor per lane when the fetch in flight was sent */
-  private floorAtSend: Map<string, bigint> | null = null;
+  private floorAtSend: LaneMap<bigint> | null = null;
   private stepVersion = 0;
 
   /** counts stored-step changes: a reader sent before one must not apply what it read */
@@ -143,14 +193,15 @@ export class SegmentBuffer {
   private retryDelayMs = MIN_RETRY_MS;
   private fetchBlockedUntil = 0;
   /** highest end fetched (and kept) per lane */
-  private readonly fetchedEnds = new Map<string, bigint>();
-  private readonly ownEnds = new Map<string, bigint[]>();
+  private readonly fetchedEnds = new LaneMap<bigint>();
+  /** exact-size arrays, replaced on each fetch (rare): concat allocates what it holds, a push room for 17 */
+  private readonly ownEnds = new LaneMap<readonly bigint[]>();
   /** highest max_id a poll read per lane */
-  private readonly observed = new Map<string, bigint>();
+  private readonly observed = new LaneMap<bigint>();
   /** the same, leaving out readings equal to one of our own fetches */
-  private readonly observedOthers = new Map<string, bigint>();
+  private readonly observedOthers = new LaneMap<bigint>();
   /** end of the ids handed out per lane from ranges no longer held */
-  private readonly issuedEnds = new Map<string, bigint>();
+  private readonly issuedEnds = new LaneMap<bigint>();
   private halted: Rollback | null = null;
   /** the smallest skip target any instance requires (published through the database) */
   private clusterTarget: bigint | null = null;
@@ -168,7 +219,7 @@ export class SegmentBuffer {
     private readonly options: SegmentBufferOptions,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.monotonic = options.monotonic ?? performanceNow;
     this.stepInUse = options.step;
   }
 
@@ -227,6 +278,11 @@ export class SegmentBuffer {
     if (segment.remaining === 0) this.retire();
     this.maybeFetch();
     return id;
+  }
+
+  /** a fetch has succeeded (a key's first fetch goes batched with other keys', see FetchBatcher) */
+  get hasFetched(): boolean {
+    return this.lastFetchAt !== null;
   }
 
   /** the highest id end this buffer has fetched (the space it has reached) */
@@ -420,9 +476,7 @@ export class SegmentBuffer {
   private rememberOwnEnd(range: FetchedRange): void {
     const lane = range.lane ?? DEFAULT_LANE;
     const ends = this.ownEnds.get(lane) ?? [];
-    ends.push(range.end);
-    if (ends.length > OWN_ENDS_KEPT) ends.shift();
-    this.ownEnds.set(lane, ends);
+    this.ownEnds.set(lane, (ends.length < OWN_ENDS_KEPT ? ends : ends.slice(1)).concat([range.end]));
   }
 
   /** the head segment is used up */
@@ -567,12 +621,12 @@ export class SegmentBuffer {
     this.inFlight = true;
     const seq = ++this.fetchSeq;
     const stepVersion = this.stepVersion;
-    this.floorAtSend = this.observed.size === 0 ? null : new Map(this.observed);
+    this.floorAtSend = this.observed.size === 0 ? null : this.observed.copy();
     const started = this.clock.now();
     const step = this.nextStep(started);
     let promise: Promise<FetchedRange>;
     try {
-      promise = this.source.fetch(step);
+      promise = this.source.fetch(step, this);
     } catch (e) {
       promise = Promise.reject(e);
     }
@@ -584,6 +638,9 @@ export class SegmentBuffer {
 
   private fetched(range: FetchedRange, step: number, started: number, seq: number, stepVersion: number): void {
     this.inFlight = false;
+    // only the fetch it was taken for reads it: not held while the key idles
+    const floorAtSend = this.floorAtSend;
+    this.floorAtSend = null;
     if (this.closed) return;
     this.rememberOwnEnd(range);
     if (seq <= this.discardUpTo) {
@@ -595,7 +652,7 @@ export class SegmentBuffer {
     if (this.halted !== null) return; // halted by a poll while this was in flight: never issued
     const now = this.clock.now();
     const lane = range.lane ?? DEFAULT_LANE;
-    const watermark = maxOf(this.fetchedEnds.get(lane), this.floorAtSend?.get(lane));
+    const watermark = maxOf(this.fetchedEnds.get(lane), floorAtSend?.get(lane));
     if (watermark !== undefined && range.start < watermark) {
       this.halt({ lane, watermark, fetchedStart: range.start });
       return;
@@ -609,10 +666,10 @@ export class SegmentBuffer {
     this.lastFetchMs = now - started;
     if (stepVersion === this.stepVersion) this.stepInUse = step;
     if (range.end > range.start) {
-      this.segments.push(new Segment(range.start, range.end, lane));
+      this.segments = this.segments.concat([new Segment(range.start, range.end, lane)]);
       this.available += Number(range.end - range.start);
     }
-    this.options.onFetched?.(range, this.lastFetchMs);
+    this.options.onFetched?.(range, this.lastFetchMs, this);
     this.serveWaiters();
     this.maybeFetch();
   }
@@ -632,9 +689,10 @@ export class SegmentBuffer {
 
   private fetchFailed(error: unknown): void {
     this.inFlight = false;
+    this.floorAtSend = null;
     if (this.closed) return;
     this.lastError = error;
-    this.options.onFetchError?.(error);
+    this.options.onFetchError?.(error, this);
     if (isIdError(error) && (error.code === 'UNKNOWN_KEY' || error.code === 'ID_SPACE_EXHAUSTED')) {
       // not a passing fault: tell everyone waiting now rather than at their deadline
       this.rejectAll(error);
@@ -648,7 +706,7 @@ export class SegmentBuffer {
     this.halted = rollback;
     // Held ranges may overlap what other instances now issue from the rolled-back database.
     this.dropHeld(() => true);
-    this.options.onRollback?.(rollback);
+    this.options.onRollback?.(rollback, this);
     this.rejectAll(this.haltedError());
   }
 }
