@@ -539,8 +539,8 @@ export class SegmentGenerator implements IdGenerator {
 
   /**
    * What every key's buffer shares: one source and one set of hooks, told which buffer (no
-   * closures per key: 100,000 idle keys must cost under 1 KB each). A key's own options are this
-   * as prototype with its step and stepMax on top.
+   * closures per key: 100,000 idle keys must cost under 1 KB each). A key's step and ceiling
+   * are the buffer's own.
    */
   private readonly bufferSource: RangeSource = {
     // a key's first fetch joins the batch of every key new meanwhile (first use of many keys);
@@ -557,7 +557,7 @@ export class SegmentGenerator implements IdGenerator {
     return (this.bufferDefaults ??= {
       preload: this.options.preload,
       waitMs: this.options.waitMs,
-      step: 1,
+      step: 1, // each buffer's own (addKey)
       stepMax: this.options.stepMax,
       dynamicStep: this.options.dynamicStep,
       maxWaiters: this.options.maxWaiters,
@@ -585,16 +585,13 @@ export class SegmentGenerator implements IdGenerator {
 
   /** under the key as asked for: the buffer is found by that name, whatever the row spells */
   private addKey(key: string, row: SegmentKeyRow): SegmentBuffer {
-    const options = Object.create(this.sharedBufferOptions()) as SegmentBufferOptions;
-    options.step = row.step;
-    options.stepMax = this.stepMaxFor(key, row);
-    const buffer = new SegmentBuffer(key, this.bufferSource, options);
+    const buffer = new SegmentBuffer(key, this.bufferSource, this.sharedBufferOptions(), { step: row.step, stepMax: this.stepMaxFor(key, row) });
     const info: KeyInfo = {
       buffer,
       permutation: row.public ? this.permutationFor(row) : undefined,
       skipSeq: row.skipSeq,
       localSkips: 0,
-      highWater: BigInt(row.highWater),
+      highWater: row.highWater === '0' ? 0n : BigInt(row.highWater), // one shared 0n for the keys never skipped or re-created
     };
     this.setFormat(key, info, row);
     this.keys.set(key, info);
