@@ -415,10 +415,11 @@ export class SegmentBuffer {
     }
   }
 
-  close(): void {
+  /** `reason`: what the requests still waiting are answered (a deleted key's UNKNOWN_KEY) */
+  close(reason: unknown = new IdError('SEGMENT_UNAVAILABLE', 'shutting down')): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.rejectAll(new IdError('SEGMENT_UNAVAILABLE', 'shutting down'));
+    this.rejectAll(reason);
   }
 
   state(): SegmentBufferState {

@@ -573,7 +573,7 @@ export class SegmentGenerator implements IdGenerator {
           // deleted from the table (by hand, or lost with a restore): forget it, like any missing
           // key, leaving its mark at what we reached
           this.leaveMark(key, this.keys.get(key)?.buffer.reachedEnd ?? 0n);
-          this.keys.get(key)?.buffer.close();
+          this.keys.get(key)?.buffer.close(e); // those waiting hear UNKNOWN_KEY, not "shutting down"
           this.keys.delete(key);
           this.rememberMiss(key);
         } else {
