@@ -13,8 +13,10 @@ import { fmt } from './measure';
  * before a change, for a before/after table). Per N: first use of every key (50 concurrent
  * callers, each key asked for once), then idle: CPU of the server process (from /proc), rows
  * the database read per poll period (MariaDB's Rows_read: every client of that MariaDB counts, so
- * run it on a quiet server), memory per key (RSS growth over N), /metrics and the full
- * /admin/segments list (size, time), and request rate spread over every key beside one key.
+ * run it on a quiet server), memory per key (heap in use after a full collection, and RSS growth,
+ * over N), /metrics and the full /admin/segments list (size, time), and request rate spread over
+ * every key beside one key. Before the server starts, first use in process (no HTTP) of N other
+ * keys. BENCH_KEYS_DB / BENCH_KEYS_PORT move the database and port.
  */
 const ADMIN_TOKEN = 'bench-keys-admin-token-0123';
 /** BENCH_KEYS_DB / BENCH_KEYS_PORT: another database and port, for runs beside other users of the same MariaDB and host */
