@@ -135,9 +135,7 @@ async function timed(path: string, headers: Record<string, string> = {}): Promis
  */
 async function firstUseInProcess(main: string, n: number, prefix: string): Promise<number> {
   const dist = join(dirname(main), '../..');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { openSqlPool } = require(join(dist, 'libs/database/src')) as typeof Database;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { readServerSegmentTable, SegmentGenerator, ServerSegmentStore } = require(join(dist, 'libs/segment/src')) as typeof Segment;
   const pool = openSqlPool(`mysql://root@127.0.0.1:3306/${DB}`);
   const store = new ServerSegmentStore(pool, await readServerSegmentTable(pool, 'leaf_alloc'));
