@@ -1,7 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import type * as Database from '@app/database';
+import type * as Segment from '@app/segment';
 import { fmt } from './measure';
 
 /**
@@ -10,12 +13,15 @@ import { fmt } from './measure';
  * before a change, for a before/after table). Per N: first use of every key (50 concurrent
  * callers, each key asked for once), then idle: CPU of the server process (from /proc), rows
  * the database read per poll period (MariaDB's Rows_read: every client of that MariaDB counts, so
- * run it on a quiet server), memory per key (RSS growth over N), /metrics and the full
- * /admin/segments list (size, time), and request rate spread over every key beside one key.
+ * run it on a quiet server), memory per key (heap in use after a full collection, and RSS growth,
+ * over N), /metrics and the full /admin/segments list (size, time), and request rate spread over
+ * every key beside one key. Before the server starts, first use in process (no HTTP) of N other
+ * keys. BENCH_KEYS_DB / BENCH_KEYS_PORT move the database and port.
  */
 const ADMIN_TOKEN = 'bench-keys-admin-token-0123';
-const DB = 'idalloc_bench_keys';
-const PORT = 18427;
+/** BENCH_KEYS_DB / BENCH_KEYS_PORT: another database and port, for runs beside other users of the same MariaDB and host */
+const DB = process.env.BENCH_KEYS_DB ?? 'idalloc_bench_keys';
+const PORT = Number(process.env.BENCH_KEYS_PORT ?? 18427);
 const CALLERS = 50;
 
 type Log = (s: string) => void;
@@ -36,10 +42,37 @@ async function rowsRead(conn: Awaited<ReturnType<typeof createConnection>>): Pro
   return Number((rows as { Value: string }[])[0].Value);
 }
 
+/**
+ * Loaded into the server: on SIGUSR2 a full collection, then its memory written to a file. RSS
+ * growth alone counts garbage not yet collected and heap the collector keeps committed.
+ */
+const MEM_HOOK = join(tmpdir(), `bench-keys-mem-hook-${process.pid}.js`);
+const MEM_FILE = join(tmpdir(), `bench-keys-mem-${process.pid}.json`);
+writeFileSync(
+  MEM_HOOK,
+  "process.on('SIGUSR2', () => { global.gc(); global.gc(); require('fs').writeFileSync(process.env.BENCH_MEM_FILE, JSON.stringify(process.memoryUsage())); });\n",
+);
+
+/** the server's heap in use after a full collection, bytes */
+async function heapAfterGc(child: ChildProcess): Promise<number> {
+  rmSync(MEM_FILE, { force: true });
+  child.kill('SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    try {
+      return (JSON.parse(readFileSync(MEM_FILE, 'utf8')) as { heapUsed: number }).heapUsed;
+    } catch {
+      /* not written yet */
+    }
+  }
+  return NaN;
+}
+
 async function startServer(main: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, ['--expose-gc', '--require', MEM_HOOK, main], {
     env: {
       ...process.env,
+      BENCH_MEM_FILE: MEM_FILE,
       PORT: String(PORT),
       HOST: '127.0.0.1',
       DATABASE_URL: `mysql://root@127.0.0.1:3306/${DB}`,
@@ -94,6 +127,43 @@ async function timed(path: string, headers: Record<string, string> = {}): Promis
   return { bytes, ms: times.sort((a, b) => a - b)[1] };
 }
 
+/**
+ * First use without HTTP: a SegmentGenerator over the MariaDB store in this process, `n` keys
+ * never used, each asked for once by `CALLERS * 4` concurrent callers. What the mechanism (lookups and
+ * first fetches batched) sustains, apart from what one process's HTTP stack does. The library
+ * comes from the build `main` belongs to (BENCH_KEYS_SERVER: the code before a change).
+ */
+async function firstUseInProcess(main: string, n: number, prefix: string): Promise<number> {
+  const dist = join(dirname(main), '../..');
+  const { openSqlPool } = require(join(dist, 'libs/database/src')) as typeof Database;
+  const { readServerSegmentTable, SegmentGenerator, ServerSegmentStore } = require(join(dist, 'libs/segment/src')) as typeof Segment;
+  const pool = openSqlPool(`mysql://root@127.0.0.1:3306/${DB}`);
+  const store = new ServerSegmentStore(pool, await readServerSegmentTable(pool, 'leaf_alloc'));
+  const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
+  const generator = new SegmentGenerator(store, {
+    preload: 0.1,
+    waitMs: 30_000,
+    stepMax: 1_000_000,
+    dynamicStep: true,
+    pollMs: 1000,
+    statementBudgetMs: 5000,
+    log: quiet,
+  });
+  try {
+    let next = 0;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: CALLERS * 4 }, async () => {
+        while (next < n) await generator.next(`${prefix}${next++}`, 1);
+      }),
+    );
+    return n / ((Date.now() - started) / 1000);
+  } finally {
+    generator.close();
+    await pool.end();
+  }
+}
+
 export async function keysSuite(log: Log, root: string): Promise<string[]> {
   const main = process.env.BENCH_KEYS_SERVER ?? join(root, 'dist/apps/id-server/main.js');
   const counts = (process.env.BENCH_KEYS ?? '1000,10000,100000').split(',').map(Number);
@@ -101,8 +171,8 @@ export async function keysSuite(log: Log, root: string): Promise<string[]> {
   const lines = [
     `server: ${main}`,
     '',
-    '| keys | first use (keys/s) | idle CPU (% of a core) | rows read per poll period (whole MariaDB) | RSS per key | many keys vs one key (req/s) | /metrics | /admin/segments (all) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| keys | first use (keys/s) | first use in process (keys/s) | a key in use meanwhile (p99) | idle CPU (% of a core) | rows read per poll period (whole MariaDB) | heap per key (after a full GC) | RSS per key | many keys vs one key (req/s) | /metrics | /admin/segments (all) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   try {
     for (const n of counts) {
@@ -113,14 +183,33 @@ export async function keysSuite(log: Log, root: string): Promise<string[]> {
       await new Promise((r) => server.once('exit', r));
       for (let from = 0; from < n; from += 5000) {
         const rows = Array.from({ length: Math.min(5000, n - from) }, (_, i) => [`key${from + i}`, 1, 1000, null]);
+        rows.push(...rows.map(([key]) => [`ip${String(key).slice(3)}`, 1, 1000, null])); // for firstUseInProcess
         await conn.query(`INSERT INTO ${DB}.leaf_alloc (biz_tag, max_id, step, description) VALUES ?`, [rows]);
       }
+      // before the server starts: the machine to itself
+      const inProcess = await firstUseInProcess(main, n, 'ip');
+      await conn.query(`DELETE FROM ${DB}.leaf_alloc WHERE biz_tag LIKE 'ip%'`); // the listing below counts the N keys alone
       server = await startServer(main);
       const pid = server.pid!;
       try {
         await drive(() => '/ids/segment?key=default', 2000, 10_000); // warm the id path
+        const heapBefore = await heapAfterGc(server);
         const rssBefore = rssBytes(pid);
+        // a key already in use, asked for by one caller throughout first use: its p99 says whether first use starves it
+        let firstDone = false;
+        const busy: number[] = [];
+        const busyLoop = (async () => {
+          while (!firstDone) {
+            const t = process.hrtime.bigint();
+            await (await fetch(url('/ids/segment?key=default'))).arrayBuffer();
+            busy.push(Number(process.hrtime.bigint() - t) / 1e6);
+          }
+        })();
         const first = await drive((i) => `/ids/segment?key=key${i}`, n, 600_000);
+        firstDone = true;
+        await busyLoop;
+        busy.sort((a, b) => a - b);
+        const busyP99 = busy[Math.min(busy.length - 1, Math.floor(busy.length * 0.99))] ?? NaN;
         await sleep(3000); // preloads and the first key reads settle
         const cpu0 = cpuSeconds(pid);
         const rows0 = await rowsRead(conn);
@@ -129,6 +218,7 @@ export async function keysSuite(log: Log, root: string): Promise<string[]> {
         const idleCpu = ((cpuSeconds(pid) - cpu0) / (idleMs / 1000)) * 100;
         const rowsPerPeriod = ((await rowsRead(conn)) - rows0) / (idleMs / 1000);
         const rssPerKey = (rssBytes(pid) - rssBefore) / n;
+        const heapPerKey = ((await heapAfterGc(server)) - heapBefore) / n;
         const metrics = await timed('/metrics');
         const list = await timed('/admin/segments', { authorization: `Bearer ${ADMIN_TOKEN}` });
         // the same client, one key then every key in turn, taking turns twice
@@ -141,7 +231,7 @@ export async function keysSuite(log: Log, root: string): Promise<string[]> {
         const oneRate = Math.max(...one);
         const manyRate = Math.max(...many);
         lines.push(
-          `| ${n.toLocaleString('en-US')} | ${fmt(first.perSecond)}${first.failed ? ` (${first.failed} failed)` : ''} | ${idleCpu.toFixed(1)} | ${fmt(rowsPerPeriod)} | ${(rssPerKey / 1024).toFixed(2)} KB | ${fmt(manyRate)} vs ${fmt(oneRate)} (${(manyRate / oneRate).toFixed(2)}x) | ${(metrics.bytes / 1024).toFixed(0)} KB, ${metrics.ms.toFixed(0)} ms | ${(list.bytes / 1024).toFixed(0)} KB, ${list.ms.toFixed(0)} ms |`,
+          `| ${n.toLocaleString('en-US')} | ${fmt(first.perSecond)}${first.failed ? ` (${first.failed} failed)` : ''} | ${fmt(inProcess)} | ${busyP99.toFixed(1)} ms | ${idleCpu.toFixed(1)} | ${fmt(rowsPerPeriod)} | ${Math.round(heapPerKey)} B | ${(rssPerKey / 1024).toFixed(2)} KB | ${fmt(manyRate)} vs ${fmt(oneRate)} (${(manyRate / oneRate).toFixed(2)}x) | ${(metrics.bytes / 1024).toFixed(0)} KB, ${metrics.ms.toFixed(0)} ms | ${(list.bytes / 1024).toFixed(0)} KB, ${list.ms.toFixed(0)} ms |`,
         );
         log(lines[lines.length - 1]);
       } finally {

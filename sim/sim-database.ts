@@ -31,7 +31,7 @@ import {
   unknownKey,
 } from '../libs/segment/src/segment-sql';
 import { OwnFetches } from '../libs/segment/src/change-watch';
-import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from '../libs/segment/src/segment-store';
+import { ChangeMark, FetchOutcome, FetchRequest, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyRow, SegmentStore, SkipTarget } from '../libs/segment/src/segment-store';
 import { SegmentTable } from '../libs/segment/src/segment-table';
 import { Rng, VirtualTime } from './virtual-time';
 
@@ -360,6 +360,42 @@ export class SimSegmentStore implements SegmentStore {
         this.observer.fetched(this.who, key, maxId, step, seq, sentAt);
         this.db.trace(`${this.who}: fetched ${key} [${maxId - BigInt(step)}, ${maxId}) (#${seq})`);
         return maxId;
+      });
+  }
+
+  /**
+   * The MySQL store's batched first fetch: one transaction (rows locked, one multi-table UPDATE
+   * with CASE bumping the change row once). A key's own refusal answers that key; the rest commit
+   * together, or are lost together, and a lost answer fails every key of the batch.
+   */
+  fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    const sentAt = this.time.now;
+    let seq = 0;
+    let token = 0n;
+    const what = `fetch many ${requests.map((r) => `${r.key} +${r.step}`).join(',')}`;
+    return this.db
+      .exec(this.who, what, true, (s) => {
+        const outcomes = requests.map((r): FetchOutcome => {
+          const k = s.keys.get(r.key);
+          if (k === undefined) return unknownKey(r.key);
+          if (k.maxId > MAX_ID - BigInt(r.step)) return exhausted(r.key, r.step);
+          k.maxId += BigInt(r.step);
+          return k.maxId;
+        });
+        seq = this.db.nextCommitSeq;
+        if (outcomes.some((o) => typeof o === 'bigint')) token = bump(s, seq);
+        return outcomes;
+      }, { reveals: (outcomes) => outcomes.flatMap((o, i): [string, bigint][] => (typeof o === 'bigint' ? [[requests[i].key, o]] : [])) })
+      .then((outcomes) => {
+        if (token !== 0n) this.own.add(token);
+        outcomes.forEach((o, i) => {
+          if (typeof o !== 'bigint') return;
+          const { key, step } = requests[i];
+          this.observer.fetched(this.who, key, o, step, seq, sentAt);
+          this.db.trace(`${this.who}: fetched ${key} [${o - BigInt(step)}, ${o}) (#${seq}, batched)`);
+        });
+        return outcomes;
       });
   }
 

@@ -15,3 +15,4 @@ export * from './partitioned-source';
 export * from './ticket';
 export * from './ticket.module';
 export * from './business-format';
+export * from './fetch-batch';

@@ -10,7 +10,8 @@ export interface FetchedRange {
 
 /** Where a buffer gets its ranges from: one key of leaf_alloc, or a set of partitions. */
 export interface RangeSource {
-  fetch(step: number): Promise<FetchedRange>;
+  /** `buffer`: the buffer asking, so one source may serve many keys (no object per key) */
+  fetch(step: number, buffer: SegmentBuffer): Promise<FetchedRange>;
 }
 
 export interface SegmentBufferOptions {
@@ -29,11 +30,14 @@ export interface SegmentBufferOptions {
    * a step back would stretch the back-off by the step
    */
   monotonic?: () => number;
-  /** told once per halt, to log at error level and count */
-  onRollback?: (rollback: Rollback) => void;
+  /**
+   * told once per halt, to log at error level and count. The hooks are told which buffer: one
+   * options object (a prototype with per-key step and stepMax on top) may serve every key.
+   */
+  onRollback?: (rollback: Rollback, buffer: SegmentBuffer) => void;
   /** told of fetch failures (logging); the buffer retries by itself */
-  onFetchError?: (error: unknown) => void;
-  onFetched?: (range: FetchedRange, ms: number) => void;
+  onFetchError?: (error: unknown, buffer: SegmentBuffer) => void;
+  onFetched?: (range: FetchedRange, ms: number, buffer: SegmentBuffer) => void;
   /** requests allowed to wait at once; one more is refused at once (SEGMENT_UNAVAILABLE) */
   maxWaiters?: number;
 }
@@ -100,6 +104,33 @@ const DEFAULT_MAX_WAITERS = 10_000;
 /** own fetch ends remembered per lane, to tell a poll's reading of our own fetch from another's */
 const OWN_ENDS_KEPT = 32;
 
+const performanceNow = () => performance.now();
+
+/**
+ * What the rollback guard keeps per lane. A key's buffer has one lane, the default: one record
+ * made with the buffer. Partition lanes go in a Map made on first use. (Five Maps per buffer cost
+ * ~1 KB: too much for 100,000 idle keys.)
+ */
+interface LaneState {
+  /** highest end fetched (and kept) */
+  fetchedEnd: bigint | undefined;
+  /** own fetch ends, newest last: exact-size arrays replaced on each fetch (rare; a pushed-to array keeps room for 17) */
+  ownEnds: readonly bigint[] | undefined;
+  /** highest max_id a poll read */
+  observed: bigint | undefined;
+  /** the same, leaving out readings equal to one of our own fetches */
+  observedOthers: bigint | undefined;
+  /** end of the ids handed out from ranges no longer held */
+  issuedEnd: bigint | undefined;
+}
+
+function newLane(): LaneState {
+  return { fetchedEnd: undefined, ownEnds: undefined, observed: undefined, observedOthers: undefined, issuedEnd: undefined };
+}
+
+/** no waiter: every idle buffer shares this (never pushed to: enqueue makes its own) */
+const NO_WAITERS: Waiter[] = [];
+
 function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -120,9 +151,10 @@ function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined
  * through the poll or made here, drops every range of the lane and any fetch in flight.
  */
 export class SegmentBuffer {
-  private readonly segments: Segment[] = [];
+  /** replaced, not pushed to, on a fetch (see ownEnds); shift and truncation only shrink it */
+  private segments: Segment[] = [];
   private available = 0;
-  private readonly waiters: Waiter[] = [];
+  private waiters: Waiter[] = NO_WAITERS;
   /** index of the oldest waiter that may still be live */
   private waiterHead = 0;
   private waiting = 0;
@@ -142,34 +174,58 @@ export class SegmentBuffer {
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = MIN_RETRY_MS;
   private fetchBlockedUntil = 0;
-  /** highest end fetched (and kept) per lane */
-  private readonly fetchedEnds = new Map<string, bigint>();
-  private readonly ownEnds = new Map<string, bigint[]>();
-  /** highest max_id a poll read per lane */
-  private readonly observed = new Map<string, bigint>();
-  /** the same, leaving out readings equal to one of our own fetches */
-  private readonly observedOthers = new Map<string, bigint>();
-  /** end of the ids handed out per lane from ranges no longer held */
-  private readonly issuedEnds = new Map<string, bigint>();
+  /** the default lane's guard state */
+  private readonly main: LaneState = newLane();
+  /** partition lanes' */
+  private otherLanes: Map<string, LaneState> | undefined = undefined;
   private halted: Rollback | null = null;
   /** the smallest skip target any instance requires (published through the database) */
   private clusterTarget: bigint | null = null;
   private stepInUse: number;
+  /** the stored step (the floor of the dynamic one) and the ceiling: the buffer's own, the options may be shared */
+  private step: number;
+  private readonly stepMax: number;
   private lastFetchAt: number | null = null;
   private lastFetchMs: number | null = null;
   private lastError: unknown = null;
   private closed = false;
-  private readonly clock: Clock;
-  private readonly monotonic: () => number;
 
+  /**
+   * `options` may be one object for every buffer; `sizes` (the options by default) is this key's
+   * step and ceiling, copied.
+   */
   constructor(
     readonly key: string,
     private readonly source: RangeSource,
     private readonly options: SegmentBufferOptions,
+    sizes: { step: number; stepMax: number } = options,
   ) {
-    this.clock = options.clock ?? systemClock;
-    this.monotonic = options.monotonic ?? (() => performance.now());
-    this.stepInUse = options.step;
+    this.step = sizes.step;
+    this.stepMax = sizes.stepMax;
+    this.stepInUse = sizes.step;
+  }
+
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  private monotonic(): number {
+    return (this.options.monotonic ?? performanceNow)();
+  }
+
+  private lane(lane: string): LaneState | undefined {
+    return lane === DEFAULT_LANE ? this.main : this.otherLanes?.get(lane);
+  }
+
+  private laneFor(lane: string): LaneState {
+    if (lane === DEFAULT_LANE) return this.main;
+    let state = (this.otherLanes ??= new Map()).get(lane);
+    if (state === undefined) this.otherLanes.set(lane, (state = newLane()));
+    return state;
+  }
+
+  private lanes(): [string, LaneState][] {
+    return [[DEFAULT_LANE, this.main], ...(this.otherLanes ?? [])];
   }
 
   /** count ids, in order; synchronous while buffered, else a Promise that waits up to waitMs */
@@ -229,10 +285,15 @@ export class SegmentBuffer {
     return id;
   }
 
+  /** a fetch has succeeded (a key's first fetch goes batched with other keys', see FetchBatcher) */
+  get hasFetched(): boolean {
+    return this.lastFetchAt !== null;
+  }
+
   /** the highest id end this buffer has fetched (the space it has reached) */
   get highestEnd(): bigint {
     let max = 0n;
-    for (const end of this.fetchedEnds.values()) if (end > max) max = end;
+    for (const [, l] of this.lanes()) if (l.fetchedEnd !== undefined && l.fetchedEnd > max) max = l.fetchedEnd;
     return max;
   }
 
@@ -242,19 +303,21 @@ export class SegmentBuffer {
    */
   get reachedEnd(): bigint {
     let max = this.highestEnd;
-    for (const end of this.observed.values()) if (end > max) max = end;
-    for (const end of this.observedOthers.values()) if (end > max) max = end;
+    for (const [, l] of this.lanes()) {
+      if (l.observed !== undefined && l.observed > max) max = l.observed;
+      if (l.observedOthers !== undefined && l.observedOthers > max) max = l.observedOthers;
+    }
     return max;
   }
 
   /** the highest end fetched in a lane (read when a poll is sent, passed back to observe) */
   fetchedEnd(lane = DEFAULT_LANE): bigint | undefined {
-    return this.fetchedEnds.get(lane);
+    return this.lane(lane)?.fetchedEnd;
   }
 
   /** one past the highest id handed out in a lane; 0 when none */
   issuedEnd(lane = DEFAULT_LANE): bigint {
-    let end = this.issuedEnds.get(lane) ?? 0n;
+    let end = this.lane(lane)?.issuedEnd ?? 0n;
     for (const s of this.segments) if (s.lane === lane && s.issuedCount > 0 && s.nextId > end) end = s.nextId;
     return end;
   }
@@ -266,7 +329,7 @@ export class SegmentBuffer {
    */
   smallestTarget(lane = DEFAULT_LANE): bigint {
     const issued = this.issuedEnd(lane) - 1n;
-    const others = this.observedOthers.get(lane) ?? 0n;
+    const others = this.lane(lane)?.observedOthers ?? 0n;
     return 1n + (issued > others ? issued : others);
   }
 
@@ -285,11 +348,10 @@ export class SegmentBuffer {
     if (this.halted === null && fetchedEndAtSend !== undefined && maxId < fetchedEndAtSend) {
       this.halt({ lane, watermark: fetchedEndAtSend, fetchedStart: maxId, observed: true });
     }
-    const seen = this.observed.get(lane);
-    if (seen === undefined || maxId > seen) this.observed.set(lane, maxId);
-    if (!(this.ownEnds.get(lane) ?? []).includes(maxId)) {
-      const others = this.observedOthers.get(lane);
-      if (others === undefined || maxId > others) this.observedOthers.set(lane, maxId);
+    const l = this.laneFor(lane);
+    if (l.observed === undefined || maxId > l.observed) l.observed = maxId;
+    if (!(l.ownEnds ?? []).includes(maxId)) {
+      if (l.observedOthers === undefined || maxId > l.observedOthers) l.observedOthers = maxId;
     }
   }
 
@@ -303,12 +365,9 @@ export class SegmentBuffer {
     if (this.closed) return;
     this.discardUpTo = this.fetchSeq;
     this.dropHeld((s) => s.lane === lane);
-    const issued = this.issuedEnds.get(lane);
-    if (issued === undefined) this.fetchedEnds.delete(lane);
-    else this.fetchedEnds.set(lane, issued);
-    const others = this.observedOthers.get(lane);
-    if (others === undefined) this.observed.delete(lane);
-    else this.observed.set(lane, others);
+    const l = this.laneFor(lane);
+    l.fetchedEnd = l.issuedEnd;
+    l.observed = l.observedOthers;
     if (this.halted !== null) {
       this.halted = null;
       this.lastError = null;
@@ -341,8 +400,8 @@ export class SegmentBuffer {
 
   /** the stored step changed (an admin PATCH, here or on another instance) */
   setStoredStep(step: number): void {
-    if (step === this.options.step) return;
-    this.options.step = step;
+    if (step === this.step) return;
+    this.step = step;
     // the last write wins: a fetch in flight, sized before this, must not restore the old step
     this.stepVersion++;
     if (!this.options.dynamicStep || this.stepInUse < step) this.stepInUse = step;
@@ -350,15 +409,17 @@ export class SegmentBuffer {
 
   /** an admin skip seen for every lane at once */
   resume(): void {
-    for (const lane of new Set([DEFAULT_LANE, ...this.fetchedEnds.keys(), ...this.segments.map((s) => s.lane)])) {
+    const fetched = this.lanes().filter(([, l]) => l.fetchedEnd !== undefined).map(([lane]) => lane);
+    for (const lane of new Set([DEFAULT_LANE, ...fetched, ...this.segments.map((s) => s.lane)])) {
       this.skipObserved(lane);
     }
   }
 
-  close(): void {
+  /** `reason`: what the requests still waiting are answered (a deleted key's UNKNOWN_KEY) */
+  close(reason: unknown = new IdError('SEGMENT_UNAVAILABLE', 'shutting down')): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.rejectAll(new IdError('SEGMENT_UNAVAILABLE', 'shutting down'));
+    this.rejectAll(reason);
   }
 
   state(): SegmentBufferState {
@@ -419,10 +480,9 @@ export class SegmentBuffer {
   /** what the table reads after our own fetch, kept or not: a poll reading it is not another's draw */
   private rememberOwnEnd(range: FetchedRange): void {
     const lane = range.lane ?? DEFAULT_LANE;
-    const ends = this.ownEnds.get(lane) ?? [];
-    ends.push(range.end);
-    if (ends.length > OWN_ENDS_KEPT) ends.shift();
-    this.ownEnds.set(lane, ends);
+    const l = this.laneFor(lane);
+    const ends = l.ownEnds ?? [];
+    l.ownEnds = (ends.length < OWN_ENDS_KEPT ? ends : ends.slice(1)).concat([range.end]);
   }
 
   /** the head segment is used up */
@@ -434,8 +494,8 @@ export class SegmentBuffer {
   private noteIssued(segment: Segment): void {
     if (segment.issuedCount === 0) return;
     const end = segment.nextId;
-    const known = this.issuedEnds.get(segment.lane);
-    if (known === undefined || end > known) this.issuedEnds.set(segment.lane, end);
+    const l = this.laneFor(segment.lane);
+    if (l.issuedEnd === undefined || end > l.issuedEnd) l.issuedEnd = end;
   }
 
   /** drops held ranges (remembering what was issued from them) */
@@ -469,6 +529,7 @@ export class SegmentBuffer {
           this.serveWaiters(); // a big batch timing out may unblock smaller ones behind it
         }, this.options.waitMs),
       };
+      if (this.waiters === NO_WAITERS) this.waiters = [];
       this.waiters.push(waiter);
       this.waiting++;
       this.waitingNeed += count;
@@ -489,7 +550,7 @@ export class SegmentBuffer {
   private headWaiter(): Waiter | undefined {
     while (this.waiterHead < this.waiters.length && this.waiters[this.waiterHead].done) this.waiterHead++;
     if (this.waiterHead === this.waiters.length) {
-      this.waiters.length = 0;
+      this.waiters = NO_WAITERS; // an emptied array keeps its room
       this.waiterHead = 0;
       return undefined;
     }
@@ -519,7 +580,8 @@ export class SegmentBuffer {
   }
 
   private rejectAll(error: unknown): void {
-    const waiters = this.waiters.splice(0);
+    const waiters = this.waiters;
+    this.waiters = NO_WAITERS;
     this.waiterHead = 0;
     for (const waiter of waiters) {
       if (waiter.done) continue;
@@ -555,7 +617,8 @@ export class SegmentBuffer {
   }
 
   private nextStep(now: number): number {
-    const { dynamicStep, step, stepMax } = this.options;
+    const { dynamicStep } = this.options;
+    const { step, stepMax } = this;
     if (!dynamicStep || this.lastFetchAt === null) return this.stepInUse;
     const lived = now - this.lastFetchAt;
     if (lived < TARGET_LIFE_MS) return this.stepInUse * 2 <= stepMax ? this.stepInUse * 2 : this.stepInUse;
@@ -563,16 +626,23 @@ export class SegmentBuffer {
     return Math.max(Math.floor(this.stepInUse / 2), step);
   }
 
+  /** what polls read per lane, as of now (null: nothing) */
+  private observedNow(): Map<string, bigint> | null {
+    let floor: Map<string, bigint> | null = null;
+    for (const [lane, l] of this.lanes()) if (l.observed !== undefined) (floor ??= new Map()).set(lane, l.observed);
+    return floor;
+  }
+
   private startFetch(): void {
     this.inFlight = true;
     const seq = ++this.fetchSeq;
     const stepVersion = this.stepVersion;
-    this.floorAtSend = this.observed.size === 0 ? null : new Map(this.observed);
+    this.floorAtSend = this.observedNow();
     const started = this.clock.now();
     const step = this.nextStep(started);
     let promise: Promise<FetchedRange>;
     try {
-      promise = this.source.fetch(step);
+      promise = this.source.fetch(step, this);
     } catch (e) {
       promise = Promise.reject(e);
     }
@@ -584,6 +654,9 @@ export class SegmentBuffer {
 
   private fetched(range: FetchedRange, step: number, started: number, seq: number, stepVersion: number): void {
     this.inFlight = false;
+    // only the fetch it was taken for reads it: not held while the key idles
+    const floorAtSend = this.floorAtSend;
+    this.floorAtSend = null;
     if (this.closed) return;
     this.rememberOwnEnd(range);
     if (seq <= this.discardUpTo) {
@@ -595,13 +668,13 @@ export class SegmentBuffer {
     if (this.halted !== null) return; // halted by a poll while this was in flight: never issued
     const now = this.clock.now();
     const lane = range.lane ?? DEFAULT_LANE;
-    const watermark = maxOf(this.fetchedEnds.get(lane), this.floorAtSend?.get(lane));
+    const watermark = maxOf(this.lane(lane)?.fetchedEnd, floorAtSend?.get(lane));
     if (watermark !== undefined && range.start < watermark) {
       this.halt({ lane, watermark, fetchedStart: range.start });
       return;
     }
     if (range.lane === undefined) this.sawTableAt(range.start);
-    this.fetchedEnds.set(lane, range.end);
+    this.laneFor(lane).fetchedEnd = range.end;
     this.lastError = null;
     this.retryDelayMs = MIN_RETRY_MS;
     this.fetchBlockedUntil = 0;
@@ -609,10 +682,10 @@ export class SegmentBuffer {
     this.lastFetchMs = now - started;
     if (stepVersion === this.stepVersion) this.stepInUse = step;
     if (range.end > range.start) {
-      this.segments.push(new Segment(range.start, range.end, lane));
+      this.segments = this.segments.concat([new Segment(range.start, range.end, lane)]);
       this.available += Number(range.end - range.start);
     }
-    this.options.onFetched?.(range, this.lastFetchMs);
+    this.options.onFetched?.(range, this.lastFetchMs, this);
     this.serveWaiters();
     this.maybeFetch();
   }
@@ -625,16 +698,17 @@ export class SegmentBuffer {
    * lost one was its only sight of it). Partition lanes are not contiguous: not for them.
    */
   private sawTableAt(start: bigint): void {
-    if ((this.ownEnds.get(DEFAULT_LANE) ?? []).includes(start)) return;
-    const others = this.observedOthers.get(DEFAULT_LANE);
-    if (others === undefined || start > others) this.observedOthers.set(DEFAULT_LANE, start);
+    const l = this.main;
+    if ((l.ownEnds ?? []).includes(start)) return;
+    if (l.observedOthers === undefined || start > l.observedOthers) l.observedOthers = start;
   }
 
   private fetchFailed(error: unknown): void {
     this.inFlight = false;
+    this.floorAtSend = null;
     if (this.closed) return;
     this.lastError = error;
-    this.options.onFetchError?.(error);
+    this.options.onFetchError?.(error, this);
     if (isIdError(error) && (error.code === 'UNKNOWN_KEY' || error.code === 'ID_SPACE_EXHAUSTED')) {
       // not a passing fault: tell everyone waiting now rather than at their deadline
       this.rejectAll(error);
@@ -648,7 +722,7 @@ export class SegmentBuffer {
     this.halted = rollback;
     // Held ranges may overlap what other instances now issue from the rolled-back database.
     this.dropHeld(() => true);
-    this.options.onRollback?.(rollback);
+    this.options.onRollback?.(rollback, this);
     this.rejectAll(this.haltedError());
   }
 }

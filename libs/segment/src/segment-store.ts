@@ -1,3 +1,4 @@
+import type { IdError } from '@app/core';
 import type { SegmentTable } from './segment-table';
 
 /** The largest id any key may reach: 2^63 - 1 (a signed BIGINT). */
@@ -69,6 +70,18 @@ export interface ChangeMark {
   token: bigint;
 }
 
+/** one key's share of a batched fetch */
+export interface FetchRequest {
+  key: string;
+  step: number;
+}
+
+/**
+ * What a batched fetch answers per key, in the order asked: the new max_id (the caller owns
+ * [maxId - step, maxId)), or the key's own refusal (IdError UNKNOWN_KEY or ID_SPACE_EXHAUSTED).
+ */
+export type FetchOutcome = bigint | IdError;
+
 /** Every statement on the segment table, one implementation per dialect. */
 export interface SegmentStore extends SegmentFetcher {
   /** the table every statement names, with the limits read from its columns */
@@ -76,6 +89,15 @@ export interface SegmentStore extends SegmentFetcher {
   find(key: string): Promise<SegmentKeyRow | null>;
   /** one statement: the poll reads every key it serves this way (in chunks) */
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
+  /**
+   * The first fetch of many keys at once (first use of many keys): one atomic write for all of
+   * them (one statement, or one transaction) that bumps the change row once, every key's range
+   * exact and held by its caller alone, as `fetch` would give it. A key's own refusal (unknown,
+   * exhausted) answers that key only; anything else (the database away, an answer lost after
+   * commit) throws for the whole batch, DATABASE_UNAVAILABLE: every key fetches again, a gap at
+   * worst, never a repeat. Keys are distinct. Absent: first fetches go one by one.
+   */
+  fetchMany?(requests: FetchRequest[]): Promise<FetchOutcome[]>;
   /** keys a caller names (period keys left out) */
   list(): Promise<SegmentKeyRow[]>;
   /** period keys left out; up to `limit` keys after `after` (exclusive) in key order, those starting with `prefix` only; one statement */

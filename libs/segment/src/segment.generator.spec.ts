@@ -105,6 +105,26 @@ class MemoryStore implements SegmentStore {
   }
 }
 
+/** the same with the batched first fetch: one bump per batch, each key its own answer */
+class BatchingStore extends MemoryStore {
+  batches: string[][] = [];
+  singles = 0;
+  override async fetch(key: string, step: number): Promise<bigint> {
+    this.singles++;
+    return super.fetch(key, step);
+  }
+  async fetchMany(requests: { key: string; step: number }[]): Promise<(bigint | IdError)[]> {
+    if (this.down) throw new IdError('DATABASE_UNAVAILABLE', 'down');
+    this.batches.push(requests.map((r) => r.key));
+    return requests.map(({ key, step }) => {
+      const row = this.rows.get(key);
+      if (!row) return new IdError('UNKNOWN_KEY', key);
+      row.maxId = (BigInt(row.maxId) + BigInt(step)).toString();
+      return BigInt(row.maxId);
+    });
+  }
+}
+
 const log = { error: jest.fn(), warn: jest.fn(), info: jest.fn() };
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -130,6 +150,36 @@ describe('SegmentGenerator', () => {
     const all = await Promise.all(Array.from({ length: 50 }, () => g.next('orders', 2)));
     expect(store.finds).toBe(1);
     expect(new Set(all.flat()).size).toBe(100);
+  });
+
+  it('first use of many keys: first fetches batched, refills alone; every key its own ids, a key deleted meanwhile refused alone', async () => {
+    const store = new BatchingStore();
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    keys.forEach((k, i) => store.add(k, BigInt(i) * 1000n + 1n, 10));
+    const g = generator(store);
+    // k7's row is deleted after its lookup, before its first fetch: UNKNOWN_KEY for it alone
+    const findMany = store.findMany.bind(store);
+    store.findMany = async (ks) => {
+      const rows = await findMany(ks);
+      store.rows.delete('k7');
+      return rows;
+    };
+    const answers = await Promise.all(keys.map((k) => Promise.resolve(g.next(k, 1)).then((ids) => ids, (e: unknown) => e)));
+    // every first fetch went batched, once per key (the preloads after it go alone)
+    expect(store.batches.length).toBeLessThan(keys.length);
+    expect(store.batches.flat().sort()).toEqual([...keys].sort());
+    keys.forEach((k, i) => {
+      if (k === 'k7') expect((answers[i] as IdError).code).toBe('UNKNOWN_KEY');
+      else expect(answers[i]).toEqual([String(i * 1000 + 1)]);
+    });
+    // the rest of the first range, then the refill: alone, not batched
+    const singles = store.singles;
+    const more = await g.next('k0', 12);
+    expect(more).toEqual(Array.from({ length: 12 }, (_, j) => String(2 + j)));
+    expect(store.singles).toBeGreaterThan(0);
+    expect(singles).toBeGreaterThan(0);
+    expect(store.batches.flat().filter((k) => k === 'k0').length).toBe(1);
+    g.close();
   });
 
   it('looks up a flood of distinct unknown keys in batched statements, one at a time', async () => {

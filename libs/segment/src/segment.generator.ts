@@ -1,8 +1,9 @@
 import { Clock, errorForLog, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, publicError, systemClock } from '@app/core';
 import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
-import { isDatabaseTrouble, Rollback, SegmentBuffer } from './segment-buffer';
+import { FetchedRange, isDatabaseTrouble, RangeSource, Rollback, SegmentBuffer, SegmentBufferOptions } from './segment-buffer';
 import { ChangeWatch } from './change-watch';
+import { FetchBatcher } from './fetch-batch';
 import { fetchedRange, TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
 import { SegmentKeyRow, SegmentStore } from './segment-store';
 import { BusinessFormat, isPeriodKey, PERIOD_SEPARATOR } from './business-format';
@@ -141,6 +142,8 @@ export class SegmentGenerator implements IdGenerator {
   private readonly cost = { polls: 0, keyReads: 0, rowsRead: 0 };
   readonly instanceId: string;
   private readonly periodKeys: PeriodKeyStore;
+  /** first fetches of keys new here, many keys to one statement (absent: one statement per key) */
+  private readonly firstFetches?: FetchBatcher;
 
   constructor(
     private readonly store: SegmentStore,
@@ -149,6 +152,8 @@ export class SegmentGenerator implements IdGenerator {
     this.clock = options.clock ?? systemClock;
     this.lastPollOkAt = this.clock.now();
     this.instanceId = options.instanceId ?? randomUUID();
+    const fetchMany = store.fetchMany?.bind(store);
+    if (fetchMany !== undefined) this.firstFetches = new FetchBatcher(fetchMany);
     this.periodKeys = {
       createPeriodKey: (key, step) => createPeriodKey(store, key, step, BigInt(options.stepMax)),
       newestPeriodKey: (base) => store.newestPeriodKey?.(base) ?? Promise.resolve(null),
@@ -532,49 +537,61 @@ export class SegmentGenerator implements IdGenerator {
     this.misses.set(key, this.clock.now() + (this.options.missTtlMs ?? 5000));
   }
 
+  /**
+   * What every key's buffer shares: one source and one set of hooks, told which buffer (no
+   * closures per key: 100,000 idle keys must cost under 1 KB each). A key's step and ceiling
+   * are the buffer's own.
+   */
+  private readonly bufferSource: RangeSource = {
+    // a key's first fetch joins the batch of every key new meanwhile (first use of many keys);
+    // refills of keys in use go alone, never queued behind first use
+    fetch: async (step: number, buffer: SegmentBuffer): Promise<FetchedRange> => {
+      const key = buffer.key;
+      const batched = this.firstFetches !== undefined && !buffer.hasFetched;
+      return fetchedRange(await (batched ? this.firstFetches!.fetch(key, step) : this.store.fetch(key, step)), step);
+    },
+  };
+  private bufferDefaults?: SegmentBufferOptions;
+
+  private sharedBufferOptions(): SegmentBufferOptions {
+    return (this.bufferDefaults ??= {
+      preload: this.options.preload,
+      waitMs: this.options.waitMs,
+      step: 1, // each buffer's own (addKey)
+      stepMax: this.options.stepMax,
+      dynamicStep: this.options.dynamicStep,
+      maxWaiters: this.options.maxWaiters,
+      clock: this.clock,
+      onRollback: (rollback, buffer) => this.halted(buffer.key, rollback),
+      onFetched: (_range, ms, buffer) => {
+        this.fetchedSincePoll.add(buffer.key);
+        this.options.onFetched?.(buffer.key, ms);
+      },
+      onFetchError: (e, buffer) => {
+        const key = buffer.key;
+        if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
+          // deleted from the table (by hand, or lost with a restore): forget it, like any missing
+          // key, leaving its mark at what we reached
+          this.leaveMark(key, this.keys.get(key)?.buffer.reachedEnd ?? 0n);
+          this.keys.get(key)?.buffer.close(e); // those waiting hear UNKNOWN_KEY, not "shutting down"
+          this.keys.delete(key);
+          this.rememberMiss(key);
+        } else {
+          this.options.log.warn(`segment fetch for key "${key}" failed: ${errorForLog(e)}`);
+        }
+      },
+    });
+  }
+
   /** under the key as asked for: the buffer is found by that name, whatever the row spells */
   private addKey(key: string, row: SegmentKeyRow): SegmentBuffer {
-    const { log } = this.options;
-    const buffer = new SegmentBuffer(
-      key,
-      {
-        fetch: async (step) => {
-          return fetchedRange(await this.store.fetch(key, step), step);
-        },
-      },
-      {
-        preload: this.options.preload,
-        waitMs: this.options.waitMs,
-        step: row.step,
-        stepMax: this.stepMaxFor(key, row),
-        dynamicStep: this.options.dynamicStep,
-        maxWaiters: this.options.maxWaiters,
-        clock: this.clock,
-        onRollback: (rollback) => this.halted(key, rollback),
-        onFetched: (_range, ms) => {
-          this.fetchedSincePoll.add(key);
-          this.options.onFetched?.(key, ms);
-        },
-        onFetchError: (e) => {
-          if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
-            // deleted from the table (by hand, or lost with a restore): forget it, like any missing
-            // key, leaving its mark at what we reached
-            this.leaveMark(key, this.keys.get(key)?.buffer.reachedEnd ?? 0n);
-            this.keys.get(key)?.buffer.close();
-            this.keys.delete(key);
-            this.rememberMiss(key);
-          } else {
-            log.warn(`segment fetch for key "${key}" failed: ${errorForLog(e)}`);
-          }
-        },
-      },
-    );
+    const buffer = new SegmentBuffer(key, this.bufferSource, this.sharedBufferOptions(), { step: row.step, stepMax: this.stepMaxFor(key, row) });
     const info: KeyInfo = {
       buffer,
       permutation: row.public ? this.permutationFor(row) : undefined,
       skipSeq: row.skipSeq,
       localSkips: 0,
-      highWater: BigInt(row.highWater),
+      highWater: row.highWater === '0' ? 0n : BigInt(row.highWater), // one shared 0n for the keys never skipped or re-created
     };
     this.setFormat(key, info, row);
     this.keys.set(key, info);

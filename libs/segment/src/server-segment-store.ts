@@ -1,14 +1,17 @@
+import { IdError, isIdError } from '@app/core';
 import { SqlPool } from '@app/database';
 import type { EntityManager } from 'typeorm';
 import { changeToken, OwnFetches } from './change-watch';
 import { newestPeriodKeySql, periodKeyPattern } from './segment-format-sql';
 import * as q from './segment-queries';
-import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { ChangeMark, FetchOutcome, FetchRequest, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { SegmentTable, ColumnInfo } from './segment-table';
 import {
   asText,
   belowMark,
+  exactColumn,
   exactKey,
+  exactKeys,
   exhausted,
   KeyRecord,
   keyExists,
@@ -155,6 +158,85 @@ export class ServerSegmentStore implements SegmentStore {
       }
     }
     throw (await this.find(key)) === null ? unknownKey(key) : exhausted(key, step);
+  }
+
+  /**
+   * First fetches of many keys, one atomic write for all, bumping the change row once:
+   * - MySQL: one transaction: the rows locked (SELECT ... FOR UPDATE), then one multi-table
+   *   UPDATE setting each key's new max_id (CASE, computed exactly from the locked value) and
+   *   bumping the change row in the same statement. MySQL's UPDATE returns no rows; under the
+   *   lock the value read is the value updated. A deadlock or a Galera certification failure
+   *   rolls back all of it: sent again, a few times.
+   * - PostgreSQL: one statement, UPDATE ... FROM (VALUES ...) RETURNING beside the change row's
+   *   UPDATE, as the single fetch.
+   * Keys not updated (unknown, or the step would pass 2^63-1) are told apart by one read.
+   */
+  async fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
+    if (requests.length === 0) return [];
+    const token = changeToken();
+    const got = this.db.dialect === 'mysql' ? await this.fetchManyMysql(requests, token) : await this.fetchManyPostgres(requests, token);
+    if (got.size > 0) this.own.add(token);
+    const missing = requests.filter((r) => !got.has(r.key));
+    const present = missing.length === 0 ? new Set<string>() : new Set((await this.findMany(missing.map((r) => r.key))).map((r) => r.key));
+    return requests.map((r) => got.get(r.key) ?? (present.has(r.key) ? exhausted(r.key, r.step) : unknownKey(r.key)));
+  }
+
+  private async fetchManyMysql(requests: FetchRequest[], token: bigint): Promise<Map<string, bigint>> {
+    const d = this.db.dialect;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.transaction(async (query) => {
+          // in key order: two batches lock their rows in one order
+          const rows = await query<{ biz_tag: string | Buffer; max_id: string }[]>(
+            `SELECT ${exactColumn(d, 'biz_tag')} AS biz_tag, ${asText(d, 'max_id')} AS max_id FROM ${this.table.sql}
+               WHERE biz_tag IN (${exactKeys(d, requests.length)}) ORDER BY biz_tag FOR UPDATE`,
+            requests.map((r) => r.key),
+          );
+          const steps = new Map(requests.map((r) => [r.key, BigInt(r.step)]));
+          const got = new Map<string, bigint>();
+          for (const row of rows) {
+            const key = row.biz_tag.toString();
+            const step = steps.get(key);
+            const maxId = BigInt(row.max_id);
+            if (step !== undefined && maxId <= MAX_ID - step) got.set(key, maxId + step);
+          }
+          if (got.size === 0) return got;
+          const cases = [...got].map(() => `WHEN ${this.key} THEN ?`).join(' ');
+          const ok = await query<Changed>(
+            `UPDATE ${this.table.sql} a, id_segment_change c
+               SET a.max_id = CASE CAST(a.biz_tag AS BINARY) ${cases} END, a.update_time = CURRENT_TIMESTAMP,
+                   c.seq = c.seq + 1, c.token = c.token ^ ?
+               WHERE a.biz_tag IN (${exactKeys(d, got.size)}) AND c.id = 1`,
+            [...[...got].flatMap(([key, maxId]) => [key, maxId]), token, ...got.keys()],
+          );
+          // every locked row and the change row: anything else and nothing is kept
+          if (ok.affectedRows !== got.size + 1) throw new Error(`batched fetch changed ${ok.affectedRows} rows, expected ${got.size + 1}`);
+          return got;
+        });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        const rolledBack = code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || (e as { errno?: number }).errno === 1213;
+        if (!rolledBack || attempt >= 3) throw isIdError(e) ? e : new IdError('DATABASE_UNAVAILABLE', `database unavailable: batched fetch failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async fetchManyPostgres(requests: FetchRequest[], token: bigint): Promise<Map<string, bigint>> {
+    const values = requests.map(() => '(CAST(? AS varchar), CAST(? AS bigint))').join(', ');
+    const rows = await this.db.query<{ biz_tag: string; max_id: string; bumped: string }[]>(
+      `WITH v (k, s) AS (VALUES ${values}),
+            a AS (UPDATE ${this.table.sql} t SET max_id = t.max_id + v.s, update_time = CURRENT_TIMESTAMP FROM v
+                    WHERE t.biz_tag = v.k COLLATE "C" AND t.max_id <= ${MAX_ID} - v.s RETURNING t.biz_tag, t.max_id),
+            c AS (UPDATE id_segment_change SET seq = seq + 1, token = token # CAST(? AS bigint)
+                    WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id)
+       SELECT a.biz_tag AS biz_tag, CAST(a.max_id AS TEXT) AS max_id, (SELECT COUNT(*) FROM c) AS bumped FROM a`,
+      [...requests.flatMap((r) => [r.key, BigInt(r.step)]), token],
+      { retryUnknown: true }, // sent again after an unknown outcome: a gap, never a repeat
+    );
+    const got = new Map<string, bigint>();
+    if (rows.length > 0 && String(rows[0].bumped) !== '1') return got;
+    for (const r of rows) got.set(r.biz_tag, BigInt(r.max_id));
+    return got;
   }
 
   async find(key: string): Promise<SegmentKeyRow | null> {

@@ -2,7 +2,7 @@ import { sqliteUnavailable, SqliteWriterThread } from '@app/database';
 import type BetterSqlite3 from 'better-sqlite3';
 import { changeToken, OwnFetches } from './change-watch';
 import { newestPeriodKeySql, NOT_PERIOD_KEY, periodKeyPattern, setFormatSql } from './segment-format-sql';
-import { ChangeMark, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
+import { ChangeMark, FetchOutcome, FetchRequest, MAX_ID, NewSegmentKey, PublishedTarget, SegmentKeyPatch, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store';
 import { ColumnInfo, SegmentTable } from './segment-table';
 import {
   belowMark,
@@ -95,6 +95,34 @@ export class SqliteSegmentStore implements SegmentStore {
         throw this.findSync(key) === null ? unknownKey(key) : exhausted(key, step);
       });
     });
+  }
+
+  /**
+   * First fetches of many keys: one writer transaction, each key's UPDATE ... RETURNING as its
+   * single fetch, the change row bumped once; one fsync for all.
+   */
+  fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    const token = changeToken();
+    const statements = [
+      ...requests.map((r) => ({ sql: this.fetchSql, params: [BigInt(r.step), r.key, BigInt(r.step)], answer: 'get' as const })),
+      { sql: BUMP, params: [token, token], answer: 'run' as const },
+    ];
+    return this.writer.transaction(statements).then((answers) =>
+      wrap(() => {
+        let any = false;
+        const outcomes = requests.map((r, i): FetchOutcome => {
+          const row = answers[i] as { max_id: bigint } | undefined;
+          if (row !== undefined) {
+            any = true;
+            return row.max_id;
+          }
+          return this.findSync(r.key) === null ? unknownKey(r.key) : exhausted(r.key, r.step);
+        });
+        if (any) this.own.add(token);
+        return outcomes;
+      }),
+    );
   }
 
   private findSync(key: string): SegmentKeyRow | null {

@@ -1,0 +1,117 @@
+import { isIdError, loadConfig } from '@app/core';
+import { dataSourceOptions, newDataSource, openSqlPool, runMigrations, SqliteWriterThread, sqliteWriterFor } from '@app/database';
+import { FetchOutcome, segmentStoreFor, SegmentStore } from '@app/segment';
+import type { DataSource } from 'typeorm';
+import type { SqlPool } from '@app/database';
+import { RunningApp, startApp } from './support/app';
+import { testConfig } from './support/config';
+import { dialects, openDatabase, TestDatabase } from './support/dialects';
+
+/**
+ * First use of many keys (issue 27): first fetches of keys new to an instance go to the store
+ * batched (fetchMany: one atomic write for many keys). Through the real store of each dialect:
+ * every key's range exact and its own, the change row bumped once per batch, a key's own refusal
+ * (unknown, exhausted) answered for that key only; through the app: many keys asked for at once,
+ * each answering its first id, one unknown key refused alone, every id unique.
+ */
+const MAX = 9223372036854775807n;
+const KEYS = 300;
+const ADMIN_TOKEN = 'first-use-admin-token-0123';
+
+const keyName = (i: number) => `fu${String(i).padStart(4, '0')}`;
+/** a start per key, some above 2^53 (exact 64-bit values), one with no room for its step */
+const startOf = (i: number) => (i % 3 === 0 ? 2n ** 53n + BigInt(i) * 1000n : 1n + BigInt(i) * 7n);
+const stepOf = (i: number) => 10 + (i % 5);
+
+describe.each(dialects())('first use of many keys on %s', (dialect) => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let pool: SqlPool | null;
+  let writer: SqliteWriterThread | null;
+  let store: SegmentStore;
+
+  beforeAll(async () => {
+    db = await openDatabase(dialect, 'mk_first_use');
+    const config = loadConfig({ env: { ...db.env } });
+    ds = await newDataSource(dataSourceOptions(config)).initialize();
+    await runMigrations(ds);
+    pool = config.DB_TYPE === 'sqlite' ? null : openSqlPool(config.DATABASE_URL!);
+    writer = pool === null ? sqliteWriterFor(ds) : null;
+    store = await segmentStoreFor(config, ds, pool, writer);
+    for (let i = 0; i < KEYS; i++) {
+      await store.create({ key: keyName(i), startId: startOf(i), step: stepOf(i), description: null, public: false, markMargin: 0n });
+    }
+    await store.create({ key: 'full', startId: MAX - 5n, step: 10, description: null, public: false, markMargin: 0n });
+  }, 120_000);
+  afterAll(async () => {
+    await writer?.close();
+    await pool?.end();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('fetchMany: each key its exact range, one bump of the change row, unknown and exhausted keys refused alone', async () => {
+    const half = Array.from({ length: KEYS / 2 }, (_, i) => i);
+    const requests = [
+      ...half.map((i) => ({ key: keyName(i), step: stepOf(i) })),
+      { key: 'nosuchkey', step: 10 },
+      { key: 'full', step: 10 },
+    ];
+    const before = await store.readChanges();
+    const outcomes: FetchOutcome[] = await store.fetchMany!(requests);
+    const after = await store.readChanges();
+    expect(after.seq - before.seq).toBe(1n);
+    expect(outcomes.length).toBe(requests.length);
+    half.forEach((i) => expect(outcomes[i]).toBe(startOf(i) + BigInt(stepOf(i))));
+    const unknown = outcomes[half.length];
+    const full = outcomes[half.length + 1];
+    expect(isIdError(unknown) && unknown.code).toBe('UNKNOWN_KEY');
+    expect(isIdError(full) && full.code).toBe('ID_SPACE_EXHAUSTED');
+    const rows = new Map((await store.findMany(['full', ...half.map(keyName)])).map((r) => [r.key, r.maxId]));
+    expect(rows.get('full')).toBe((MAX - 5n).toString()); // the refused key unchanged
+    half.forEach((i) => expect(rows.get(keyName(i))).toBe((startOf(i) + BigInt(stepOf(i))).toString()));
+
+    // a second batch hands out the next ranges: the same keys, never a repeat
+    const again = await store.fetchMany!(half.map((i) => ({ key: keyName(i), step: stepOf(i) })));
+    half.forEach((i) => expect(again[i]).toBe(startOf(i) + 2n * BigInt(stepOf(i))));
+  });
+
+  it('a batch that names no known key changes nothing, not even the change row', async () => {
+    const before = await store.readChanges();
+    const outcomes = await store.fetchMany!([{ key: 'nosuch1', step: 5 }, { key: 'nosuch2', step: 5 }]);
+    expect(outcomes.map((o) => isIdError(o) && o.code)).toEqual(['UNKNOWN_KEY', 'UNKNOWN_KEY']);
+    // SQLite bumps in the writer transaction whatever the fetch found (a spare read of the keys, no more)
+    if (dialect !== 'sqlite') expect((await store.readChanges()).seq).toBe(before.seq);
+  });
+
+  describe('through the app', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await startApp(testConfig({ ...db.env, ADMIN_TOKEN, SEGMENT_DYNAMIC_STEP: 'false', SEGMENT_WAIT_MS: '5000' }));
+    });
+    afterAll(() => app?.close());
+
+    it('every key asked for at once: each answers the first id of its range, the unknown key alone is refused, every id unique', async () => {
+      const fresh = Array.from({ length: KEYS / 2 }, (_, j) => KEYS / 2 + j); // never fetched yet
+      const asked = [...fresh.map(keyName), 'notakey'];
+      const answers = await Promise.all(asked.map((key) => app.get(`/ids/segment?key=${key}&count=3`)));
+      const all: string[] = [];
+      fresh.forEach((i, j) => {
+        expect(answers[j].status).toBe(200);
+        const ids = answers[j].body.ids as string[];
+        const first = startOf(i);
+        expect(ids).toEqual([first, first + 1n, first + 2n].map(String));
+        all.push(...ids.map((id) => `${keyName(i)}:${id}`));
+      });
+      expect(answers[fresh.length].body.code).toBe('UNKNOWN_KEY');
+      // a second round: the rest of each key's first range, then the next range, nothing twice
+      const more = await Promise.all(fresh.map((i) => app.get(`/ids/segment?key=${keyName(i)}&count=${stepOf(i) + 2}`)));
+      fresh.forEach((i, j) => {
+        expect(more[j].status).toBe(200);
+        all.push(...(more[j].body.ids as string[]).map((id) => `${keyName(i)}:${id}`));
+      });
+      expect(new Set(all).size).toBe(all.length);
+      expect(all.length).toBe(fresh.reduce((n, i) => n + 3 + stepOf(i) + 2, 0));
+    });
+  });
+});
