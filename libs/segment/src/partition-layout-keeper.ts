@@ -157,8 +157,7 @@ export class PartitionLayoutKeeper {
       if (all.has(s.idx)) throw invalid('partitions', `partition ${s.idx} is held by this instance: do not pass it`);
       all.set(s.idx, s);
     }
-    const current = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined);
-    if (current === undefined) throw new IdError('DATABASE_UNAVAILABLE', 'no partition layout checked on this instance yet');
+    const current = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined) ?? (await this.recordedLayout());
     const needed = Math.max(current.total, target.total);
     const missing: number[] = [];
     for (let idx = 1; idx <= needed; idx++) if (!all.has(idx)) missing.push(idx);
@@ -224,6 +223,26 @@ export class PartitionLayoutKeeper {
         `partitions ${fenced.map((f) => `${f.store.idx} (last old allocation ${f.last})`).join(', ')} (cannot be undone)`,
     );
     return result;
+  }
+
+  /**
+   * The layout in force as a held partition records it, for an instance that checked none: after
+   * a re-base cut off part way, every start refuses the unfinished version, so no live instance
+   * may have checked one (simulation, re-base worlds: seed 248, the one instance that had crashed
+   * between the fences and the completion). The complete one below an unfinished version.
+   */
+  private async recordedLayout(): Promise<PartitionLayout> {
+    for (const store of this.stores) {
+      let layout: PartitionLayout | null;
+      try {
+        layout = await store.readLayout();
+        if (layout !== null && !layout.complete) layout = await store.readLayout(layout.version);
+      } catch {
+        continue;
+      }
+      if (layout !== null) return layout;
+    }
+    throw new IdError('DATABASE_UNAVAILABLE', 'no partition layout checked on this instance yet, and none readable from its partitions');
   }
 
   /**
