@@ -21,18 +21,7 @@ export * from './worker-node.entity';
  * schema's source of truth (synchronize is never on); test/entities.e2e-spec.ts shows the two agree.
  */
 export function entitiesFor(dialect: EntityDialect, segmentTable: SegmentTableShape, partitionsHere: number[]): EntitySchema<any>[] {
-  return [
-    idMetaEntity(dialect),
-    segmentTableEntity(dialect, segmentTable),
-    segmentMetaEntity(dialect),
-    segmentHaltEntity(dialect),
-    segmentChangeEntity(dialect),
-    workerNodeEntity(dialect),
-    ticketEntity(dialect),
-    partitionLayoutEntity(dialect),
-    idempotencyEntity(dialect),
-    ...partitionsHere.map((idx) => partitionTableEntity(dialect, idx)),
-  ];
+  return [segmentTableEntity(dialect, segmentTable), ...storeEntitiesFor(dialect), ...partitionsHere.map((idx) => partitionTableEntity(dialect, idx))];
 }
 
 /**
