@@ -112,6 +112,15 @@ export class SimDatabase {
   /** the server taking writes (@@server_id): a failover promotes another of SERVERS, perhaps one that was primary before */
   server = SERVERS[0];
   private movesBetweenServers = false;
+  /**
+   * Which commit of a server's time as primary a failover away from it keeps, at least (with all
+   * before it): the lease's guarantee leaves out a failover that loses the previous primary's
+   * writes back to its first lease-writer record (docs/strategies.md). The first such commit of
+   * the current server's time, and of the time the last promotion ended.
+   */
+  keepsOfReign?: (c: CommitRecord) => boolean;
+  private reignFrom?: number;
+  private leftReignFrom?: number;
   /** per asker: its connections to this database are cut until then (a network partition of one instance) */
   private readonly cutOffUntil = new Map<string, number>();
 
@@ -147,6 +156,8 @@ export class SimDatabase {
   /** the server a failover promotes: another of SERVERS (a failback to an earlier primary included) */
   promote(pick: (servers: string[]) => string): void {
     this.movesBetweenServers = true;
+    this.leftReignFrom = this.reignFrom;
+    this.reignFrom = undefined;
     this.server = pick(SERVERS.filter((name) => name !== this.server));
   }
 
@@ -174,6 +185,11 @@ export class SimDatabase {
     // lags only behind what others took after it
     // (the databases whose failovers are not modelled as moves between servers stay one timeline)
     while (this.movesBetweenServers && keep < this.snapshots.length - 1 && this.snapshots.slice(keep + 1).some((x) => this.commits.get(x.seq)?.server === this.server)) keep++;
+    // nor the previous primary's time back to the commit keepsOfReign names
+    const left = this.leftReignFrom;
+    if (this.movesBetweenServers && left !== undefined) {
+      while (keep < this.snapshots.length - 1 && this.snapshots[keep].seq < left) keep++;
+    }
     const dropped = this.snapshots.splice(keep + 1);
     for (const s of dropped) {
       const c = this.commits.get(s.seq);
@@ -245,6 +261,7 @@ export class SimDatabase {
         if (write) {
           const seq = ++this.commitSeq;
           this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false, server: this.server });
+          if (this.reignFrom === undefined && this.keepsOfReign?.(this.commits.get(seq)!)) this.reignFrom = seq;
           this.snapshot();
           if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
         }

@@ -293,6 +293,7 @@ export class World {
       const r = this.leaseRng;
       const leaseFaults = { failRate: r.pick([0, 0.01, 0.05, 0.15]), statementTimeoutMs: STATEMENT_TIMEOUT_MS };
       this.leaseDb = new SimDatabase('lease', this.time, r, leaseFaults, (l) => this.trace(l));
+      this.leaseDb.keepsOfReign = (c) => c.what.startsWith('record lease writer');
       // as many worker ids as instances, or a few more (taken ids are recycled once lapsed)
       this.workerPool = n + r.int(0, 2);
       this.reserveMs = r.pick([3000, 8000]);

@@ -157,8 +157,9 @@ export class PartitionLayoutKeeper {
       if (all.has(s.idx)) throw invalid('partitions', `partition ${s.idx} is held by this instance: do not pass it`);
       all.set(s.idx, s);
     }
-    const current = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined) ?? (await this.recordedLayout());
-    const needed = Math.max(current.total, target.total);
+    // which partitions are needed: from what this instance checked, else from its partitions' records
+    const checked = this.stores.map((s) => this.source.layoutOf(s.idx)).find((l) => l !== undefined) ?? (await this.recordedLayout());
+    const needed = Math.max(checked.total, target.total);
     const missing: number[] = [];
     for (let idx = 1; idx <= needed; idx++) if (!all.has(idx)) missing.push(idx);
     if (missing.length > 0) {
@@ -175,6 +176,11 @@ export class PartitionLayoutKeeper {
         }
       }),
     );
+    // the layout in force as every partition records it, not as this instance checked it: a
+    // re-base cut off part way leaves partitions on different versions, and an instance that
+    // started meanwhile checked only some of them (simulation seeds 36, 697)
+    const current = await this.layoutInForce(records);
+    if (current.total > needed) throw invalid('partitions', `the recorded layout has ${current.total} partitions: pass the databases of those not held here in "partitions"`);
     const interrupted = this.interruptedRebase(records, current, target);
     for (const r of records) {
       if (r.layout === null && r.last >= 0n) {
@@ -226,23 +232,38 @@ export class PartitionLayoutKeeper {
   }
 
   /**
-   * The layout in force as a held partition records it, for an instance that checked none: after
-   * a re-base cut off part way, every start refuses the unfinished version, so no live instance
-   * may have checked one (simulation, re-base worlds: seed 248, the one instance that had crashed
-   * between the fences and the completion). The complete one below an unfinished version.
+   * The layout in force as the held partitions record it, for an instance that checked none:
+   * after a re-base cut off part way, every start refuses the unfinished version, so no live
+   * instance may have checked one (simulation, re-base worlds: seed 248, the one instance that
+   * had crashed between the fences and the completion).
    */
   private async recordedLayout(): Promise<PartitionLayout> {
+    const latest: { store: PartitionStore; layout: PartitionLayout | null }[] = [];
     for (const store of this.stores) {
-      let layout: PartitionLayout | null;
       try {
-        layout = await store.readLayout();
-        if (layout !== null && !layout.complete) layout = await store.readLayout(layout.version);
-      } catch {
-        continue;
+        latest.push({ store, layout: await store.readLayout() });
+      } catch (e) {
+        throw new IdError('DATABASE_UNAVAILABLE', `re-base refused: partition ${store.idx} is unreachable (${(e as Error).message ?? e}); every partition must be`, { cause: e });
       }
-      if (layout !== null) return layout;
     }
-    throw new IdError('DATABASE_UNAVAILABLE', 'no partition layout checked on this instance yet, and none readable from its partitions');
+    return this.layoutInForce(latest);
+  }
+
+  /**
+   * From each partition's latest record: their common version when every partition completed it;
+   * else a re-base to the highest was cut off part way, and the layout in force is the complete
+   * one below it (one partition's completion is not the new layout's).
+   */
+  private async layoutInForce(latest: { store: PartitionStore; layout: PartitionLayout | null }[]): Promise<PartitionLayout> {
+    const recorded = latest.filter((x): x is { store: PartitionStore; layout: PartitionLayout } => x.layout !== null);
+    if (recorded.length === 0) throw new IdError('DATABASE_UNAVAILABLE', 'no partition layout recorded yet');
+    const top = Math.max(...recorded.map((x) => x.layout.version));
+    if (recorded.every((x) => x.layout.version === top && x.layout.complete)) return recorded[0].layout;
+    for (const { store } of recorded) {
+      const below = await store.readLayout(top);
+      if (below !== null) return below;
+    }
+    throw new IdError('DATABASE_UNAVAILABLE', `no complete partition layout recorded below version ${top}`);
   }
 
   /**
