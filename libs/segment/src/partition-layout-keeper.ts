@@ -198,11 +198,11 @@ export class PartitionLayoutKeeper {
     for (const r of records) {
       if (r.layout !== null && r.layout.layoutId === interrupted?.layoutId) {
         // fenced by the run that was cut off: its last old allocation is the one before the new first
-        fenced.push({ store: r.store, last: r.layout.first - 1n, old: await this.lastComplete(r.store, r.layout, current), done: r.layout.complete ? r.layout : null });
+        fenced.push({ store: r.store, last: r.layout.first - 1n, old: await this.lastComplete(r.store, r.layout), done: r.layout.complete ? r.layout : null });
         continue;
       }
       // the old layout's ids: the last complete version's (an unfinished re-base's fence issued none)
-      const old = r.layout === null ? null : r.layout.complete ? r.layout : await this.lastComplete(r.store, r.layout, current);
+      const old = r.layout === null ? null : r.layout.complete ? r.layout : await this.lastComplete(r.store, r.layout);
       const last = await r.store.fence(fence, r.layout?.version ?? 0);
       fenced.push({ store: r.store, last, old, done: null });
     }
@@ -289,14 +289,11 @@ export class PartitionLayoutKeeper {
 
   /**
    * An unfinished re-base left an incomplete version; the ids under it were never used. The
-   * complete layout before it is the one this instance checked, when it is of the same partition;
-   * else the partition's own record of it (an instance that never checked the partition: it was
-   * unreachable at start, and the re-base's version then kept it from checking).
+   * complete layout before it, as the partition records it: not this instance's memory, which may
+   * be of an older version after an earlier re-base whose answer was lost and was run again
+   * (simulation seed 606: the old layout taken as version 1 under version 4 gave another base).
    */
-  private async lastComplete(store: PartitionStore, incomplete: PartitionLayout, checked: PartitionLayout): Promise<PartitionLayout | null> {
-    if (checked.complete && checked.version < incomplete.version && checked.idx === incomplete.idx) return checked;
-    const held = this.source.layoutOf(incomplete.idx);
-    if (held !== undefined && held.complete && held.version < incomplete.version) return held;
+  private async lastComplete(store: PartitionStore, incomplete: PartitionLayout): Promise<PartitionLayout | null> {
     const recorded = await store.readLayout(incomplete.version);
     if (recorded !== null) return recorded;
     // a partition that had no layout and no allocation when it was fenced (the fence took allocation 0)
