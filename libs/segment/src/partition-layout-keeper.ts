@@ -172,7 +172,7 @@ export class PartitionLayoutKeeper {
         try {
           return { store, layout: await store.readLayout(), last: await store.current() };
         } catch (e) {
-          throw new IdError('DATABASE_UNAVAILABLE', `re-base refused: partition ${store.idx} is unreachable (${(e as Error).message ?? e}); every partition must be`, { cause: e });
+          throw unreachable(store, e);
         }
       }),
     );
@@ -243,7 +243,7 @@ export class PartitionLayoutKeeper {
       try {
         latest.push({ store, layout: await store.readLayout() });
       } catch (e) {
-        throw new IdError('DATABASE_UNAVAILABLE', `re-base refused: partition ${store.idx} is unreachable (${(e as Error).message ?? e}); every partition must be`, { cause: e });
+        throw unreachable(store, e);
       }
     }
     return this.layoutInForce(latest);
@@ -300,6 +300,11 @@ export class PartitionLayoutKeeper {
     if (incomplete.first <= 1n) return null;
     throw invalid('partitions', `partition ${incomplete.idx}: an unfinished re-base left version ${incomplete.version} above allocations no recorded layout covers`);
   }
+}
+
+/** a re-base needs every partition of the old and the new layout */
+function unreachable(store: PartitionStore, e: unknown): IdError {
+  return new IdError('DATABASE_UNAVAILABLE', `re-base refused: partition ${store.idx} is unreachable (${(e as Error).message ?? e}); every partition must be`, { cause: e });
 }
 
 function invalid(field: string, problem: string): IdError {
