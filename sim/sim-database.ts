@@ -121,6 +121,20 @@ export class SimDatabase {
   keepsOfReign?: (c: CommitRecord) => boolean;
   private reignFrom?: number;
   private leftReignFrom?: number;
+  /**
+   * per server, the last commit of the current history it is known to hold: all it had when it
+   * stopped being primary or was promoted. A replica applies its primary's history in order and
+   * never drops what it applied, so a later promotion of it loses only commits after that (unless
+   * a failover lost them first: then every server is rebuilt from the new primary's copy).
+   */
+  private readonly heldThrough = new Map<string, number>();
+  /**
+   * How long a server that holds commits a failover lost (the primary left, diverged) takes to be
+   * rebuilt from the new primary's copy before it can be promoted again (a clone: minutes in
+   * practice; the world sets at least the lease's reserve + skew, the time the guarantee needs)
+   */
+  rebuildMs = 0;
+  private readonly rebuiltAt = new Map<string, number>();
   /** per asker: its connections to this database are cut until then (a network partition of one instance) */
   private readonly cutOffUntil = new Map<string, number>();
 
@@ -153,12 +167,19 @@ export class SimDatabase {
     if (this.snapshots.length > 400) this.snapshots.shift();
   }
 
-  /** the server a failover promotes: another of SERVERS (a failback to an earlier primary included) */
-  promote(pick: (servers: string[]) => string): void {
+  /**
+   * The server a failover promotes: another of SERVERS (a failback to an earlier primary
+   * included), not one still being rebuilt; false when every other server is (no failover).
+   */
+  promote(pick: (servers: string[]) => string): boolean {
+    const ready = SERVERS.filter((name) => name !== this.server && (this.rebuiltAt.get(name) ?? 0) <= this.time.now);
+    if (ready.length === 0) return false;
     this.movesBetweenServers = true;
     this.leftReignFrom = this.reignFrom;
     this.reignFrom = undefined;
-    this.server = pick(SERVERS.filter((name) => name !== this.server));
+    this.heldThrough.set(this.server, this.commitSeq);
+    this.server = pick(ready);
+    return true;
   }
 
   /** `who`'s statements fail without effect for `ms`, others' go on (the asker cut off, not the database) */
@@ -181,16 +202,26 @@ export class SimDatabase {
     // copy older than the service itself is a new database, not a restore
     let keep = Math.max(0, this.snapshots.length - 1 - lost);
     while (keep < this.snapshots.length - 1 && this.snapshots[keep].at < this.protectedUntil) keep++;
-    // a server promoted again (promote) has every commit it took itself while it was primary: it
-    // lags only behind what others took after it
+    // a server promoted again (promote) has what it held: every commit it took itself while it was
+    // primary and all it had applied before; it lags only behind what others took after that
     // (the databases whose failovers are not modelled as moves between servers stay one timeline)
-    while (this.movesBetweenServers && keep < this.snapshots.length - 1 && this.snapshots.slice(keep + 1).some((x) => this.commits.get(x.seq)?.server === this.server)) keep++;
+    const held = this.heldThrough.get(this.server) ?? 0;
+    while (this.movesBetweenServers && keep < this.snapshots.length - 1 && this.snapshots[keep].seq < held) keep++;
     // nor the previous primary's time back to the commit keepsOfReign names
     const left = this.leftReignFrom;
     if (this.movesBetweenServers && left !== undefined) {
       while (keep < this.snapshots.length - 1 && this.snapshots[keep].seq < left) keep++;
     }
     const dropped = this.snapshots.splice(keep + 1);
+    if (this.movesBetweenServers) {
+      const last = this.snapshots[keep].seq;
+      for (const [server, seq] of this.heldThrough) {
+        if (seq <= last) continue;
+        this.heldThrough.set(server, last);
+        this.rebuiltAt.set(server, this.time.now + this.rebuildMs);
+      }
+      this.heldThrough.set(this.server, last);
+    }
     for (const s of dropped) {
       const c = this.commits.get(s.seq);
       if (c) {

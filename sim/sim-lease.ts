@@ -125,9 +125,13 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
   async writerSince(slackMs: number): Promise<WriterRecord> {
     const server = await this.exec('which server', false, () => this.db.server);
     const name = `lease writer ${server}`;
+    // INSERT IGNORE of a present row writes nothing (no commit a failover could keep or lose)
     const insertIfAbsent = (record: string) =>
       this.exec(`record ${record}`, true, (s) => {
-        if (!s.leaseWriters.has(record)) s.leaseWriters.set(record, this.time.now);
+        if (s.leaseWriters.has(record)) throw new NothingTaken();
+        s.leaseWriters.set(record, this.time.now);
+      }).catch((e) => {
+        if (!(e instanceof NothingTaken)) throw e;
       });
     await insertIfAbsent(name);
     const read = await this.exec('read lease writers', false, (s) => {

@@ -80,10 +80,9 @@ if (!mysqlAvailable() || missing.length > 0) {
     /** instance i on the Galera cluster: node i first in its URL, then the others in turn */
     const startGaleraInstance = async (i: number) => {
       const url = appUrl([0, 1, 2].map((k) => galera!.ports[(i + k) % 3]));
-      // a worker id of its own: an instance's first lease on a Galera node other than the one that
-      // took the last lease writes waits out reserve + skew (31 s, docs/strategies.md); these
-      // instances serve segment ids
-      const server = ServerProcess.spawn({ DATABASE_URL: url, SNOWFLAKE_WORKER_ID: String(i + 1), LOG_LEVEL: 'warn' }, [], galeraPorts[i]);
+      // worker ids leased through node i: a switch of Galera node is no move of the lease writer
+      // (the cluster is), so no instance waits out a reservation to be ready
+      const server = ServerProcess.spawn({ DATABASE_URL: url, LOG_LEVEL: 'warn' }, [], galeraPorts[i]);
       galeraInstances[i] = server;
       await server.waitLive(60_000);
       await waitReady(server);

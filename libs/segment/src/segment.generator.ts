@@ -594,6 +594,10 @@ export class SegmentGenerator implements IdGenerator {
       highWater: row.highWater === '0' ? 0n : BigInt(row.highWater), // one shared 0n for the keys never skipped or re-created
     };
     this.setFormat(key, info, row);
+    // the row read here is a sight of the table like a poll's: a first fetch sent after it that
+    // starts below it means the database lost writes (simulation seed 7342: an instance started
+    // just before a restore looked a key up at 916 and, with no watermark, fetched from 906)
+    buffer.observe('', BigInt(row.maxId));
     this.keys.set(key, info);
     this.unpolled.add(key);
     return buffer;

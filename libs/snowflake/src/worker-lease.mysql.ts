@@ -66,15 +66,21 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
    * Which server takes lease writes, recorded in id_meta as "lease writer <server_id> <host>:<port>"
    * with the database clock when it first did (or came back: judgeLeaseWriters). The name is read
    * first and written as a literal: a statement naming @@server_id would be evaluated again on a
-   * statement-based replica. Galera (wsrep_on) lets several nodes take writes at once.
+   * statement-based replica. On Galera (wsrep_on) the writer is the cluster, named by its state
+   * UUID: every node holds every certified commit, so a switch of node loses no lease write and is
+   * no move, while a cluster bootstrapped anew (another history) is one.
    */
   async writerSince(slackMs: number): Promise<WriterRecord> {
     const [me] = await this.run('SELECT @@server_id AS id, @@hostname AS host, @@port AS port');
     const wsrep = await this.run("SHOW VARIABLES LIKE 'wsrep_on'");
-    const name = `lease writer ${me.id} ${me.host}:${me.port}`.slice(0, 64);
+    let name = `lease writer ${me.id} ${me.host}:${me.port}`;
+    if (String(wsrep[0]?.Value ?? 'OFF').toUpperCase() === 'ON') {
+      const [cluster] = await this.run("SHOW STATUS LIKE 'wsrep_cluster_state_uuid'");
+      if (cluster?.Value) name = `lease writer galera ${cluster.Value}`;
+    }
     return recordLeaseWriter(
       (sql, values, options) => this.run(sql, values, options),
-      name,
+      name.slice(0, 64),
       {
         insertIfAbsent: `INSERT IGNORE INTO id_meta (name, value) VALUES (?, CAST(${NOW_MS} AS CHAR))`,
         nowMs: NOW_MS,
@@ -82,7 +88,6 @@ export class MysqlWorkerLeaseStore extends ServerWorkerLeaseStore {
         oldestAcquiredMs: 'SELECT CAST(UNIX_TIMESTAMP(MIN(acquired_at)) * 1000 AS SIGNED) FROM worker_node',
       },
       slackMs,
-      String(wsrep[0]?.Value ?? 'OFF').toUpperCase() === 'ON',
     );
   }
 }

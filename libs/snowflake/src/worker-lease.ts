@@ -96,12 +96,6 @@ export interface LeaseWriters {
   oldestAcquiredMs: number | null;
   /** how long an acquisition may precede its own writer record */
   slackMs: number;
-  /**
-   * several servers take writes at once (Galera): another's newer record is another node in use
-   * beside this one, not a move back, and Galera's certification loses no acknowledged lease write
-   * on a node switch (README: with innodb_flush_log_at_trx_commit=1); only the first use counts
-   */
-  writersAtOnce?: boolean;
 }
 
 /**
@@ -127,7 +121,7 @@ export function judgeLeaseWriters(w: LeaseWriters): { record: WriterRecord; agai
   if (others.length === 0 && oldestAcquiredMs !== null && oldestAcquiredMs < mine.sinceMs - w.slackMs) {
     return { record: now, again: true, unrecorded: oldestAcquiredMs };
   }
-  if (!w.writersAtOnce && others.some((r) => r.sinceMs > mine.sinceMs)) return { record: now, again: true, unrecorded: null };
+  if (others.some((r) => r.sinceMs > mine.sinceMs)) return { record: now, again: true, unrecorded: null };
   return { record: { sinceMs: mine.sinceMs, dbNowMs, moved: others.length > 0 }, again: false, unrecorded: null };
 }
 
@@ -142,7 +136,6 @@ export async function recordLeaseWriter(
   name: string,
   sql: { insertIfAbsent: string; nowMs: string; oldestAcquiredMs: string },
   slackMs: number,
-  writersAtOnce = false,
 ): Promise<WriterRecord> {
   await run(sql.insertIfAbsent, [name], { retryUnknown: true });
   const rows: { name: string | null; value: string; now_ms: string; oldest_ms: string | null }[] = await run(
@@ -156,7 +149,6 @@ export async function recordLeaseWriter(
     dbNowMs: Number(rows[0].now_ms),
     oldestAcquiredMs: rows[0].oldest_ms === null ? null : Number(rows[0].oldest_ms),
     slackMs,
-    writersAtOnce,
   });
   const options = { retryUnknown: true };
   if (judged.unrecorded !== null) {
