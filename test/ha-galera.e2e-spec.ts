@@ -42,8 +42,8 @@ if (missing) {
         PARTITION_SEGMENT_SIZE: '10',
         LOG_LEVEL: 'warn',
       });
-      servers.push(await ServerProcess.start(env(0), [], 60_000)); // migrates first
-      servers.push(...(await Promise.all([ServerProcess.start(env(1), [], 60_000), ServerProcess.start(env(2), [], 60_000)])));
+      // a first deploy: all three at once on a new database, each through its own node
+      servers.push(...(await Promise.all([0, 1, 2].map((first) => ServerProcess.start(env(first), [], 60_000)))));
       // step > 2 x rate x the longest stall: no instance needs a fetch while commits stall
       await createKey(servers[0], ADMIN_TOKEN, { key: 'ha', step: 200_000 });
       // every request of 10 takes a fetch: the key's row is written through all three nodes at once

@@ -63,7 +63,8 @@ export function parseMysqlUrl(url: string): MysqlTarget {
  * (affectedRows, insertId: the segment fetch's new max_id in the same round trip).
  *
  * A host is usable only when writable (@@global.read_only = 0) and, on Galera, wsrep_ready = ON
- * and Synced. The server refusing a statement as read-only/not ready moves on too.
+ * and Synced (its connections then read causally: wsrep_sync_wait = 1). The server refusing a
+ * statement as read-only/not ready moves on too.
  */
 export class MysqlPool extends DataSourcePool {
   protected readonly serverName = 'MySQL';
@@ -135,6 +136,10 @@ export class MysqlPool extends DataSourcePool {
     const status = new Map(rows.map((r) => [r.Variable_name.toLowerCase(), String(r.Value)]));
     if (status.get('wsrep_ready') !== 'ON') return 'Galera node not ready (wsrep_ready OFF)';
     if (status.get('wsrep_local_state_comment') !== 'Synced') return `Galera node ${status.get('wsrep_local_state_comment') ?? 'not'} Synced`;
+    // a node applies other nodes' commits a little after they are certified: reads on this
+    // connection wait for what the cluster committed before them (a layout, a key, a lease record
+    // written through another node), as a single server's reads would see it
+    await this.send(conn, 'SET SESSION wsrep_sync_wait = 1', []);
     return null;
   }
 }

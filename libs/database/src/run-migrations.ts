@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 
 const LOCK_NAME = 'id_allocator_migrations';
 const LOCK_WAIT_S = 60;
@@ -21,6 +21,7 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     const [row] = await runner.query('SELECT GET_LOCK(?, ?) AS got', [LOCK_NAME, LOCK_WAIT_S]);
     if (String(row.got) !== '1') throw new Error(`could not take the migration lock within ${LOCK_WAIT_S}s`);
     try {
+      await waitForCluster(runner);
       return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     } finally {
       await runner.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]);
@@ -28,6 +29,23 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   } finally {
     await runner.release();
   }
+}
+
+/**
+ * On Galera, this node may not have applied every migration another node committed yet, and
+ * TypeORM reads its migrations table on another connection: one causal read here (each later
+ * read on this node sees at least as much) before it looks.
+ */
+async function waitForCluster(runner: QueryRunner): Promise<void> {
+  let on: unknown;
+  try {
+    [{ on }] = await runner.query('SELECT @@global.wsrep_on AS `on`');
+  } catch {
+    return; // MySQL without Galera
+  }
+  if (String(on) !== '1') return;
+  await runner.query('SET SESSION wsrep_sync_wait = 1');
+  await runner.query('SELECT 1');
 }
 
 async function runPostgresMigrations(dataSource: DataSource): Promise<string[]> {
