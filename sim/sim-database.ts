@@ -109,6 +109,11 @@ export class SimDatabase {
   onAnswer?: AnswerHook;
   /** commits made before this (virtual ms) are never lost */
   protectedUntil = 0;
+  /**
+   * The commit that makes this database the service's: it and all before it are never lost (a
+   * copy older than it is a new database, not a failover's loss). Checked until one matches.
+   */
+  protectsThrough?: (c: CommitRecord) => boolean;
   /** the server taking writes (@@server_id): a failover promotes another of SERVERS, perhaps one that was primary before */
   server = SERVERS[0];
   private movesBetweenServers = false;
@@ -205,7 +210,10 @@ export class SimDatabase {
     // a server promoted again (promote) has what it held: every commit it took itself while it was
     // primary and all it had applied before; it lags only behind what others took after that
     // (the databases whose failovers are not modelled as moves between servers stay one timeline)
-    const held = this.heldThrough.get(this.server) ?? 0;
+    // a rebuilt server is a clone of the primary as it was when the rebuild ended
+    const rebuilt = this.rebuiltAt.get(this.server);
+    const cloned = rebuilt === undefined ? 0 : (this.snapshots.filter((x) => x.at <= rebuilt).pop()?.seq ?? 0);
+    const held = Math.max(this.heldThrough.get(this.server) ?? 0, cloned);
     while (this.movesBetweenServers && keep < this.snapshots.length - 1 && this.snapshots[keep].seq < held) keep++;
     // nor the previous primary's time back to the commit keepsOfReign names
     const left = this.leftReignFrom;
@@ -293,6 +301,10 @@ export class SimDatabase {
           const seq = ++this.commitSeq;
           this.commits.set(seq, { seq, at: this.time.now, who, what, lost: false, server: this.server });
           if (this.reignFrom === undefined && this.keepsOfReign?.(this.commits.get(seq)!)) this.reignFrom = seq;
+          if (this.protectsThrough?.(this.commits.get(seq)!)) {
+            this.protectedUntil = Math.max(this.protectedUntil, this.time.now + 1);
+            this.protectsThrough = undefined;
+          }
           this.snapshot();
           if (fault === 'after') this.trace(`db ${this.name}: ${who} ${what} committed (#${seq}) but its answer is lost`);
         }

@@ -295,6 +295,8 @@ export class World {
       this.leaseDb = new SimDatabase('lease', this.time, r, leaseFaults, (l) => this.trace(l));
       // the first write of the server's own record: its insert, or its re-record on coming back
       this.leaseDb.keepsOfReign = (c) => c.what === `record lease writer ${c.server}` || c.what.startsWith(`set lease writer ${c.server} to `);
+      // a copy from before any server was recorded is a new database (nothing says it moved)
+      this.leaseDb.protectsThrough = (c) => c.what.startsWith('record lease writer ');
       // as many worker ids as instances, or a few more (taken ids are recycled once lapsed)
       this.workerPool = n + r.int(0, 2);
       this.reserveMs = r.pick([3000, 8000]);
