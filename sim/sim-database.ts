@@ -162,6 +162,12 @@ export class SimDatabase {
     this.snapshot();
   }
 
+  /** RAND() in a statement: a stream of its own, so the faults' stream stays as it was */
+  private sqlRng?: Rng;
+  rand(): number {
+    return (this.sqlRng ??= new Rng((this.rng.seed * 31 + 7) >>> 0)).next();
+  }
+
   /** the sequence number the statement running now will commit under */
   get nextCommitSeq(): number {
     return this.commitSeq + 1;

@@ -40,7 +40,7 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
   /**
    * Two conditional UPDATEs, each one statement: a row with no holder, else a lapsed one
    * (heartbeat older than leaseMs by the database's clock); ORDER BY GREATEST(reserved_until, now),
-   * worker_id LIMIT 1. Then the read of the row just taken (a statement of its own).
+   * RAND() LIMIT 1. Then the read of the row just taken (a statement of its own).
    */
   async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
     for (const takenOver of [false, true]) {
@@ -48,9 +48,10 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
         const dbNow = this.time.now;
         const candidates = [...s.workers.entries()]
           .filter(([id, r]) => id >= from && id <= to && (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null))
-          .sort(([a, ra], [b, rb]) => Math.max(ra.reservedUntil, nowMs) - Math.max(rb.reservedUntil, nowMs) || a - b);
+          .map(([id, r]) => ({ id, r, order: Math.max(r.reservedUntil, nowMs), rand: this.db.rand() }))
+          .sort((a, b) => a.order - b.order || a.rand - b.rand);
         if (candidates.length === 0) throw new NothingTaken();
-        const [id, row] = candidates[0];
+        const { id, r: row } = candidates[0];
         row.instanceId = c.instanceId;
         row.heartbeatAt = dbNow;
         row.acquiredAt = dbNow;

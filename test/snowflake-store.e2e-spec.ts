@@ -107,19 +107,24 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     expect(await store.countRows(0, 1100)).toBe(1101);
   });
 
-  it('acquire: distinct ids, lowest whose reservation has passed first, else the soonest to end; reservation untouched', async () => {
+  it('acquire: distinct ids, those whose reservation has passed first (at random), else the soonest to end; reservation untouched', async () => {
     const now = Date.now();
     await raw('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 0', [now + 60_000]);
     await raw('UPDATE worker_node SET reserved_until = ? WHERE worker_id = 2', [now - 1000]);
-    const a = await store.acquire(0, 3, claimant(1), now, LEASE);
-    expect(a).toEqual({ workerId: 1, reservedUntil: 0, takenOver: false });
-    const b = await store.acquire(0, 3, claimant(2), now, LEASE);
-    expect(b).toEqual({ workerId: 2, reservedUntil: now - 1000, takenOver: false });
-    const c = await store.acquire(0, 3, claimant(3), now, LEASE);
-    expect(c!.workerId).toBe(3);
+    const passed = [];
+    for (const n of [1, 2, 3]) passed.push(await store.acquire(0, 3, claimant(n), now, LEASE));
+    expect(passed.map((a) => a!.workerId).sort()).toEqual([1, 2, 3]);
+    expect(passed.find((a) => a!.workerId === 2)).toEqual({ workerId: 2, reservedUntil: now - 1000, takenOver: false });
+    expect(passed.find((a) => a!.workerId === 1)).toEqual({ workerId: 1, reservedUntil: 0, takenOver: false });
     const e = await store.acquire(0, 3, claimant(4), now, LEASE); // only 0 is left: reserved ahead
     expect(e).toEqual({ workerId: 0, reservedUntil: now + 60_000, takenOver: false });
     expect(await store.acquire(0, 3, claimant(5), now, LEASE)).toBeNull(); // all held
+    // free rows are picked at random, not lowest first: ten from a hundred never-held rows are
+    // not the ten lowest (odds of that by chance: 1 in 17 trillion)
+    const ten = [];
+    for (let n = 0; n < 10; n++) ten.push((await store.acquire(500, 599, claimant(10 + n), now, LEASE))!.workerId);
+    expect(new Set(ten).size).toBe(10);
+    expect(ten.sort((x, y) => x - y)).not.toEqual([500, 501, 502, 503, 504, 505, 506, 507, 508, 509]);
   });
 
   it('a lease is free once its heartbeat is older than the lease by the database clock, whatever the instance clock says', async () => {

@@ -60,7 +60,7 @@ export class SqliteWorkerLeaseStore implements WorkerLeaseStore {
               SET instance_id = ?, host = ?, pid = ?, heartbeat = ${DB_NOW}, acquired_at = ${DB_NOW}
             WHERE worker_id = (SELECT worker_id FROM worker_node
                                 WHERE worker_id BETWEEN ? AND ? AND ${which}
-                                ORDER BY MAX(reserved_until, ?), worker_id LIMIT 1)
+                                ORDER BY MAX(reserved_until, ?), random() LIMIT 1)
               AND ${which}
             RETURNING worker_id, reserved_until`,
         )

@@ -42,8 +42,8 @@ export interface WorkerLeaseStore {
   seed(from: number, to: number): Promise<void>;
   /**
    * takes one free id in [from, to]: never-held or cleanly released rows first, then lapsed ones
-   * (takenOver); within each, first those whose reservation ended before nowMs (lowest id first),
-   * else the one whose reservation ends soonest. reserved_until is left as it was.
+   * (takenOver); within each, first those whose reservation ended before nowMs (one of them at
+   * random), else the one whose reservation ends soonest. reserved_until is left as it was.
    */
   acquire(from: number, to: number, claimant: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null>;
   /** takes this id if it is free or already ours (a static or ordinal id); takenOver as for acquire */

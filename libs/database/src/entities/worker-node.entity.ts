@@ -45,6 +45,10 @@ export function workerNodeEntity(dialect: EntityDialect): EntitySchema<WorkerNod
  * `takenOver`: the row may be taken from a holder whose heartbeat lapsed (by the database's clock),
  * else only a free one (never held, released, or, for claim, already ours).
  *
+ * Among the rows usable soonest (never held, or released with a reservation already past: all
+ * "now") one is picked at random, not the lowest: a row whose acquisition a failover lost looks
+ * free, and a fixed order would hand it to the next newcomer first (the lease's writer record
+ * makes that newcomer wait; the random pick makes the case rare besides).
  * MySQL/MariaDB picks and takes a row with UPDATE ... ORDER BY ... LIMIT 1 and hands back which
  * with LAST_INSERT_ID(worker_id) (the OK packet's insertId); heartbeats are UTC_TIMESTAMP(3), the
  * lapse bound in microseconds. PostgreSQL picks it in a subquery (FOR UPDATE SKIP LOCKED: two
@@ -74,7 +78,7 @@ export const LEASE_STATEMENTS: Record<'mysql' | 'postgres', LeaseStatements> = {
           SET worker_id = LAST_INSERT_ID(worker_id), instance_id = ?, host = ?, pid = ?,
               heartbeat = UTC_TIMESTAMP(3), acquired_at = UTC_TIMESTAMP(3)
         WHERE worker_id BETWEEN ? AND ? AND ${takenOver ? MYSQL_LAPSED : 'instance_id IS NULL'}
-        ORDER BY GREATEST(reserved_until, ?), worker_id
+        ORDER BY GREATEST(reserved_until, ?), RAND()
         LIMIT 1`,
     claim: (takenOver) =>
       `UPDATE worker_node
@@ -91,7 +95,7 @@ export const LEASE_STATEMENTS: Record<'mysql' | 'postgres', LeaseStatements> = {
           SET instance_id = ?, host = ?, pid = ?, heartbeat = ${PG_NOW}, acquired_at = ${PG_NOW}
         WHERE worker_id = (SELECT worker_id FROM worker_node
                             WHERE worker_id BETWEEN ? AND ? AND ${which}
-                            ORDER BY GREATEST(reserved_until, CAST(? AS bigint)), worker_id
+                            ORDER BY GREATEST(reserved_until, CAST(? AS bigint)), random()
                             LIMIT 1 FOR UPDATE SKIP LOCKED)
           AND ${which}
         RETURNING worker_id, reserved_until`;
