@@ -25,7 +25,7 @@ export class IssueHistorySampler extends IssueHistory implements OnModuleInit, O
     counter: IssueCounter,
     private readonly others: { sample(): void }[] = [],
   ) {
-    super(() => counter.issued, systemClock, ISSUE_HISTORY_OPTIONS);
+    super(counter.issued, systemClock, ISSUE_HISTORY_OPTIONS);
   }
 
   override sample(): void {
@@ -47,7 +47,7 @@ export class IssueHistorySampler extends IssueHistory implements OnModuleInit, O
 export const HISTORY_PROVIDERS = [
   {
     provide: ErrorHistory,
-    useFactory: (counter: IssueCounter) => new ErrorHistory(() => [['error', counter.errors]], systemClock, ISSUE_HISTORY_OPTIONS),
+    useFactory: (counter: IssueCounter) => new ErrorHistory(counter.errors, systemClock, ISSUE_HISTORY_OPTIONS),
     inject: [IssueCounter],
   },
   {

@@ -1,15 +1,12 @@
 import { FakeClock } from '@app/core';
 import { IssueHistory } from './issue-history';
+import { Totals } from './issue-counter';
 
 function setup(options = { intervalMs: 5000, samples: 4, maxSeries: 3 }) {
   const clock = new FakeClock();
-  const totals = new Map<string, Map<string, number>>();
-  const history = new IssueHistory(() => totals, clock, options);
-  const issue = (strategy: string, key: string, n: number) => {
-    let byKey = totals.get(strategy);
-    if (!byKey) totals.set(strategy, (byKey = new Map()));
-    byKey.set(key, (byKey.get(key) ?? 0) + n);
-  };
+  const totals = new Totals();
+  const history = new IssueHistory(totals, clock, options);
+  const issue = (strategy: string, key: string, n: number) => totals.add(strategy, key, n);
   const tick = () => {
     clock.advance(options.intervalMs);
     history.sample();
@@ -65,5 +62,32 @@ describe('IssueHistory', () => {
     issue('segment', 'a', 10);
     tick();
     expect(history.all().find((s) => s.key === 'a')?.perSecond).toEqual([2]);
+  });
+
+  it('a sample visits only the totals changed since the last one', () => {
+    const { history, issue, tick } = setup({ intervalMs: 5000, samples: 4, maxSeries: 500 });
+    for (let i = 0; i < 100; i++) issue('segment', `k${i}`, 1);
+    history.sample();
+    tick(); // nothing changed
+    const totals = (history as unknown as { totals: Totals }).totals;
+    const visited: string[] = [];
+    issue('segment', 'k7', 10);
+    issue('segment', 'k7', 5);
+    totals.takeChanges((_s, key, delta) => visited.push(`${key}:${delta}`));
+    expect(visited).toEqual(['k7:15']);
+  });
+
+  it('of many keys first used in one interval, only the busiest get a series (never one per key)', () => {
+    const { history, issue, tick } = setup({ intervalMs: 5000, samples: 4, maxSeries: 3 });
+    history.sample();
+    for (let i = 0; i < 1000; i++) issue('segment', `k${i}`, 1);
+    issue('segment', 'k500', 99);
+    issue('segment', 'k900', 49);
+    tick();
+    const kept = history.all().map((s) => s.key);
+    expect(kept).toHaveLength(3);
+    expect(kept).toEqual(expect.arrayContaining(['k500', 'k900']));
+    expect(history.rate('segment', 'k500', 5000)).toBe(20);
+    expect(history.busiest('segment', 2, 5000)).toEqual(['k500', 'k900']);
   });
 });

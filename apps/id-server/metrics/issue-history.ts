@@ -1,4 +1,5 @@
 import type { Clock } from '@app/core';
+import type { ChangedTotals } from './issue-counter';
 
 export interface IssueHistoryOptions {
   /** ms between samples */
@@ -24,21 +25,25 @@ interface Series {
   head: number;
   filled: number;
   lastActiveAt: number;
+  /** the sample that last gave it a rate */
+  sampled: number;
 }
 
 /**
  * Ids issued per second over the last minutes, per strategy and key: sampled from the running
- * totals (IssueCounter's maps) every interval, so what the dashboard and the exhaustion gauge
- * read does not depend on how often anyone looks. Bounded in samples and in series.
+ * totals (IssueCounter's) every interval, so what the dashboard and the exhaustion gauge read does
+ * not depend on how often anyone looks. Bounded in samples and in series. A sample touches the
+ * totals changed since the last one and the series kept, never every key: an idle instance with
+ * 100,000 keys samples as fast as one with 10.
  */
 export class IssueHistory {
   private readonly series = new Map<string, Series>();
-  /** the running total last seen per series: as many entries as the totals have */
-  private readonly lastTotals = new Map<string, number>();
   private lastSampleAt: number | undefined;
+  /** counts samples: a series not given a rate by the current one gets 0 */
+  private sampleSeq = 0;
 
   constructor(
-    private readonly totals: () => Iterable<[strategy: string, byKey: Iterable<[key: string, total: number]>]>,
+    private readonly totals: ChangedTotals,
     private readonly clock: Clock,
     readonly options: IssueHistoryOptions,
   ) {}
@@ -47,30 +52,47 @@ export class IssueHistory {
   sample(): void {
     const now = this.clock.now();
     const elapsed = this.lastSampleAt === undefined ? 0 : (now - this.lastSampleAt) / 1000;
-    const first = this.lastSampleAt === undefined;
     this.lastSampleAt = now;
-    const pushed = new Set<Series>();
-    for (const [strategy, byKey] of this.totals()) {
-      for (const [key, total] of byKey) {
-        const id = `${strategy}\u0000${key}`;
-        const previous = this.lastTotals.get(id);
-        this.lastTotals.set(id, total);
-        // ids of a key first seen after the first sample were all issued in this interval
-        const delta = previous === undefined ? (first ? 0 : total) : total - previous;
-        if (elapsed <= 0) continue;
-        let s = this.series.get(id);
-        if (s === undefined) {
-          if (delta <= 0) continue; // a ring only for series with something to show
-          s = { strategy, key, rates: new Float64Array(this.options.samples), head: 0, filled: 0, lastActiveAt: now };
-          this.series.set(id, s);
-        }
-        this.push(s, Math.max(0, delta) / elapsed);
-        if (delta > 0) s.lastActiveAt = now;
-        pushed.add(s);
+    const seq = ++this.sampleSeq;
+    // keys with no series yet: they get one only if there is room, the busiest first
+    const fresh: { strategy: string; key: string; delta: number }[] = [];
+    // before the first sample, what was issued is not a rate of any interval
+    this.totals.takeChanges((strategy, key, delta) => {
+      if (elapsed <= 0) return;
+      const s = this.series.get(`${strategy}\u0000${key}`);
+      if (s === undefined) {
+        if (delta > 0) fresh.push({ strategy, key, delta }); // a ring only for series with something to show
+        return;
       }
+      this.push(s, Math.max(0, delta) / elapsed);
+      if (delta > 0) s.lastActiveAt = now;
+      s.sampled = seq;
+    });
+    if (elapsed <= 0) return;
+    for (const s of this.series.values()) if (s.sampled !== seq) this.push(s, 0);
+    this.admit(fresh, now, elapsed);
+  }
+
+  /**
+   * New series, at most maxSeries in all: the ones idle longest make room (not those active in
+   * this sample), and of the new ones the busiest get it. Never a ring per key first used (the
+   * first use of 100,000 keys in one interval would make 100,000 rings of 1 KB).
+   */
+  private admit(fresh: { strategy: string; key: string; delta: number }[], now: number, elapsed: number): void {
+    if (fresh.length === 0) return;
+    const { samples, maxSeries } = this.options;
+    let room = maxSeries - this.series.size;
+    if (room < fresh.length) {
+      const idle = [...this.series.entries()].filter(([, s]) => s.lastActiveAt < now).sort((a, b) => a[1].lastActiveAt - b[1].lastActiveAt);
+      for (const [id] of idle.slice(0, fresh.length - room)) this.series.delete(id);
+      room = maxSeries - this.series.size;
+      fresh.sort((a, b) => b.delta - a.delta);
     }
-    if (elapsed > 0) for (const s of this.series.values()) if (!pushed.has(s)) this.push(s, 0);
-    this.evict();
+    for (const { strategy, key, delta } of fresh.slice(0, Math.max(0, room))) {
+      const s: Series = { strategy, key, rates: new Float64Array(samples), head: 0, filled: 0, lastActiveAt: now, sampled: this.sampleSeq };
+      this.series.set(`${strategy}\u0000${key}`, s);
+      this.push(s, delta / elapsed);
+    }
   }
 
   /** mean ids/s over the last `windowMs` (the samples it covers; at least one), 0 when unknown */
@@ -109,11 +131,5 @@ export class IssueHistory {
     s.rates[s.head] = rate;
     s.head = (s.head + 1) % this.options.samples;
     if (s.filled < this.options.samples) s.filled++;
-  }
-
-  private evict(): void {
-    if (this.series.size <= this.options.maxSeries) return;
-    const byIdle = [...this.series.entries()].sort((a, b) => a[1].lastActiveAt - b[1].lastActiveAt);
-    for (const [id] of byIdle.slice(0, this.series.size - this.options.maxSeries)) this.series.delete(id);
   }
 }

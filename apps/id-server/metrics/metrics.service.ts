@@ -9,8 +9,6 @@ import { RATE_WINDOW_MS } from './issue-history.provider';
 import { LATENCY_BUCKETS_MS, RequestStats } from './request-stats';
 
 const SPACE_63 = 2 ** 63;
-/** keys past this share of their space are listed whatever their rate (the space alerts need them) */
-const SPACE_LISTED = 0.5;
 /** at most this many down keys listed by name (idalloc_segment_keys_down counts them all) */
 const MAX_DOWN_LISTED = 1000;
 
@@ -55,9 +53,15 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        const keys = listed();
-        for (const [strategy, byKey] of counter.issued) {
-          for (const [key, n] of byKey) if (strategy !== 'segment' || keys.has(key)) this.inc({ strategy, key }, n);
+        for (const [strategy, totals] of counter.issued.byStrategy) {
+          if (strategy !== 'segment') {
+            for (const [key, t] of totals.byKey) this.inc({ strategy, key }, t.total); // one key, ''
+            continue;
+          }
+          for (const key of listed()) {
+            const n = counter.issued.get(strategy, key);
+            if (n > 0) this.inc({ strategy, key }, n);
+          }
         }
       },
     });
@@ -68,11 +72,7 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [strategy, byKey] of counter.issued) {
-          let sum = 0;
-          for (const n of byKey.values()) sum += n;
-          this.inc({ strategy }, sum);
-        }
+        for (const [strategy, totals] of counter.issued.byStrategy) this.inc({ strategy }, totals.total);
       },
     });
     new Gauge({
@@ -126,7 +126,7 @@ export class MetricsService {
       registers: register,
       collect() {
         this.reset();
-        for (const [code, n] of counter.errors) this.inc({ code }, n);
+        for (const [code, t] of counter.errors.byStrategy.get('error')?.byKey ?? []) this.inc({ code }, t.total);
       },
     });
     this.requestMetrics(requests);
@@ -336,34 +336,29 @@ export class MetricsService {
 
   /**
    * Which keys get per-key series: the busiest by rate (filled up to the setting with the keys
-   * first used), then every key down (up to 1,000) or past
-   * half its space (the alerts on rollbacks, failing fetches and space need those whatever their
-   * rate). One pass over the keys in use, nothing per key in the output beyond the listed.
+   * first used), then every key down (up to 1,000) or past half its space (the alerts on
+   * rollbacks, failing fetches and space need those whatever their rate). Nothing here walks the
+   * keys in use: the rates are IssueHistory's bounded series, the totals and the keys down or past
+   * half their space the generator's running ones (keySummary).
    */
   private list(withPublicKeys: boolean): Listing {
     const top = this.config.METRICS_TOP_KEYS;
     const keys = new Set(this.history.busiest('segment', top, RATE_WINDOW_MS));
-    let fill = top - keys.size;
-    const down = { rollback: 0, fetch_failing: 0 };
-    let inUse = 0;
-    let idsLeft = 0;
-    let downListed = 0;
-    for (const [key, { buffer }] of this.segment.inUse()) {
-      inUse++;
-      // fewer busy keys than the setting: the first keys used fill it (a small service lists every key)
-      if (fill > 0 && !keys.has(key)) {
+    // fewer busy keys than the setting: the first keys used fill it (a small service lists every key)
+    if (keys.size < top) {
+      for (const [key] of this.segment.inUse()) {
         keys.add(key);
-        fill--;
+        if (keys.size >= top) break;
       }
-      if (withPublicKeys || !this.segment.isPublic(key)) idsLeft += buffer.idsLeft;
-      const isDown = buffer.isHalted || buffer.failing;
-      if (buffer.isHalted) down.rollback++;
-      else if (buffer.failing) down.fetch_failing++;
-      if (isDown && downListed < MAX_DOWN_LISTED) {
-        downListed++;
-        keys.add(key);
-      } else if (Number(buffer.highestEnd) / SPACE_63 >= SPACE_LISTED) keys.add(key);
     }
-    return { keys, inUse, down, idsLeft };
+    const summary = this.segment.keySummary();
+    for (const key of [...summary.halted, ...summary.failing].slice(0, MAX_DOWN_LISTED)) keys.add(key);
+    for (const key of summary.pastHalfSpace) keys.add(key);
+    return {
+      keys,
+      inUse: summary.inUse,
+      down: { rollback: summary.halted.length, fetch_failing: summary.failing.length },
+      idsLeft: summary.idsLeft + (withPublicKeys ? summary.publicIdsLeft : 0),
+    };
   }
 }

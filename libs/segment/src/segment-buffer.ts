@@ -40,6 +40,16 @@ export interface SegmentBufferOptions {
   onFetched?: (range: FetchedRange, ms: number, buffer: SegmentBuffer) => void;
   /** requests allowed to wait at once; one more is refused at once (SEGMENT_UNAVAILABLE) */
   maxWaiters?: number;
+  /**
+   * the ids buffered by every buffer sharing it, kept as they change (a closed buffer's taken
+   * out): totals over 100,000 keys without walking them
+   */
+  tally?: IdsTally;
+}
+
+/** a running sum of SegmentBuffer.idsLeft over the buffers that share it */
+export interface IdsTally {
+  idsLeft: number;
 }
 
 export interface Rollback {
@@ -266,6 +276,7 @@ export class SegmentBuffer {
       if (segment.remaining === 0) this.retire();
     }
     this.available -= count;
+    if (this.options.tally !== undefined) this.options.tally.idsLeft -= count;
     this.maybeFetch();
     return ranges;
   }
@@ -280,6 +291,7 @@ export class SegmentBuffer {
     const segment = this.segments[0];
     const id = segment.takeNumber();
     this.available--;
+    if (this.options.tally !== undefined) this.options.tally.idsLeft--;
     if (segment.remaining === 0) this.retire();
     this.maybeFetch();
     return id;
@@ -417,6 +429,8 @@ export class SegmentBuffer {
 
   /** `reason`: what the requests still waiting are answered (a deleted key's UNKNOWN_KEY) */
   close(reason: unknown = new IdError('SEGMENT_UNAVAILABLE', 'shutting down')): void {
+    // what it holds no longer counts: it will never issue it
+    if (!this.closed && this.options.tally !== undefined) this.options.tally.idsLeft -= this.available;
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.rejectAll(reason);
@@ -474,6 +488,7 @@ export class SegmentBuffer {
       if (segment.remaining === 0) this.retire();
     }
     this.available -= count;
+    if (this.options.tally !== undefined) this.options.tally.idsLeft -= count;
     return ids;
   }
 
@@ -505,6 +520,7 @@ export class SegmentBuffer {
       if (which(s)) {
         this.noteIssued(s);
         this.available -= s.remaining;
+        if (this.options.tally !== undefined) this.options.tally.idsLeft -= s.remaining;
       } else {
         this.segments[kept++] = s;
       }
@@ -683,7 +699,9 @@ export class SegmentBuffer {
     if (stepVersion === this.stepVersion) this.stepInUse = step;
     if (range.end > range.start) {
       this.segments = this.segments.concat([new Segment(range.start, range.end, lane)]);
-      this.available += Number(range.end - range.start);
+      const size = Number(range.end - range.start);
+      this.available += size;
+      if (this.options.tally !== undefined) this.options.tally.idsLeft += size;
     }
     this.options.onFetched?.(range, this.lastFetchMs, this);
     this.serveWaiters();

@@ -273,6 +273,33 @@ describe('SegmentGenerator', () => {
     b.close();
   });
 
+  it('keySummary: the ids buffered and the keys down, kept as they change, agree with a walk over every key', async () => {
+    const store = new MemoryStore();
+    for (const key of ['a', 'b', 'c', 'd']) store.add(key, 1n, 100);
+    store.add('huge', 1n << 62n, 100);
+    const g = generator(store);
+    await g.next('a', 5);
+    await g.next('b', 95); // past the preload: the next range comes too
+    await g.next('c', 1);
+    await g.next('huge', 1);
+    await settle();
+    const walked = () => [...g.inUse()].reduce((sum, [, { buffer }]) => sum + buffer.idsLeft, 0);
+    expect(g.keySummary()).toMatchObject({ inUse: 4, idsLeft: walked(), publicIdsLeft: 0, halted: [], failing: [], pastHalfSpace: ['huge'] });
+    store.rows.get('c')!.maxId = '50'; // rolled back below what this instance fetched
+    await g.poll();
+    store.down = true;
+    g.next('a', 95); // 'a' refills: fails
+    await settle();
+    await settle();
+    const summary = g.keySummary();
+    expect(summary).toMatchObject({ inUse: 4, halted: ['c'], failing: ['a'] });
+    expect(summary.idsLeft).toBe(walked());
+    expect(g.health().detail.database).toMatchObject({ status: 'down' });
+    store.down = false;
+    g.close();
+    expect(g.keySummary().idsLeft).toBe(0); // closed buffers hold nothing that will be issued
+  });
+
   it('a poll reading max_id below what this instance fetched halts the key at once', async () => {
     const store = new MemoryStore();
     store.add('k', 1n, 100);

@@ -1,7 +1,7 @@
 import { Clock, errorForLog, GeneratorHealth, IdError, IdGenerator, IdRange, isIdError, publicError, systemClock } from '@app/core';
 import { randomUUID } from 'node:crypto';
 import { IdPermutation } from '@app/fpe';
-import { FetchedRange, isDatabaseTrouble, RangeSource, Rollback, SegmentBuffer, SegmentBufferOptions } from './segment-buffer';
+import { FetchedRange, IdsTally, isDatabaseTrouble, RangeSource, Rollback, SegmentBuffer, SegmentBufferOptions } from './segment-buffer';
 import { ChangeWatch } from './change-watch';
 import { FetchBatcher } from './fetch-batch';
 import { fetchedRange, TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
@@ -88,6 +88,28 @@ export interface FormatFill {
   capacity: bigint;
 }
 
+/**
+ * Totals over every key in use and the keys that must be named (metrics, readiness): kept as keys
+ * change, not counted by walking them, so a scrape or a readiness probe costs the same at 100,000
+ * keys as at 10.
+ */
+export interface KeySummary {
+  inUse: number;
+  /** ids buffered over every key but the public ones */
+  idsLeft: number;
+  /** ids buffered over the public keys */
+  publicIdsLeft: number;
+  /** keys halted by the rollback guard */
+  halted: string[];
+  /** keys whose last fetch failed, not halted */
+  failing: string[];
+  /** keys whose fetches reached past half their id space (2^62) */
+  pastHalfSpace: string[];
+}
+
+/** half of a segment key's id space (2^63): keys past it are named by metrics whatever their rate */
+const HALF_SPACE = 1n << 62n;
+
 export interface KeyInUse {
   buffer: SegmentBuffer;
   public: boolean;
@@ -139,6 +161,16 @@ export class SegmentGenerator implements IdGenerator {
   private fetchedSincePoll = new Set<string>();
   /** keys halted here: they publish their targets on every poll */
   private readonly haltedKeys = new Set<string>();
+  /**
+   * keys whose last fetch failed, keys with a format, keys past half their space: each a superset
+   * (checked when read), so nothing walks every key to find them
+   */
+  private readonly failingKeys = new Set<string>();
+  private readonly formattedKeys = new Set<string>();
+  private readonly pastHalfSpaceKeys = new Set<string>();
+  /** ids buffered over the keys in use (SegmentBuffer keeps them), public keys apart */
+  private readonly plainIds: IdsTally = { idsLeft: 0 };
+  private readonly publicIds: IdsTally = { idsLeft: 0 };
   private readonly cost = { polls: 0, keyReads: 0, rowsRead: 0 };
   readonly instanceId: string;
   private readonly periodKeys: PeriodKeyStore;
@@ -163,8 +195,8 @@ export class SegmentGenerator implements IdGenerator {
   /** per formatted key in use here, how full its current period is (metrics) */
   formatFill(): FormatFill[] {
     const fill: FormatFill[] = [];
-    for (const [key, info] of this.keys) {
-      const formatted = info.formatted;
+    for (const key of this.formattedKeys) {
+      const formatted = this.keys.get(key)?.formatted;
       if (formatted === undefined) continue;
       const period = this.keys.get(formatted.currentPeriodKey);
       let reached = 0n;
@@ -195,7 +227,32 @@ export class SegmentGenerator implements IdGenerator {
     this.keys.delete(key);
     this.unpolled.delete(key);
     this.fetchedSincePoll.delete(key);
+    this.dropNotable(key);
+  }
+
+  private dropNotable(key: string): void {
     this.haltedKeys.delete(key);
+    this.failingKeys.delete(key);
+    this.formattedKeys.delete(key);
+    this.pastHalfSpaceKeys.delete(key);
+  }
+
+  keySummary(): KeySummary {
+    const halted: string[] = [];
+    for (const key of this.haltedKeys) if (this.keys.get(key)?.buffer.isHalted) halted.push(key);
+    const failing: string[] = [];
+    for (const key of this.failingKeys) {
+      const buffer = this.keys.get(key)?.buffer;
+      if (buffer?.failing !== true) this.failingKeys.delete(key);
+      else if (!buffer.isHalted) failing.push(key);
+    }
+    const pastHalfSpace: string[] = [];
+    for (const key of this.pastHalfSpaceKeys) {
+      const buffer = this.keys.get(key)?.buffer;
+      if (buffer === undefined || buffer.highestEnd < HALF_SPACE) this.pastHalfSpaceKeys.delete(key);
+      else pastHalfSpace.push(key);
+    }
+    return { inUse: this.keys.size, idsLeft: this.plainIds.idsLeft, publicIdsLeft: this.publicIds.idsLeft, halted, failing, pastHalfSpace };
   }
 
   /**
@@ -419,13 +476,9 @@ export class SegmentGenerator implements IdGenerator {
 
   health(): GeneratorHealth {
     const keys: Record<string, unknown> = {};
-    let withIds = 0;
-    let failing = 0;
     let listed = 0;
     for (const [key, { buffer, permutation }] of this.keys) {
-      if (buffer.idsLeft > 0) withIds++;
-      if (isDatabaseTrouble(buffer.lastFetchError)) failing++;
-      if (listed++ >= MAX_KEYS_IN_DETAIL) continue;
+      if (listed++ >= MAX_KEYS_IN_DETAIL) break;
       const state = buffer.state();
       keys[key] = {
         status: buffer.isHalted || buffer.failing ? 'down' : 'up',
@@ -434,9 +487,9 @@ export class SegmentGenerator implements IdGenerator {
         ...(state.reason ? { reason: permutation === undefined ? state.reason : publicReason(buffer) } : {}),
       };
     }
-    const databaseDown = failing > 0 || this.lastDatabaseError !== null;
+    const databaseDown = this.databaseError() !== null;
     // Local trouble only: keys in use, not one id buffered, and the database failing us.
-    const ready = !(this.keys.size > 0 && withIds === 0 && databaseDown);
+    const ready = !(this.keys.size > 0 && this.plainIds.idsLeft + this.publicIds.idsLeft === 0 && databaseDown);
     const poll = this.pollStatus();
     return {
       ready,
@@ -452,9 +505,11 @@ export class SegmentGenerator implements IdGenerator {
     };
   }
 
+  /** a key's fetch failing for the database (the keys whose last fetch failed, not every key), or a lookup's */
   private databaseError(): unknown {
-    for (const { buffer } of this.keys.values()) {
-      if (isDatabaseTrouble(buffer.lastFetchError)) return buffer.lastFetchError;
+    for (const key of this.failingKeys) {
+      const buffer = this.keys.get(key)?.buffer;
+      if (buffer !== undefined && isDatabaseTrouble(buffer.lastFetchError)) return buffer.lastFetchError;
     }
     return this.lastDatabaseError;
   }
@@ -552,8 +607,11 @@ export class SegmentGenerator implements IdGenerator {
     },
   };
   private bufferDefaults?: SegmentBufferOptions;
+  private publicBufferDefaults?: SegmentBufferOptions;
 
-  private sharedBufferOptions(): SegmentBufferOptions {
+  /** one options object for every plain key, one for every public key (their ids counted apart) */
+  private sharedBufferOptions(publicKey: boolean): SegmentBufferOptions {
+    if (publicKey) return (this.publicBufferDefaults ??= { ...this.sharedBufferOptions(false), tally: this.publicIds });
     return (this.bufferDefaults ??= {
       preload: this.options.preload,
       waitMs: this.options.waitMs,
@@ -562,19 +620,24 @@ export class SegmentGenerator implements IdGenerator {
       dynamicStep: this.options.dynamicStep,
       maxWaiters: this.options.maxWaiters,
       clock: this.clock,
+      tally: this.plainIds,
       onRollback: (rollback, buffer) => this.halted(buffer.key, rollback),
-      onFetched: (_range, ms, buffer) => {
+      onFetched: (range, ms, buffer) => {
         this.fetchedSincePoll.add(buffer.key);
+        this.failingKeys.delete(buffer.key);
+        if (range.end >= HALF_SPACE) this.pastHalfSpaceKeys.add(buffer.key);
         this.options.onFetched?.(buffer.key, ms);
       },
       onFetchError: (e, buffer) => {
         const key = buffer.key;
+        this.failingKeys.add(key);
         if (isIdError(e) && e.code === 'UNKNOWN_KEY') {
           // deleted from the table (by hand, or lost with a restore): forget it, like any missing
           // key, leaving its mark at what we reached
           this.leaveMark(key, this.keys.get(key)?.buffer.reachedEnd ?? 0n);
           this.keys.get(key)?.buffer.close(e); // those waiting hear UNKNOWN_KEY, not "shutting down"
           this.keys.delete(key);
+          this.dropNotable(key);
           this.rememberMiss(key);
         } else {
           this.options.log.warn(`segment fetch for key "${key}" failed: ${errorForLog(e)}`);
@@ -585,7 +648,7 @@ export class SegmentGenerator implements IdGenerator {
 
   /** under the key as asked for: the buffer is found by that name, whatever the row spells */
   private addKey(key: string, row: SegmentKeyRow): SegmentBuffer {
-    const buffer = new SegmentBuffer(key, this.bufferSource, this.sharedBufferOptions(), { step: row.step, stepMax: this.stepMaxFor(key, row) });
+    const buffer = new SegmentBuffer(key, this.bufferSource, this.sharedBufferOptions(row.public), { step: row.step, stepMax: this.stepMaxFor(key, row) });
     const info: KeyInfo = {
       buffer,
       permutation: row.public ? this.permutationFor(row) : undefined,
@@ -637,6 +700,8 @@ export class SegmentGenerator implements IdGenerator {
     }
     try {
       info.formatted = this.formattedKey(key, row);
+      if (info.formatted === undefined) this.formattedKeys.delete(key);
+      else this.formattedKeys.add(key);
     } catch (e) {
       info.refused = new IdError('SEGMENT_UNAVAILABLE', `key "${key}": its stored format cannot be read; set it again with PATCH /admin/segments/${key}`);
       this.options.log.error(`key "${key}": stored format unreadable: ${errorForLog(e)}`);
@@ -698,7 +763,7 @@ export class SegmentGenerator implements IdGenerator {
       }
       // this process's own fetches, not read back: their marks as the key read would raise them
       if (unchanged) await this.raiseOwnMarks(fetched);
-      for (const info of [...this.keys.values()]) if (info.formatted !== undefined) await info.formatted.watch();
+      for (const key of [...this.formattedKeys]) await this.keys.get(key)?.formatted?.watch();
       for (const key of this.haltedKeys) {
         if (this.keys.get(key)?.buffer.isHalted) halted.add(key);
         else this.haltedKeys.delete(key);
