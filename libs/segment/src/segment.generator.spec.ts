@@ -300,6 +300,23 @@ describe('SegmentGenerator', () => {
     expect(g.keySummary().idsLeft).toBe(0); // closed buffers hold nothing that will be issued
   });
 
+  it("a key's first lookup guards its first fetch: a database restored between them halts the key (simulation seed 7342)", async () => {
+    // another instance drew [906, 916); this instance looks the key up at 916, then the database
+    // is restored to a copy from before that draw
+    class RestoredAfterLookup extends MemoryStore {
+      override async findMany(keys: string[]): Promise<SegmentKeyRow[]> {
+        const rows = await super.findMany(keys);
+        this.rows.get('k')!.maxId = '906';
+        return rows;
+      }
+    }
+    const store = new RestoredAfterLookup();
+    store.add('k', 916n, 10);
+    const g = generator(store);
+    await expect(g.next('k', 1)).rejects.toThrow(/rolled back/);
+    g.close();
+  });
+
   it('a poll reading max_id below what this instance fetched halts the key at once', async () => {
     const store = new MemoryStore();
     store.add('k', 1n, 100);
