@@ -77,8 +77,34 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
     return this.db.exec(this.who, what, write, work);
   }
 
-  claim(): Promise<AcquiredWorker | null> {
-    throw new Error('the simulator leases from a pool; static and ordinal ids are not simulated');
+  /**
+   * Two conditional UPDATEs of one row (worker.entity's claim): free or already ours, else lapsed
+   * (a takeover); then the read of the row just taken (a statement of its own).
+   */
+  async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
+    for (const takenOver of [false, true]) {
+      const taken = await this.exec(`claim worker ${workerId}${takenOver ? ' (lapsed)' : ''}`, true, (s) => {
+        const r = s.workers.get(workerId);
+        const dbNow = this.time.now;
+        const free = r !== undefined && (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null || r.instanceId === c.instanceId);
+        if (!free) throw new NothingTaken();
+        r.instanceId = c.instanceId;
+        r.heartbeatAt = dbNow;
+        r.acquiredAt = dbNow;
+        return true;
+      }).catch((e) => {
+        if (e instanceof NothingTaken) return false;
+        throw e;
+      });
+      if (taken) {
+        const row = await this.exec(`read worker ${workerId}`, false, (s) => {
+          const r = s.workers.get(workerId);
+          return r !== undefined && r.instanceId === c.instanceId ? { reservedUntil: r.reservedUntil } : null;
+        });
+        return row === null ? null : { workerId, reservedUntil: row.reservedUntil, takenOver };
+      }
+    }
+    return null;
   }
 
   inspect(workerId: number): Promise<WorkerHolder | null> {

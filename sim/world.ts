@@ -161,7 +161,7 @@ class SimInstance {
     const lease = new WorkerLease({
       store: this.leaseStore,
       clock,
-      setting: { mode: 'lease', from: 0, to: w.workerPool - 1 },
+      setting: w.staticWorkerIds ? { mode: 'static', workerId: this.index } : { mode: 'lease', from: 0, to: w.workerPool - 1 },
       claimant: { instanceId: name, host: 'sim', pid: this.index },
       leaseMs: LEASE.leaseMs,
       reserveMs: w.reserveMs,
@@ -234,6 +234,11 @@ export class World {
   /** worker_node's database, when this world runs the snowflake */
   readonly leaseDb?: SimDatabase;
   readonly workerPool: number = 0;
+  /**
+   * a quarter of the snowflake worlds: each instance has its own worker id (SNOWFLAKE_WORKER_ID, or
+   * a StatefulSet's ordinal: the same claim), the same across its restarts
+   */
+  readonly staticWorkerIds: boolean = false;
   readonly reserveMs: number = 0;
   /** faults (the snowflake's included) stop here; the quiet end follows */
   private faultsUntil = Infinity;
@@ -303,6 +308,8 @@ export class World {
       // a server that lost writes to a failover is cloned again before it serves: never sooner
       // than a reservation lost with those writes lasts (docs/strategies.md)
       this.leaseDb.rebuildMs = this.reserveMs + LEASE.maxSkewMs;
+      // drawn on a stream of its own: the lease worlds' faults stay as they were
+      this.staticWorkerIds = new Rng((options.seed * 7_919 + 11) >>> 0).chance(0.25);
     }
   }
 

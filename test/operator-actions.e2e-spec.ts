@@ -212,13 +212,18 @@ describe.each(dialects())('operator actions on %s with two instances', (dialect)
     for (let i = 0; i < 6; i++) issued.push(...(await takeP(a, 100))); // A draws six more segments
     await sleep(3 * POLL_MS); // B has polled them
     await snapshot.restore(); // back to before A's draws, under both processes
-    // each halts once it asks the database for a segment and gets one below its guard
-    const halted = await eventually(async () => {
-      const answers = await Promise.all([a, b].map((s) => request(`${s.url}/ids/partition?count=10`)));
-      for (const r of answers) if (r.status === 200) issued.push(...r.body.ids);
-      return answers.every((r) => r.status === 503);
-    }, 30_000);
-    expect(halted).toBe(true);
+    // each halts once it asks the database for a segment and gets one below its guard; each is
+    // drained on its own (a halted one answers only after its wait, which must not pace the other)
+    const halts = await Promise.all(
+      [a, b].map((s) =>
+        eventually(async () => {
+          const r = await request(`${s.url}/ids/partition?count=50`);
+          if (r.status === 200) issued.push(...r.body.ids);
+          return r.status === 503;
+        }, 60_000),
+      ),
+    );
+    expect(halts).toEqual([true, true]);
     const highest = issued.map(BigInt).reduce((x, y) => (x > y ? x : y));
     // the number an operator may find in a stale record: above the restored counter, below what was issued
     const careless = highest - 300n;

@@ -446,6 +446,9 @@ export class WorkerLease implements PermitSource {
       return;
     }
     if (got === null) {
+      // the rows this process seeded may be gone (a failover that lost their insert): nothing to
+      // take would then look held for good; the next try counts them again and seeds what is missing
+      this.seededTo = setting.mode === 'lease' ? setting.from - 1 : -1;
       if (setting.mode === 'lease') {
         this.wait(
           'pool',
