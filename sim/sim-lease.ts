@@ -42,26 +42,44 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
    * (heartbeat older than leaseMs by the database's clock); ORDER BY GREATEST(reserved_until, now),
    * RAND() LIMIT 1. Then the read of the row just taken (a statement of its own).
    */
-  async acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
+  acquire(from: number, to: number, c: Claimant, nowMs: number, leaseMs: number): Promise<AcquiredWorker | null> {
+    return this.take('acquire a worker', c, (s, takenOver, dbNow) =>
+      [...s.workers.entries()]
+        .filter(([id, r]) => id >= from && id <= to && (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null))
+        .map(([id, r]) => ({ id, order: Math.max(r.reservedUntil, nowMs), rand: this.db.rand() }))
+        .sort((a, b) => a.order - b.order || a.rand - b.rand)[0]?.id,
+    );
+  }
+
+  /**
+   * Two conditional UPDATEs of one row (worker.entity's claim): free or already ours, else lapsed
+   * (a takeover); then the read of the row just taken (a statement of its own).
+   */
+  claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
+    return this.take(`claim worker ${workerId}`, c, (s, takenOver, dbNow) => {
+      const r = s.workers.get(workerId);
+      if (r === undefined) return undefined;
+      return (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null || r.instanceId === c.instanceId) ? workerId : undefined;
+    });
+  }
+
+  /** the row `pick` names (a free one, then a lapsed one: takenOver) taken for c, then read back */
+  private async take(what: string, c: Claimant, pick: (s: DbState, takenOver: boolean, dbNow: number) => number | undefined): Promise<AcquiredWorker | null> {
     for (const takenOver of [false, true]) {
-      const taken = await this.exec( `acquire a worker${takenOver ? ' (lapsed)' : ''}`, true, (s) => {
-        const dbNow = this.time.now;
-        const candidates = [...s.workers.entries()]
-          .filter(([id, r]) => id >= from && id <= to && (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null))
-          .map(([id, r]) => ({ id, r, order: Math.max(r.reservedUntil, nowMs), rand: this.db.rand() }))
-          .sort((a, b) => a.order - b.order || a.rand - b.rand);
-        if (candidates.length === 0) throw new NothingTaken();
-        const { id, r: row } = candidates[0];
+      const taken = await this.exec(`${what}${takenOver ? ' (lapsed)' : ''}`, true, (s) => {
+        const id = pick(s, takenOver, this.time.now);
+        if (id === undefined) throw new NothingTaken();
+        const row = s.workers.get(id)!;
         row.instanceId = c.instanceId;
-        row.heartbeatAt = dbNow;
-        row.acquiredAt = dbNow;
+        row.heartbeatAt = this.time.now;
+        row.acquiredAt = this.time.now;
         return id;
       }).catch((e) => {
         if (e instanceof NothingTaken) return null;
         throw e;
       });
       if (taken !== null) {
-        const row = await this.exec( `read worker ${taken}`, false, (s) => {
+        const row = await this.exec(`read worker ${taken}`, false, (s) => {
           const r = s.workers.get(taken);
           return r !== undefined && r.instanceId === c.instanceId ? { reservedUntil: r.reservedUntil } : null;
         });
@@ -75,36 +93,6 @@ export class SimWorkerLeaseStore implements WorkerLeaseStore {
     // a dead process sends nothing and hears nothing: its lease's timers stop at their next step
     if (this.dead) return new Promise<T>(() => undefined);
     return this.db.exec(this.who, what, write, work);
-  }
-
-  /**
-   * Two conditional UPDATEs of one row (worker.entity's claim): free or already ours, else lapsed
-   * (a takeover); then the read of the row just taken (a statement of its own).
-   */
-  async claim(workerId: number, c: Claimant, leaseMs: number): Promise<AcquiredWorker | null> {
-    for (const takenOver of [false, true]) {
-      const taken = await this.exec(`claim worker ${workerId}${takenOver ? ' (lapsed)' : ''}`, true, (s) => {
-        const r = s.workers.get(workerId);
-        const dbNow = this.time.now;
-        const free = r !== undefined && (takenOver ? r.instanceId !== null && lapsed(r, dbNow, leaseMs) : r.instanceId === null || r.instanceId === c.instanceId);
-        if (!free) throw new NothingTaken();
-        r.instanceId = c.instanceId;
-        r.heartbeatAt = dbNow;
-        r.acquiredAt = dbNow;
-        return true;
-      }).catch((e) => {
-        if (e instanceof NothingTaken) return false;
-        throw e;
-      });
-      if (taken) {
-        const row = await this.exec(`read worker ${workerId}`, false, (s) => {
-          const r = s.workers.get(workerId);
-          return r !== undefined && r.instanceId === c.instanceId ? { reservedUntil: r.reservedUntil } : null;
-        });
-        return row === null ? null : { workerId, reservedUntil: row.reservedUntil, takenOver };
-      }
-    }
-    return null;
   }
 
   inspect(workerId: number): Promise<WorkerHolder | null> {
