@@ -122,9 +122,9 @@ describe.each(dialects)('worker_node store on $name', (d) => {
     // free rows are picked at random, not lowest first: ten from a hundred never-held rows are
     // not the ten lowest (odds of that by chance: 1 in 17 trillion)
     const ten = [];
-    for (let n = 0; n < 10; n++) ten.push((await store.acquire(500, 599, claimant(10 + n), now, LEASE))!.workerId);
+    for (let n = 0; n < 10; n++) ten.push((await store.acquire(900, 999, claimant(10 + n), now, LEASE))!.workerId);
     expect(new Set(ten).size).toBe(10);
-    expect(ten.sort((x, y) => x - y)).not.toEqual([500, 501, 502, 503, 504, 505, 506, 507, 508, 509]);
+    expect(ten.sort((x, y) => x - y)).not.toEqual([900, 901, 902, 903, 904, 905, 906, 907, 908, 909]);
   });
 
   it('a lease is free once its heartbeat is older than the lease by the database clock, whatever the instance clock says', async () => {
