@@ -415,6 +415,24 @@ describe('PartitionedSource', () => {
   });
 });
 
+describe('PartitionedSource guard under a re-based layout', () => {
+  it("a database gone back past the re-base's fence (an allocation below the layout's first) halts the partition", async () => {
+    const p1 = new FakePartition(1);
+    const { source: old } = await checkedSource([p1], 1, 1000);
+    await old.fetch();
+    const p2 = new FakePartition(2);
+    const { keeper } = await checkedSource([p1], 1, 1000);
+    await keeper.rebase({ total: 2, segmentSize: 100 }, [p2]);
+    const first = p1.layouts.at(-1)!.first;
+    p1.n = first - 2n; // the counter lost the fence and more (the layout record kept); this instance starts after it
+    const { source, buffer, fetched } = await guardedSource([p1, p2], 2, 100);
+    expect(await buffer.take(100)).toHaveLength(100);
+    // nothing fetched here yet: the floor is the layout's base, which the check observed
+    expect(fetched.map((r) => r.lane)).toEqual(['2']);
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 2000, below 2001/) }, '2': { status: 'up' } } });
+  });
+});
+
 describe('PartitionedSource poll', () => {
   it('a poll reading below what was fetched neither halts nor lowers the guard (MAX(id) can lag concurrent REPLACEs)', async () => {
     const p1 = new FakePartition(1);

@@ -240,8 +240,8 @@ export class PartitionedSource implements RangeSource {
       return undefined;
     }
     // An allocation below the layout's first (the database went back past the fence) has no
-    // range in it: an empty one at the layout's base, below the floor the check observed there,
-    // which the guard refuses.
+    // range in it: an empty one just below the layout's base, under the floor the check observed
+    // there (kept across skips), which the guard refuses.
     const range = rangeOf(layout, allocation.n) ?? { start: layout.base - 1n, end: layout.base - 1n };
     if (range.start > PARTITION_MAX_ID) {
       throw new IdError('ID_SPACE_EXHAUSTED', `the partitioned sequence has passed ${PARTITION_MAX_ID} (2^53-1), the largest id /alloc can answer`);
