@@ -118,31 +118,17 @@ class SimInstance {
     // every instance holds every partition, preferring its own (go-id-alloc's PartitionIdx)
     const order = w.partitionDbs.map((_, i) => ((i + this.index) % w.partitionDbs.length) + 1);
     this.partitionStores = order.map((idx) => new SimPartitionStore(idx, w.partitionDbs[idx - 1], name, w.time, w.checker));
-    let buffer: SegmentBuffer | undefined;
     const source = new PartitionedSource(
       this.partitionStores,
       w.partitionDbs.length,
       quiet,
       this.clock,
-      {
-        dropLane: (lane) => {
-          buffer!.skipObserved(lane);
-          return buffer!.issuedEnd(lane);
-        },
-        issuedEnd: (lane) => buffer!.issuedEnd(lane),
-      },
+      { preload: w.preload, waitMs: 2000, step: w.partitionSize, stepMax: w.partitionSize },
       publishedPartitionTargets(store, TARGET_FRESH_POLLS * POLL_MS + STATEMENT_TIMEOUT_MS),
       name,
       POLL_MS + STATEMENT_TIMEOUT_MS,
     );
-    buffer = new SegmentBuffer('partition', source, {
-      preload: w.preload,
-      waitMs: 2000,
-      step: w.partitionSize,
-      stepMax: w.partitionSize,
-      dynamicStep: false,
-      clock: this.clock,
-    });
+    const buffer = source.buffer;
     this.source = source;
     this.partitionBuffer = buffer;
     this.keeper = new PartitionLayoutKeeper(this.partitionStores, source, { total: w.partitionDbs.length, segmentSize: w.partitionSize }, false, quiet);

@@ -36,12 +36,15 @@ export class PartitionWatch {
       if (this.source.layoutOf(store.idx) === undefined || this.polling.has(store.idx)) continue;
       this.polling.add(store.idx);
       const sentAt = this.source.now();
+      const fetchedAtSend = this.source.fetchedEnd(store.idx);
       store
         .poll()
         .then(
           (answer) => {
-            this.source.observe(store.idx, answer);
+            this.source.observe(store.idx, answer, fetchedAtSend);
             this.source.pollAnswered(store.idx, sentAt);
+            // a partition halted, or read below what was fetched here, publishes its target at once
+            void this.source.publishTargets(store.idx).catch(() => undefined);
           },
           // a partition whose database is away shows in the source's fetch errors, and past
           // skipAppliedWithinMs as "skip status unknown"

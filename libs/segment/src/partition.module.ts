@@ -28,7 +28,6 @@ import { SegmentStore } from './segment-store';
 import { SEGMENT_STORE, SegmentModule } from './segment.module';
 import { SegmentGenerator } from './segment.generator';
 import { PartitionGenerator } from './partition.generator';
-import { SegmentBuffer } from './segment-buffer';
 
 const nestLogger = new Logger('Partition');
 const log = {
@@ -158,18 +157,19 @@ export class PartitionRuntime {
             ? new ServerPartitionStore(p.idx, mainPool)
             : new SqlitePartitionStore(p.idx, sqliteHandle(main), writer!);
         });
-        let buffer: SegmentBuffer | undefined;
         const source = new PartitionedSource(
           stores,
           placements[0].total,
           log,
           undefined,
           {
-            dropLane: (lane) => {
-              buffer!.skipObserved(lane);
-              return buffer!.issuedEnd(lane);
-            },
-            issuedEnd: (lane) => buffer!.issuedEnd(lane),
+            preload: config.SEGMENT_PRELOAD,
+            waitMs: config.SEGMENT_WAIT_MS,
+            // unused: the source's ranges are the recorded layout's segments
+            step: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
+            stepMax: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
+            onFetchError: () => undefined, // the source logs per partition
+            onFetched: (range, ms) => observations.fetched('partition', range.lane ?? '', ms),
           },
           // in id_segment_halt beside the keys' targets, under the same instance id and freshness
           publishedPartitionTargets(segmentStore, TARGET_FRESH_POLLS * config.SEGMENT_POLL_MS + statementBudgetMs(mainHosts)),
@@ -178,16 +178,6 @@ export class PartitionRuntime {
           config.SEGMENT_POLL_MS +
             Math.max(...placements.map((p) => statementBudgetMs(p.url === undefined ? mainHosts : parseDbUrl(serverUrl(p.url)).hosts.length))),
         );
-        buffer = new SegmentBuffer('partition', source, {
-          preload: config.SEGMENT_PRELOAD,
-          waitMs: config.SEGMENT_WAIT_MS,
-          // unused: the source's ranges are the recorded layout's segments
-          step: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
-          stepMax: config.PARTITION_SEGMENT_SIZE ?? NEW_LAYOUT_SEGMENT_SIZE,
-          dynamicStep: false,
-          onFetchError: () => undefined, // the source logs per partition
-          onFetched: (range, ms) => observations.fetched('partition', range.lane ?? '', ms),
-        });
         const keeper = new PartitionLayoutKeeper(
           stores,
           source,
@@ -204,7 +194,7 @@ export class PartitionRuntime {
             await Promise.all(opened.map((s) => s.close()));
           }
         };
-        return new PartitionRuntime(new PartitionGenerator(source, buffer, rebase, source.skipAppliedWithinMs), keeper, watch, stores);
+        return new PartitionRuntime(new PartitionGenerator(source, source.buffer, rebase, source.skipAppliedWithinMs), keeper, watch, stores);
       },
     },
     { provide: PartitionGenerator, inject: [PartitionRuntime], useFactory: (runtime: PartitionRuntime) => runtime.generator },

@@ -2,7 +2,8 @@ import { IdError } from '@app/core';
 import { LayoutFence, PartitionStore } from './partition-store';
 import { NEW_LAYOUT_SEGMENT_SIZE, PartitionLayout, StartLayout } from './partition-layout';
 import { PartitionLayoutKeeper } from './partition-layout-keeper';
-import { PartitionedSource } from './partitioned-source';
+import { PartitionedSource, PartitionTargets } from './partitioned-source';
+import { FetchedRange } from './segment-buffer';
 
 /** a partition table and its layout record in memory */
 class FakePartition implements PartitionStore {
@@ -62,11 +63,41 @@ class FakePartition implements PartitionStore {
 }
 
 /** a source over fakes whose first layout (total, size) is recorded and checked */
-async function checkedSource(stores: FakePartition[], total: number, size: number, events = {}) {
-  const source = new PartitionedSource(stores, total, log, undefined, events);
+async function checkedSource(stores: FakePartition[], total: number, size: number) {
+  const source = new PartitionedSource(stores, total, log);
   const keeper = keeperOf(stores, { total, segmentSize: size }, { source });
   await keeper.check(true);
   return { source, keeper };
+}
+
+/**
+ * The same, drawn through its buffer, where the rollback guard is: `fetched` lists the ranges the
+ * buffer accepted, in order. With the default preload of 1, a range is fetched when the buffer
+ * is empty and ids are asked for, or once the held one is used up.
+ */
+async function guardedSource(stores: FakePartition[], total: number, size: number, preload = 1, shared?: { targets: PartitionTargets; instanceId: string }) {
+  const fetched: FetchedRange[] = [];
+  const buffer = { preload, waitMs: 1000, onFetched: (range: FetchedRange) => fetched.push(range) };
+  const source = new PartitionedSource(stores, total, log, undefined, buffer, shared?.targets, shared?.instanceId);
+  await keeperOf(stores, { total, segmentSize: size }, { source }).check(true);
+  return { source, buffer: source.buffer, fetched };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+/** id_segment_halt in memory: what each instance published last, per partition */
+function memoryTargets(): PartitionTargets {
+  const published = new Map<string, { idx: number; above: bigint }[]>();
+  return {
+    publish: async (instanceId, targets) => void published.set(instanceId, targets),
+    required: async (idxs) => {
+      const found = new Map<number, bigint>();
+      for (const t of [...published.values()].flat()) {
+        if (idxs.includes(t.idx) && (found.get(t.idx) ?? -1n) < t.above) found.set(t.idx, t.above);
+      }
+      return found;
+    },
+  };
 }
 
 /** a layout keeper over fakes with this configuration, on its own source unless one is given */
@@ -105,17 +136,21 @@ describe('PartitionedSource', () => {
   it('halts a partition whose database rolled back and serves from the others; a skip resumes it above the id', async () => {
     const own = new FakePartition(1);
     const other = new FakePartition(2);
-    const { source } = await checkedSource([own, other], 2, 10);
-    await source.fetch(); // own n=0: segment 0
-    await source.fetch(); // own n=1: segment 2
+    const { source, buffer, fetched } = await guardedSource([own, other], 2, 10);
+    expect(await buffer.take(10)).toHaveLength(10); // own n=0: segment 0; used up, so n=1 (segment 2) is fetched
+    await settle();
     own.n = -1n; // restored from a lagging replica
-    const range = await source.fetch(); // own hands out segment 0 again: refused
-    expect(range.lane).toBe('2');
+    expect(buffer.take(10)).toHaveLength(10); // segment 2 used up: the next fetch meets the restore
+    await settle();
+    // own handed out segment 0 again: refused, and the next fetch drew from the other partition
+    expect(fetched.map((r) => [r.lane, r.start])).toEqual([['1', 1n], ['1', 21n], ['2', 11n]]);
     expect(log.error).toHaveBeenCalledWith(expect.stringContaining('ROLLBACK on partition 1'));
-    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/rolled back/) } } });
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/rolled back/) }, '2': { status: 'up' } } });
     const skipped = await source.skip(1, 1000n);
     expect(skipped.firstId).toBeGreaterThan(1000n);
-    const after = await source.fetch();
+    expect(buffer.take(10)).toEqual(Array.from({ length: 10 }, (_, i) => String(11 + i)));
+    await settle();
+    const after = fetched.at(-1)!;
     expect(after.lane).toBe('1');
     expect(after.start).toBe(skipped.firstId);
     expect(after.start).toBeGreaterThan(1000n);
@@ -281,32 +316,80 @@ describe('PartitionedSource', () => {
 
   it('a poll observation counts only against fetches sent after it: a rollback only another instance saw halts the partition', async () => {
     const p1 = new FakePartition(1);
-    const { source } = await checkedSource([p1], 1, 10);
-    expect(await source.fetch()).toMatchObject({ start: 1n, end: 11n });
-    // its own fetch seen by a poll sent before it answered: no halt
+    const { source, buffer, fetched } = await guardedSource([p1], 1, 10);
+    expect(await buffer.take(5)).toHaveLength(5); // [1, 11)
+    // its own fetch seen by a poll: no halt
     source.observe(1, await p1.poll());
-    expect(await source.fetch()).toMatchObject({ start: 11n });
+    expect(buffer.take(5)).toHaveLength(5); // used up: the next is fetched
+    await settle();
+    expect(fetched.map((r) => [r.start, r.end])).toEqual([[1n, 11n], [11n, 21n]]);
     // another instance draws five segments; this one sees them only on its poll
     p1.n += 5n;
     source.observe(1, await p1.poll());
     p1.n = 1n; // the database fails over to a copy from before those draws
+    expect(buffer.take(10)).toHaveLength(10); // used up: the next fetch, [21, 31), meets the failover
+    await settle();
+    expect(fetched).toHaveLength(2);
     await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
-    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/rolled back/) } } });
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 21, below 71/) } } });
   });
 
-  it('a skip made by another instance, observed on the poll, resumes a halted partition and drops what it held', async () => {
+  it('a skip made by another instance, observed on the poll, resumes a halted partition; the halt dropped what it held', async () => {
     const p1 = new FakePartition(1);
-    const dropped: string[] = [];
-    const { source } = await checkedSource([p1], 1, 10, { dropLane: (lane: string) => (dropped.push(lane), 0n) });
-    await source.fetch();
-    await source.fetch();
+    const { source, buffer, fetched } = await guardedSource([p1], 1, 10, 0.5);
+    expect(await buffer.take(5)).toHaveLength(5); // [1, 11), half used: [11, 21) is fetched
+    await settle();
     source.observe(1, await p1.poll());
     p1.n = -1n;
-    await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
+    expect(buffer.take(10)).toHaveLength(10); // [11, 21) half used: the next fetch meets the restore
+    await settle();
+    expect(fetched).toHaveLength(2);
+    expect(buffer.laneHalt('1')).toMatchObject({ watermark: 21n, fetchedStart: 1n });
+    expect(buffer.idsLeft).toBe(0); // the rest of [11, 21) went with the halt
     await p1.skipTo(100n); // through another instance
     source.observe(1, await p1.poll());
-    expect(dropped).toEqual(['1', '1']); // at the halt, at the skip
-    expect(await source.fetch()).toMatchObject({ start: 1001n });
+    await settle();
+    expect(fetched.at(-1)).toMatchObject({ start: 1001n });
+    expect(buffer.take(1)).toEqual(['1001']);
+  });
+
+  it('what others were seen to draw stays in the guard across a skip: a skip below it, made elsewhere, halts this instance rather than repeat', async () => {
+    const p1 = new FakePartition(1);
+    const { source, buffer, fetched } = await guardedSource([p1], 1, 10);
+    expect(await buffer.take(10)).toHaveLength(10); // [1, 11); used up: [11, 21) is fetched
+    await settle();
+    p1.n += 5n; // others drew up to [61, 71); this instance sees it on its poll
+    source.observe(1, await p1.poll());
+    p1.n = 1n; // restored from a copy without those draws
+    // an operator skips through an instance that saw none of them, to a target below them: the next allocation is [41, 51)
+    await p1.skipTo(4n);
+    source.observe(1, await p1.poll());
+    await settle();
+    expect(fetched).toHaveLength(2);
+    expect(source.detail()).toMatchObject({
+      partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 41, below 71/), smallestSkipTarget: '70' } },
+    });
+  });
+
+  it('a poll reading a partition below what this instance fetched publishes its target: a skip through an instance that never saw those ids is refused below them', async () => {
+    const p1 = new FakePartition(1);
+    const targets = memoryTargets();
+    const a = await guardedSource([p1], 1, 10, 1, { targets, instanceId: 'a' });
+    const b = await guardedSource([p1], 1, 10, 1, { targets, instanceId: 'b' });
+    expect(await a.buffer.take(5)).toEqual(['1', '2', '3', '4', '5']); // [1, 11)
+    expect(await b.buffer.take(5)).toEqual(['11', '12', '13', '14', '15']); // [11, 21)
+    p1.n = 0n; // restored to a copy holding a's allocation only; a polls nothing before the operator's skip
+    const sent = b.source.fetchedEnd(1);
+    b.source.observe(1, await p1.poll(), sent);
+    // not a halt (MAX(id) can lag an allocation already handed out), but b publishes what it issued
+    expect(b.source.allDown).toBe(false);
+    await b.source.publishTargets(1);
+    // a knows only its own ids: {"to": 5} (the next segment [11, 21)) would repeat b's
+    await expect(a.source.skip(1, 5n)).rejects.toMatchObject({ code: 'SKIP_BACKWARDS', message: expect.stringContaining('use {"to": 15}') });
+    expect(await a.source.skip(1, 15n)).toMatchObject({ firstId: 21n });
+    // the skip ends b's reading below: a poll after it publishes nothing
+    b.source.observe(1, await p1.poll(), b.source.fetchedEnd(1));
+    expect(b.buffer.readBelow('1')).toBe(false);
   });
 
   it('re-base: the new layout starts above every id of the old; an instance on the old layout stops at its next fetch', async () => {
@@ -332,17 +415,37 @@ describe('PartitionedSource', () => {
   });
 });
 
+describe('PartitionedSource guard under a re-based layout', () => {
+  it("a database gone back past the re-base's fence (an allocation below the layout's first) halts the partition", async () => {
+    const p1 = new FakePartition(1);
+    const { source: old } = await checkedSource([p1], 1, 1000);
+    await old.fetch();
+    const p2 = new FakePartition(2);
+    const { keeper } = await checkedSource([p1], 1, 1000);
+    await keeper.rebase({ total: 2, segmentSize: 100 }, [p2]);
+    const first = p1.layouts.at(-1)!.first;
+    p1.n = first - 2n; // the counter lost the fence and more (the layout record kept); this instance starts after it
+    const { source, buffer, fetched } = await guardedSource([p1, p2], 2, 100);
+    expect(await buffer.take(100)).toHaveLength(100);
+    // nothing fetched here yet: the floor is the layout's base, which the check observed
+    expect(fetched.map((r) => r.lane)).toEqual(['2']);
+    expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 2000, below 2001/) }, '2': { status: 'up' } } });
+  });
+});
+
 describe('PartitionedSource poll', () => {
   it('a poll reading below what was fetched neither halts nor lowers the guard (MAX(id) can lag concurrent REPLACEs)', async () => {
     const p1 = new FakePartition(1);
-    const { source } = await checkedSource([p1], 1, 10);
-    await source.fetch();
-    await source.fetch(); // [11, 21)
+    const { source, buffer } = await guardedSource([p1], 1, 10);
+    expect(await buffer.take(10)).toHaveLength(10); // [1, 11); used up: [11, 21) is fetched
+    await settle();
     p1.n += 3n; // others drew [21, 51)
     source.observe(1, await p1.poll());
     source.observe(1, { ...(await p1.poll()), last: 0n }); // a lagging reading
     expect(source.allDown).toBe(false);
     p1.n = 2n; // restored to before the others' draws: the next allocation starts at 31 < 51
+    expect(buffer.take(10)).toHaveLength(10);
+    await settle();
     await expect(source.fetch()).rejects.toMatchObject({ code: 'SEGMENT_UNAVAILABLE' });
     expect(source.detail()).toMatchObject({ partitions: { '1': { status: 'down', reason: expect.stringMatching(/went back to id 31, below 51/) } } });
   });

@@ -1,5 +1,5 @@
 import { Clock, errorForLog, IdError, isIdError, publicError, systemClock } from '@app/core';
-import { FetchedRange, RangeSource } from './segment-buffer';
+import { FetchedRange, RangeSource, Rollback, SegmentBuffer, SegmentBufferOptions } from './segment-buffer';
 import { AllocationUnverified, PartitionPollAnswer, PartitionStore } from './partition-store';
 import type { SegmentStore } from './segment-store';
 import { allocationAbove, describeLayout, PartitionLayout, rangeOf } from './partition-layout';
@@ -8,26 +8,18 @@ import { allocationAbove, describeLayout, PartitionLayout, rangeOf } from './par
 export const PARTITION_MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
-/** own allocation ends remembered per partition */
-const OWN_ENDS_KEPT = 32;
 
 interface PartitionState {
   store: PartitionStore;
+  /** its ranges' lane in the buffer, where its rollback guard is kept */
+  lane: string;
   /** the checked layout record; undefined: not checked yet (never drawn from) */
   layout?: PartitionLayout;
   /** why the partition cannot be used yet (layout unchecked or refused) */
   unchecked: string;
   /** set once another layout version is recorded: this instance no longer draws from it */
   superseded?: string;
-  /** highest end fetched here */
-  fetchedEnd?: bigint;
-  /** highest end a poll observed in the database (counts against fetches sent after it arrived) */
-  observedEnd?: bigint;
-  /** the same, leaving out readings equal to one of this instance's own allocations: what others drew */
-  observedOthers?: bigint;
-  /** ends of this instance's last allocations, to tell its own draws from others' in a poll */
-  ownEnds: bigint[];
-  /** the skip counter last polled */
+  /** the skip counter last polled (or read by the layout check) */
   skips?: bigint;
   /** when the last poll that answered was sent (its reading is at least that fresh) */
   lastPollSentAt?: number;
@@ -38,7 +30,6 @@ interface PartitionState {
   lastError: unknown;
   retryAt: number;
   retryDelay: number;
-  halted?: { watermark: bigint; fetched: bigint };
 }
 
 export interface PartitionLog {
@@ -77,16 +68,11 @@ export function publishedPartitionTargets(
   };
 }
 
-export interface PartitionEvents {
-  /**
-   * The partition's held ranges, and a fetch in flight, may overlap ids others issue now (a
-   * rollback) or lie below a skip target: drop them. Returns one past the highest id issued in
-   * the lane (0: none).
-   */
-  dropLane?(lane: string): bigint;
-  /** one past the highest id issued in the lane (0: none), without dropping anything */
-  issuedEnd?(lane: string): bigint;
-}
+/**
+ * The options of the source's buffer that the source does not set itself: its ranges are the
+ * recorded layout's segments (step and stepMax shown, not used), and it hears of halts itself.
+ */
+export type PartitionBufferOptions = Partial<Omit<SegmentBufferOptions, 'onRollback'>>;
 
 /** What a poll answer changed for one partition. */
 export interface PollEffect {
@@ -97,21 +83,29 @@ export interface PollEffect {
 /**
  * go-id-alloc's partitioned sequence, mapped through each partition's recorded layout (see
  * partition-layout.ts): the arithmetic lives here, never in server variables. Draws from the
- * preferred partition while it is healthy, else from any other, with no operator step. Each
- * partition has its own rollback guard: the highest end it fetched or a poll observed in its
- * database; a partition that hands out a segment below it is halted until an admin skip.
+ * preferred partition while it is healthy, else from any other, with no operator step.
+ *
+ * The rollback guard is the buffer's, the same rule as a segment key's: each partition is a lane
+ * of `buffer` (its ranges carry `lane: String(idx)`). This source only maps what the partitions
+ * answer onto it: allocations become ranges the buffer judges, poll and layout-check readings
+ * become observations, a changed skip counter (or a skip made here) a skip of the lane. The
+ * buffer halts a lane whose database handed out a segment below what was fetched or seen drawn;
+ * the source stops drawing from it until an admin skip, publishes its smallest target, and
+ * serves from the other partitions.
  */
 export class PartitionedSource implements RangeSource {
   private readonly partitions: PartitionState[];
   private highestEnd = 0n;
   private readonly clock: Clock;
+  /** the ids of every partition, and their rollback guard (one lane a partition) */
+  readonly buffer: SegmentBuffer;
 
   constructor(
     stores: PartitionStore[],
     readonly total: number,
     private readonly log: PartitionLog,
     clock?: Clock,
-    private readonly events: PartitionEvents = {},
+    bufferOptions: PartitionBufferOptions = {},
     private readonly targets?: PartitionTargets,
     readonly instanceId = 'this instance',
     /** poll period + a poll statement's whole budget: a skip is seen within it, or the status says unknown */
@@ -122,13 +116,23 @@ export class PartitionedSource implements RangeSource {
     // the first store is this process's own partition: preferred
     this.partitions = stores.map((store) => ({
       store,
+      lane: String(store.idx),
       unchecked: 'layout not checked yet',
       epoch: 0,
-      ownEnds: [],
       lastError: null,
       retryAt: 0,
       retryDelay: MIN_RETRY_MS,
     }));
+    this.buffer = new SegmentBuffer('partition', this, {
+      preload: 0.1,
+      waitMs: 2000,
+      step: 1,
+      stepMax: 1,
+      dynamicStep: false,
+      clock: this.clock,
+      ...bufferOptions,
+      onRollback: (rollback) => this.halted(rollback),
+    });
   }
 
   /** a partition's record was checked: it may be drawn from */
@@ -138,6 +142,10 @@ export class PartitionedSource implements RangeSource {
     partition.skips = skips;
     // the check read the database: it counts as the first poll
     partition.lastPollSentAt = this.clock.now();
+    // Every id below the layout's base may have been drawn (under an older layout): a floor for
+    // the guard like another instance's draw, kept across skips, so an allocation below the
+    // layout's first (a database gone back past its fence) is refused.
+    this.buffer.observe(partition.lane, layout.base);
     // what the checks read counts like a poll: an instance that just started must not take an
     // allocation the table already passed (a database that lost it since) for a fresh one
     if (partition.lastSeen !== undefined) this.sawLast(partition, layout, partition.lastSeen);
@@ -174,7 +182,7 @@ export class PartitionedSource implements RangeSource {
   }
 
   private usable(p: PartitionState): boolean {
-    return p.layout !== undefined && p.superseded === undefined && p.halted === undefined;
+    return p.layout !== undefined && p.superseded === undefined && this.buffer.laneHalt(p.lane) === undefined;
   }
 
   async fetch(): Promise<FetchedRange> {
@@ -197,13 +205,16 @@ export class PartitionedSource implements RangeSource {
     throw lastError ?? new IdError('SEGMENT_UNAVAILABLE', 'no partition could hand out a segment');
   }
 
-  /** a range, or undefined when the partition was just found rolled back or re-based */
+  /**
+   * A range for the buffer to judge against the partition's guard, or undefined when the
+   * partition was skipped or re-based meanwhile.
+   */
   private async fetchFrom(partition: PartitionState): Promise<FetchedRange | undefined> {
     const { idx } = partition.store;
     const layout = partition.layout!;
-    // An observation counts only against fetches sent after it arrived: this one's own
-    // allocation may be what the next poll sees.
-    const guard = max(partition.fetchedEnd, partition.observedEnd);
+    // what polls read of this partition until now counts against the answer (later readings may
+    // be this allocation itself)
+    this.buffer.sending(partition.lane);
     const epoch = partition.epoch;
     let allocation: { n: bigint; version: number };
     try {
@@ -212,7 +223,7 @@ export class PartitionedSource implements RangeSource {
       if (e instanceof AllocationUnverified) {
         // never issued from, but the partition reached it: a later answer below it is a rollback
         const reached = rangeOf(layout, e.allocation);
-        if (reached !== undefined) partition.fetchedEnd = max(partition.fetchedEnd, reached.end);
+        if (reached !== undefined) this.buffer.reachedUnissued(partition.lane, clamped(reached.end));
       }
       partition.lastError = e;
       partition.retryAt = this.clock.now() + partition.retryDelay;
@@ -228,29 +239,23 @@ export class PartitionedSource implements RangeSource {
       this.supersede(partition, allocation.version);
       return undefined;
     }
-    const range = rangeOf(layout, allocation.n);
-    if (range === undefined || (guard !== undefined && range.start < guard)) {
-      this.halt(partition, guard ?? range?.start ?? 0n, range?.start ?? layout.base);
-      return undefined;
-    }
-    partition.fetchedEnd = max(partition.fetchedEnd, range.end);
-    partition.ownEnds.push(range.end);
-    if (partition.ownEnds.length > OWN_ENDS_KEPT) partition.ownEnds.shift();
+    // An allocation below the layout's first (the database went back past the fence) has no
+    // range in it: an empty one just below the layout's base, under the floor the check observed
+    // there (kept across skips), which the guard refuses.
+    const range = rangeOf(layout, allocation.n) ?? { start: layout.base - 1n, end: layout.base - 1n };
     if (range.start > PARTITION_MAX_ID) {
       throw new IdError('ID_SPACE_EXHAUSTED', `the partitioned sequence has passed ${PARTITION_MAX_ID} (2^53-1), the largest id /alloc can answer`);
     }
-    const end = range.end > PARTITION_MAX_ID + 1n ? PARTITION_MAX_ID + 1n : range.end;
+    const end = clamped(range.end);
     if (end > this.highestEnd) this.highestEnd = end;
-    return { start: range.start, end, lane: String(idx) };
+    return { start: range.start, end, lane: partition.lane };
   }
 
-  private halt(partition: PartitionState, watermark: bigint, fetched: bigint): void {
-    const { idx } = partition.store;
-    partition.halted = { watermark, fetched };
-    this.events.dropLane?.(String(idx));
+  /** the buffer halted a partition's lane: it drops the partition's ranges, and this stops drawing from it */
+  private halted(rollback: Rollback): void {
     this.log.error(
-      `ROLLBACK on partition ${idx}: its database went back to id ${fetched}, below ${watermark} already fetched ` +
-        `or seen here; it lost writes. Halted until POST /admin/partitions/${idx}/skip; serving from the other partitions.`,
+      `ROLLBACK on partition ${rollback.lane}: its database went back to id ${rollback.fetchedStart}, below ${rollback.watermark} already fetched ` +
+        `or seen here; it lost writes. Halted until POST /admin/partitions/${rollback.lane}/skip; serving from the other partitions.`,
     );
   }
 
@@ -291,11 +296,17 @@ export class PartitionedSource implements RangeSource {
       .map((p) => p.store.idx);
   }
 
+  /** the highest end fetched from partition idx (read when a poll is sent, passed back to observe) */
+  fetchedEnd(idx: number): bigint | undefined {
+    return this.buffer.fetchedEnd(this.partition(idx).lane);
+  }
+
   /**
    * A poll answer for partition idx: another layout version stops drawing from it; the counter
-   * feeds the guard (for fetches sent from now on); a changed skip counter resumes it.
+   * is an observation of its lane (for fetches sent from now on); a changed skip counter is a
+   * skip of the lane (it resumes). `fetchedEndAtSend`: fetchedEnd(idx) when the poll was sent.
    */
-  observe(idx: number, answer: PartitionPollAnswer): PollEffect {
+  observe(idx: number, answer: PartitionPollAnswer, fetchedEndAtSend?: bigint): PollEffect {
     const partition = this.partition(idx);
     const layout = partition.layout;
     const effect: PollEffect = { skipped: false, superseded: false };
@@ -311,54 +322,56 @@ export class PartitionedSource implements RangeSource {
       this.skipped(partition);
     }
     partition.skips = answer.skips;
-    // A reading below what this instance fetched is not taken as a rollback: concurrent
-    // REPLACEs can leave MAX(id) below an allocation already handed out (their auto-increment
-    // values are taken before their row locks). Readings only raise the guard; the allocation
-    // itself, exact, is what is checked against it.
-    this.sawLast(partition, layout, answer.last);
+    // A reading below what this instance had fetched when the poll was sent does not halt here:
+    // concurrent REPLACEs can leave MAX(id) below an allocation already handed out (their
+    // auto-increment values are taken before their row locks). The allocation itself, exact, is
+    // what the guard checks. But it may be a database that lost writes, whose next allocations
+    // only other instances will take: the partition's smallest target is published, as a halted
+    // one's is, so that a skip through them is not let below what this instance issued.
+    this.sawLast(partition, layout, answer.last, effect.skipped ? undefined : fetchedEndAtSend);
     return effect;
   }
 
-  /** the table read at allocation `last`: raises the guard of fetches sent from now on */
-  private sawLast(partition: PartitionState, layout: PartitionLayout, last: bigint): void {
+  /** the table read at allocation `last`: an observation of the lane, for fetches sent from now on */
+  private sawLast(partition: PartitionState, layout: PartitionLayout, last: bigint, fetchedEndAtSend?: bigint): void {
     const range = rangeOf(layout, last);
-    if (range === undefined) return;
-    partition.observedEnd = max(partition.observedEnd, range.end);
-    if (!partition.ownEnds.includes(range.end)) partition.observedOthers = max(partition.observedOthers, range.end);
+    // read below the layout's first allocation: nothing drawn under it yet, or a database gone back past its fence
+    const end = range === undefined ? layout.base : clamped(range.end);
+    this.buffer.observe(partition.lane, end, fetchedEndAtSend, true);
   }
 
-  /** a skip of this partition, made here or observed on a poll: held ranges go, a halt ends */
+  /** a skip of this partition, made here or observed on a poll: the buffer's skip of its lane */
   private skipped(partition: PartitionState): void {
-    partition.halted = undefined;
     partition.epoch++;
-    // The guard restarts from what was issued here: this instance's own fetched-but-never-issued
-    // ranges are gone, and keeping them would halt it again on a target between the two.
-    // What others were seen to draw stays: a skip below it (accepted before any instance
-    // halted and published) must halt this instance rather than let it issue those ids again.
-    const issued = this.events.dropLane?.(String(partition.store.idx)) ?? 0n;
-    partition.fetchedEnd = issued > 0n ? issued : undefined;
-    partition.observedEnd = partition.observedOthers;
+    this.buffer.skipObserved(partition.lane);
   }
 
   /**
    * The smallest `{"to": N}` this instance accepts for a partition: the highest id it issued
-   * or saw another instance draw (its own fetched-but-never-issued ranges left out, so a halted
-   * partition can always be resumed).
+   * or saw another instance draw (the buffer's rule: its own fetched-but-never-issued ranges
+   * left out, so a halted partition can always be resumed). `{"to": N}` lets out ids above N.
    */
   smallestTarget(idx: number): bigint {
-    const partition = this.partition(idx);
-    const issued = this.events.issuedEnd?.(String(idx)) ?? 0n;
-    const reached = max(issued, partition.observedOthers) ?? 0n;
+    const reached = this.buffer.reachedByAll(this.partition(idx).lane);
     return reached > 0n ? reached - 1n : 0n;
   }
 
-  /** halted partitions and their smallest targets, published on every poll period */
-  async publishTargets(): Promise<void> {
-    const halted = this.partitions.filter((p) => p.halted !== undefined);
-    if (halted.length === 0 || this.targets === undefined) return;
+  private isHalted(p: PartitionState): boolean {
+    return this.buffer.laneHalt(p.lane) !== undefined;
+  }
+
+  /**
+   * Halted partitions, and those a poll read below what this instance fetched, with their
+   * smallest targets: published on every poll period, and after a poll answer of partition
+   * `answered` that leaves it so.
+   */
+  async publishTargets(answered?: number): Promise<void> {
+    const due = this.partitions.filter((p) => this.isHalted(p) || this.buffer.readBelow(p.lane));
+    if (due.length === 0 || this.targets === undefined) return;
+    if (answered !== undefined && !due.some((p) => p.store.idx === answered)) return;
     await this.targets.publish(
       this.instanceId,
-      halted.map((p) => ({ idx: p.store.idx, above: this.smallestTarget(p.store.idx) })),
+      due.map((p) => ({ idx: p.store.idx, above: this.smallestTarget(p.store.idx) })),
     );
   }
 
@@ -370,7 +383,7 @@ export class PartitionedSource implements RangeSource {
   }
 
   private noneUsable(): IdError {
-    const halted = this.partitions.some((p) => p.halted !== undefined);
+    const halted = this.partitions.some((p) => this.isHalted(p));
     return new IdError(
       'SEGMENT_UNAVAILABLE',
       halted
@@ -407,7 +420,8 @@ export class PartitionedSource implements RangeSource {
   private reasonOf(p: PartitionState): string | null {
     if (p.layout === undefined) return p.unchecked;
     if (p.superseded !== undefined) return p.superseded;
-    if (p.halted) return `rolled back: its database went back to id ${p.halted.fetched}, below ${p.halted.watermark} already fetched or seen here; needs an admin skip (POST /admin/partitions/${p.store.idx}/skip)`;
+    const halt = this.buffer.laneHalt(p.lane);
+    if (halt) return `rolled back: its database went back to id ${halt.fetchedStart}, below ${halt.watermark} already fetched or seen here; needs an admin skip (POST /admin/partitions/${p.store.idx}/skip)`;
     // readiness and 503 bodies are unauthenticated: the stable code and a generic message, the
     // driver's text (addresses) only in the log
     if (p.lastError !== null) return publicError(p.lastError).message;
@@ -420,6 +434,7 @@ export class PartitionedSource implements RangeSource {
     const now = this.clock.now();
     for (const p of this.partitions) {
       const reason = this.reasonOf(p);
+      const halted = this.isHalted(p);
       const skips = unknown.has(p.store.idx)
         ? {
             skips: {
@@ -431,9 +446,9 @@ export class PartitionedSource implements RangeSource {
       parts[String(p.store.idx)] = {
         status: reason === null ? 'up' : 'down',
         ...(p.layout ? { layoutVersion: p.layout.version } : {}),
-        ...(p.halted ? { smallestSkipTarget: this.smallestTarget(p.store.idx).toString() } : {}),
+        ...(halted ? { smallestSkipTarget: this.smallestTarget(p.store.idx).toString() } : {}),
         ...(reason === null ? {} : { reason }),
-        ...(reason !== null && p.lastError !== null && p.halted === undefined ? { code: publicError(p.lastError).code } : {}),
+        ...(reason !== null && p.lastError !== null && !halted ? { code: publicError(p.lastError).code } : {}),
         ...skips,
       };
     }
@@ -466,8 +481,7 @@ export class PartitionedSource implements RangeSource {
   }
 }
 
-function max(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return a > b ? a : b;
+/** a range end cut at the /alloc ceiling, as the ranges handed out are */
+function clamped(end: bigint): bigint {
+  return end > PARTITION_MAX_ID + 1n ? PARTITION_MAX_ID + 1n : end;
 }

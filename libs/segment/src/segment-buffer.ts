@@ -132,6 +132,13 @@ interface LaneState {
   observedOthers: bigint | undefined;
   /** end of the ids handed out from ranges no longer held */
   issuedEnd: bigint | undefined;
+  /**
+   * a partition lane's halt (the others serve on). Never set on the default lane, whose halt is
+   * the buffer's (`halted`): its record keeps no room for it.
+   */
+  halted?: Rollback;
+  /** a partition lane's last inexact reading was below what was fetched (see observe); never on the default lane */
+  readBelow?: boolean;
 }
 
 function newLane(): LaneState {
@@ -153,12 +160,16 @@ function maxOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined
  * buffered. A batch may span segments and is all or nothing. Waiters are served in arrival
  * order; each costs O(1) (a running sum of what they need) and their number is bounded.
  *
- * The rollback guard: per lane a watermark, the highest of what this process fetched and what
- * its poll observed the table to hold (an observation counts only against fetches sent after it
- * arrived, so a process never halts on its own fetch). A fetched range that starts below it, or
- * a poll that reads the table below what this process had fetched, means the database lost
- * writes: the buffer halts, drops what it holds and waits for an admin skip. A skip, observed
- * through the poll or made here, drops every range of the lane and any fetch in flight.
+ * The rollback guard, one rule for segment keys and partitions: per lane a watermark, the
+ * highest of what this process fetched and what its poll observed the table to hold (an
+ * observation counts only against fetches sent after it arrived, so a process never halts on
+ * its own fetch). A fetched range that starts below it, or a poll that reads the table below
+ * what this process had fetched, means the database lost writes: the lane halts, its ranges are
+ * dropped, and it waits for an admin skip. A key's buffer has one lane, so the buffer halts; a
+ * partition lane halts alone and the other partitions serve on. A skip, observed through the
+ * poll or made here, drops every range of the lane and any fetch in flight; the guard restarts
+ * from what was issued and what others were seen to draw (that floor stays across the skip),
+ * and the smallest skip target is the same two numbers (`smallestTarget`, `reachedByAll`).
  */
 export class SegmentBuffer {
   /** replaced, not pushed to, on a fetch (see ownEnds); shift and truncation only shrink it */
@@ -335,6 +346,17 @@ export class SegmentBuffer {
   }
 
   /**
+   * One past the highest id issued in the lane or seen drawn there by another instance (0: none):
+   * a skip must let out nothing below it. This instance's own fetched-but-never-issued ranges are
+   * left out, so a halted lane can always be resumed.
+   */
+  reachedByAll(lane = DEFAULT_LANE): bigint {
+    const issued = this.issuedEnd(lane);
+    const others = this.lane(lane)?.observedOthers ?? 0n;
+    return issued > others ? issued : others;
+  }
+
+  /**
    * The smallest skip target (`{"to": N}`) this instance accepts for a lane: 1 + the larger of the
    * highest id it issued and the highest max_id it observed another instance produce. Its own
    * fetched-but-never-issued ranges are left out, so a halted key can always be resumed.
@@ -353,11 +375,18 @@ export class SegmentBuffer {
   /**
    * A poll's answer: the table holds maxId for the lane. It counts into the watermark of fetches
    * sent from now on. `fetchedEndAtSend` is fetchedEnd(lane) when the poll was sent: a reading
-   * below it means the table went back, and the buffer halts.
+   * below it means the table went back, and the lane halts. Unless `inexact` (a partition's
+   * MAX(id), which concurrent REPLACEs can leave below an allocation already handed out): then the
+   * lane is only marked `readBelow` (its smallest target is published, as a halted lane's is),
+   * until a reading at or above what it fetched or a skip.
    */
-  observe(lane: string, maxId: bigint, fetchedEndAtSend?: bigint): void {
+  observe(lane: string, maxId: bigint, fetchedEndAtSend?: bigint, inexact = false): void {
     if (this.closed) return;
-    if (this.halted === null && fetchedEndAtSend !== undefined && maxId < fetchedEndAtSend) {
+    const below = fetchedEndAtSend !== undefined && maxId < fetchedEndAtSend;
+    if (inexact) {
+      if (below) this.laneFor(lane).readBelow = true;
+      else if (fetchedEndAtSend !== undefined && this.lane(lane)?.readBelow) this.laneFor(lane).readBelow = undefined;
+    } else if (below && this.laneHalt(lane) === undefined) {
       this.halt({ lane, watermark: fetchedEndAtSend, fetchedStart: maxId, observed: true });
     }
     const l = this.laneFor(lane);
@@ -368,10 +397,41 @@ export class SegmentBuffer {
   }
 
   /**
+   * The source is about to send the statement that draws a range for `lane` (a source of several
+   * lanes may try one after another within one fetch): what polls read for the lane until now
+   * counts against that range, as it would had the fetch been sent now.
+   */
+  sending(lane: string): void {
+    if (!this.inFlight) return;
+    const observed = this.lane(lane)?.observed;
+    if (observed !== undefined) (this.floorAtSend ??= new Map()).set(lane, observed);
+  }
+
+  /**
+   * The database handed the lane a range whose answer was lost (its outcome unknown): never issued
+   * from, but the lane reached its end, and a range handed out later below it is a rollback.
+   */
+  reachedUnissued(lane: string, end: bigint): void {
+    const l = this.laneFor(lane);
+    if (l.fetchedEnd === undefined || end > l.fetchedEnd) l.fetchedEnd = end;
+  }
+
+  /** a poll read the lane below what this process had fetched, inexactly (see observe) */
+  readBelow(lane: string): boolean {
+    return this.lane(lane)?.readBelow === true;
+  }
+
+  /** the lane's halt, if the guard halted it (the default lane's is the buffer's) */
+  laneHalt(lane = DEFAULT_LANE): Rollback | undefined {
+    if (lane === DEFAULT_LANE) return this.halted ?? undefined;
+    return this.otherLanes?.get(lane)?.halted;
+  }
+
+  /**
    * The lane's skip counter changed (an admin skip, seen here or on another instance): every
    * range held for the lane, and any fetch in flight, may lie below the target, so all are
    * dropped; the guard restarts from what was issued and what others were seen to reach. A
-   * halted buffer resumes.
+   * halted lane resumes.
    */
   skipObserved(lane = DEFAULT_LANE): void {
     if (this.closed) return;
@@ -379,9 +439,15 @@ export class SegmentBuffer {
     this.dropHeld((s) => s.lane === lane);
     const l = this.laneFor(lane);
     l.fetchedEnd = l.issuedEnd;
+    // What others were seen to draw stays in the guard: a skip below it (accepted before any
+    // instance halted and published its target) must halt this instance rather than let it
+    // issue those ids again. Its own fetched-but-never-issued ranges go: keeping them would halt
+    // it again on a target between the two.
     l.observed = l.observedOthers;
-    if (this.halted !== null) {
-      this.halted = null;
+    if (l.readBelow) l.readBelow = undefined;
+    if (this.laneHalt(lane) !== undefined) {
+      if (lane === DEFAULT_LANE) this.halted = null;
+      else l.halted = undefined;
       this.lastError = null;
       this.fetchBlockedUntil = 0;
     }
@@ -393,6 +459,7 @@ export class SegmentBuffer {
     return this.available;
   }
 
+  /** the buffer as a whole halted: its default lane (a key). A partition lane halts alone: laneHalt. */
   get isHalted(): boolean {
     return this.halted !== null;
   }
@@ -472,7 +539,7 @@ export class SegmentBuffer {
     return new IdError(
       'SEGMENT_UNAVAILABLE',
       `key "${this.key}" halted: the database rolled back below ids already handed out ` +
-        `(${seen}${h.lane ? ` in partition ${h.lane}` : ''}); an admin must skip it past every id issued: ` +
+        `(${seen}); an admin must skip it past every id issued: ` +
         `POST /admin/segments/${this.key}/skip {"to": N} with N >= ${this.requiredTarget(h.lane)}`,
       { retryAfter: 5 },
     );
@@ -684,9 +751,16 @@ export class SegmentBuffer {
     if (this.halted !== null) return; // halted by a poll while this was in flight: never issued
     const now = this.clock.now();
     const lane = range.lane ?? DEFAULT_LANE;
+    if (this.laneHalt(lane) !== undefined) {
+      // its lane halted while this was in flight: never issued
+      this.maybeFetch();
+      return;
+    }
     const watermark = maxOf(this.lane(lane)?.fetchedEnd, floorAtSend?.get(lane));
     if (watermark !== undefined && range.start < watermark) {
       this.halt({ lane, watermark, fetchedStart: range.start });
+      // a partition lane halts alone: the next fetch draws from another
+      if (lane !== DEFAULT_LANE) this.maybeFetch();
       return;
     }
     if (range.lane === undefined) this.sawTableAt(range.start);
@@ -737,8 +811,14 @@ export class SegmentBuffer {
   }
 
   private halt(rollback: Rollback): void {
-    this.halted = rollback;
     // Held ranges may overlap what other instances now issue from the rolled-back database.
+    if (rollback.lane !== DEFAULT_LANE) {
+      this.laneFor(rollback.lane).halted = rollback;
+      this.dropHeld((s) => s.lane === rollback.lane);
+      this.options.onRollback?.(rollback, this);
+      return;
+    }
+    this.halted = rollback;
     this.dropHeld(() => true);
     this.options.onRollback?.(rollback, this);
     this.rejectAll(this.haltedError());
