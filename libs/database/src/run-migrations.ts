@@ -21,8 +21,19 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     const [row] = await runner.query('SELECT GET_LOCK(?, ?) AS got', [LOCK_NAME, LOCK_WAIT_S]);
     if (String(row.got) !== '1') throw new Error(`could not take the migration lock within ${LOCK_WAIT_S}s`);
     try {
-      await waitForCluster(runner);
-      return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+      const galera = await waitForCluster(runner);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+        } catch (e) {
+          // Galera: GET_LOCK holds on one node only, so an instance starting through another node
+          // may apply the same migration meanwhile (DDL runs in the cluster's total order: the
+          // second ALTER fails whole, "Duplicate column name"); the loser finds it recorded soon
+          if (!galera || attempt >= 40 || !MYSQL_RACE.has((e as { code?: string }).code ?? '')) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          await runner.query('SELECT 1'); // causal (wsrep_sync_wait): sees the other's record once committed
+        }
+      }
     } finally {
       await runner.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]);
     }
@@ -31,21 +42,25 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   }
 }
 
+/** another instance's migration met part way: a table, column, index or row already there */
+const MYSQL_RACE = new Set(['ER_TABLE_EXISTS_ERROR', 'ER_DUP_FIELDNAME', 'ER_DUP_KEYNAME', 'ER_DUP_ENTRY']);
+
 /**
  * On Galera, this node may not have applied every migration another node committed yet, and
  * TypeORM reads its migrations table on another connection: one causal read here (each later
- * read on this node sees at least as much) before it looks.
+ * read on this node sees at least as much) before it looks. True on Galera.
  */
-async function waitForCluster(runner: QueryRunner): Promise<void> {
+async function waitForCluster(runner: QueryRunner): Promise<boolean> {
   let on: unknown;
   try {
     [{ on }] = await runner.query('SELECT @@global.wsrep_on AS `on`');
   } catch {
-    return; // MySQL without Galera
+    return false; // MySQL without Galera
   }
-  if (String(on) !== '1') return;
+  if (String(on) !== '1') return false;
   await runner.query('SET SESSION wsrep_sync_wait = 1');
   await runner.query('SELECT 1');
+  return true;
 }
 
 async function runPostgresMigrations(dataSource: DataSource): Promise<string[]> {
