@@ -22,6 +22,8 @@ export interface SeedResult {
 export interface WorldChoice {
   snowflake?: boolean;
   rebase?: boolean;
+  /** false: no key deleted by hand (regression seeds found before deletions were simulated) */
+  deletes?: boolean;
 }
 
 export async function runSeed(seed: number, minutes = 2, choice: WorldChoice = {}): Promise<SeedResult> {
@@ -102,9 +104,14 @@ async function main(): Promise<void> {
   const open = new Set<number>(
     openFile === undefined ? [] : (JSON.parse(readFileSync(openFile, 'utf8')) as { seed: number }[]).map((o) => o.seed),
   );
-  // --snowflake on|off, --rebase on|off force it into every world or out of all (default: by seed)
+  // --snowflake on|off, --rebase on|off force it into every world or out of all (default: by seed);
+  // --deletes off: no key deleted by hand
   const onOff = (name: string) => (arg(name) === undefined ? undefined : arg(name) === 'on');
-  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60), { snowflake: onOff('snowflake'), rebase: onOff('rebase') });
+  const s = await runSeeds(first, seeds, minutes, open, Number(arg('trace') ?? 60), {
+    snowflake: onOff('snowflake'),
+    rebase: onOff('rebase'),
+    deletes: onOff('deletes'),
+  });
   for (const f of s.failed) {
     console.log(`seed ${f.seed} FAILED:\n  ${f.failures.join('\n  ')}\n  trace (last lines):\n    ${f.trace.join('\n    ')}`);
     console.log(`  replay: npm run sim -- --seed ${f.seed} --seeds 1 --minutes ${minutes}`);

@@ -372,6 +372,16 @@ function metaOf(s: DbState, key: string): MetaState {
 }
 
 /**
+ * A fetch's mark, in its statement: UPDATE id_segment_meta SET high_water = GREATEST(high_water, ?)
+ * of the key's meta row, if it has one (a key made by hand or by an older version has none: the
+ * poll's raiseMarks makes it).
+ */
+function raiseMark(s: DbState, key: string, maxId: bigint): void {
+  const m = s.meta.get(key);
+  if (m !== undefined && maxId > m.highWater) m.highWater = maxId;
+}
+
+/**
  * UPDATE id_segment_change SET seq = seq + 1, token = token ^ ? WHERE id = 1, in the transaction
  * (or the multi-table UPDATE) of the write. The random token is drawn from the commit number
  * (unique over the run, lost commits included), so a lost write and a later one differ.
@@ -403,9 +413,12 @@ export class SimSegmentStore implements SegmentStore {
   ) {}
 
   /**
-   * UPDATE leaf_alloc a, id_segment_change c SET a.max_id = LAST_INSERT_ID(a.max_id + ?), c.seq = c.seq + 1,
-   * c.token = c.token ^ ? WHERE a.biz_tag = ? AND a.max_id <= MAX - ? AND c.id = 1: the fetch and its
-   * bump of the change row in one statement
+   * UPDATE leaf_alloc a JOIN id_segment_change c ON c.id = 1 LEFT JOIN id_segment_meta m ON m.biz_tag = ?
+   * SET a.max_id = LAST_INSERT_ID(a.max_id + ?), c.seq = c.seq + 1, c.token = c.token ^ ?,
+   * m.high_water = GREATEST(m.high_water, ...) WHERE a.biz_tag = ? AND a.max_id <= MAX - ?: the
+   * fetch, its bump of the change row and its mark in one statement; the mark only where the key
+   * has a meta row (the poll marks the others). Modelled exact (the new max_id), the least
+   * MySQL's unordered assignments may leave (they may leave one step more).
    */
   fetch(key: string, step: number): Promise<bigint> {
     const sentAt = this.time.now;
@@ -417,6 +430,7 @@ export class SimSegmentStore implements SegmentStore {
         if (k === undefined) throw unknownKey(key);
         if (k.maxId > MAX_ID - BigInt(step)) throw exhausted(key, step);
         k.maxId += BigInt(step);
+        raiseMark(s, key, k.maxId);
         seq = this.db.nextCommitSeq;
         token = bump(s, seq);
         return k.maxId;
@@ -431,7 +445,8 @@ export class SimSegmentStore implements SegmentStore {
 
   /**
    * The MySQL store's batched first fetch: one transaction (rows locked, one multi-table UPDATE
-   * with CASE bumping the change row once). A key's own refusal answers that key; the rest commit
+   * with CASE bumping the change row once, the marks of keys with a meta row raised to their new
+   * max_ids). A key's own refusal answers that key; the rest commit
    * together, or are lost together, and a lost answer fails every key of the batch.
    */
   fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
@@ -447,6 +462,7 @@ export class SimSegmentStore implements SegmentStore {
           if (k === undefined) return unknownKey(r.key);
           if (k.maxId > MAX_ID - BigInt(r.step)) return exhausted(r.key, r.step);
           k.maxId += BigInt(r.step);
+          raiseMark(s, r.key, k.maxId);
           return k.maxId;
         });
         seq = this.db.nextCommitSeq;

@@ -50,6 +50,8 @@ export interface WorldOptions {
   snowflake?: boolean;
   /** the operator re-bases the partitions once, mid-run (default: decided by the seed; off for old regression seeds) */
   rebase?: boolean;
+  /** false: the operator never deletes a key by hand (old regression seeds replay as found); default: decided by the seed */
+  deletes?: boolean;
 }
 
 /** the snowflake's lease settings in the simulator: the defaults' proportions on a short run */
@@ -240,6 +242,18 @@ export class World {
   private restartedSince = new Set<SimDatabase>();
   private nextKey = 0;
   private lastCrashAt = -Infinity;
+  /**
+   * The operator's deletions by hand, chosen on a random stream of their own (drawn at every
+   * operator action, so worlds whose operator never turns to one replay as before)
+   */
+  private readonly deleteRng: Rng;
+  private deletionDueAt?: number;
+  /** when the operator first saw each key's mark in a listing (the mark stays with a deleted key) */
+  private readonly markSeenAt = new Map<string, number>();
+  /** keys deleted by hand, not yet created again (retried until they are) */
+  private readonly deleted = new Map<string, { step: number }>();
+  /** the operator's own connection, for statements written by hand */
+  private readonly byHand: SimSegmentStore;
 
   constructor(readonly options: WorldOptions) {
     this.rng = new Rng(options.seed);
@@ -276,6 +290,8 @@ export class World {
     const n = this.rng.int(2, 3);
     for (let i = 0; i < n; i++) this.instances.push(new SimInstance(i, this));
     this.leaseRng = new Rng((options.seed * 7919 + 17) >>> 0);
+    this.deleteRng = new Rng((options.seed * 15_485_863 + 11) >>> 0);
+    this.byHand = new SimSegmentStore(this.mainDb, 'operator', this.time, this.checker);
     const ops = new Rng((options.seed * 104_729 + 3) >>> 0);
     if (options.rebase ?? ops.chance(0.3)) {
       this.rebasePlan = { atMs: ops.int(2000, Math.max(2001, options.minutes * 60_000 - 2000)), segmentSize: ops.pick([5, 10, 50]) };
@@ -425,14 +441,17 @@ export class World {
     if (this.time.now - this.lastCrashAt < 60_000) this.restartedSince.add(db);
   }
 
-  /** ordinary admin work, at random: skip by N, PATCH step, a new key, a partition skip */
+  /** ordinary admin work, at random: skip by N, PATCH step, a new key, a partition skip, a key deleted and created again */
   private async operatorRoutine(): Promise<void> {
     const inst = this.rng.pick(this.alive());
     if (!inst) return;
     const r = this.rng.next();
     const key = this.rng.pick(this.keys);
+    const deleting = this.deleteRng.chance(0.25) && this.options.deletes !== false;
     try {
-      if (r < 0.3) {
+      if (deleting) {
+        await this.deleteAKey(inst, true);
+      } else if (r < 0.3) {
         const by = BigInt(this.rng.int(1, 500));
         this.trace(`operator: skip ${key} by ${by} through ${inst.name}`);
         await this.call(inst.admin!.skip(key, { by }));
@@ -457,6 +476,98 @@ export class World {
       }
     } catch (e) {
       this.trace(`operator: refused: ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+    }
+  }
+
+  /**
+   * The operator deletes a key by hand and creates it again, if one may be deleted; else, when a
+   * listing showed a mark only now, comes back a poll period later (`later`: once).
+   */
+  private async deleteAKey(inst: SimInstance, later: boolean): Promise<void> {
+    const key = await this.deletable(inst);
+    if (key !== undefined) await this.deleteAndCreate(inst, key);
+    else if (later && this.deletionDueAt === undefined && this.keys.some((k) => this.markSeenAt.has(k) && k !== this.formatted?.key)) {
+      this.deletionDueAt = this.time.now + POLL_MS;
+    }
+  }
+
+  /** a deletion the operator comes back for (deleteAKey) */
+  private async dueDeletion(): Promise<void> {
+    if (this.deletionDueAt === undefined || this.time.now < this.deletionDueAt) return;
+    this.deletionDueAt = undefined;
+    const inst = this.deleteRng.pick(this.alive());
+    if (inst === undefined) return;
+    try {
+      await this.deleteAKey(inst, false);
+    } catch (e) {
+      this.trace(`operator: refused: ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+    }
+  }
+
+  /**
+   * A key the operator may delete, as docs/operations.md says: a plain key (a period key is the
+   * service's own) whose `highWater` the listing has shown other than "0" for a poll period (a
+   * key made by hand has no mark until a poll writes one), not deleted already, while no runbook
+   * for the main database is pending (a loss not yet handled comes first). None: nothing done.
+   */
+  private async deletable(inst: SimInstance): Promise<string | undefined> {
+    if (this.pendingRunbook.has(this.mainDb)) return undefined;
+    const listing = await this.call(inst.admin!.list());
+    for (const row of listing) if (row.highWater !== '0' && !this.markSeenAt.has(row.key)) this.markSeenAt.set(row.key, this.time.now);
+    const keys = listing
+      .map((row) => row.key)
+      .filter((k) => this.keys.includes(k) && k !== this.formatted?.key && !this.deleted.has(k) && (this.markSeenAt.get(k) ?? Infinity) <= this.time.now - POLL_MS);
+    return keys.length === 0 ? undefined : this.deleteRng.pick(keys);
+  }
+
+  /**
+   * docs/operations.md: a key deleted by hand (`DELETE FROM leaf_alloc`: outside the service, no
+   * bump of the change row, the meta row and its mark stay), then created again through the admin
+   * API as a user would: at 1 first, and on INVALID_START at the smallest start it names.
+   */
+  private async deleteAndCreate(inst: SimInstance, key: string): Promise<void> {
+    const step = this.mainDb.state.keys.get(key)!.step;
+    this.trace(`operator: DELETE FROM leaf_alloc WHERE biz_tag = '${key}' (by hand)`);
+    this.deleted.set(key, { step });
+    try {
+      await this.call(this.byHand.deleteRow(key));
+    } catch (e) {
+      // not committed, or committed with its answer lost: the create tells which (KEY_EXISTS)
+      this.trace(`operator: the DELETE failed: ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
+    }
+    await this.createDeleted(inst, key);
+  }
+
+  private nextCreateRetryAt = 0;
+
+  /** deleted keys whose creation failed, tried again (once a second) through a live instance */
+  private async retryDeleted(): Promise<void> {
+    if (this.deleted.size === 0 || this.time.now < this.nextCreateRetryAt) return;
+    this.nextCreateRetryAt = this.time.now + 1000;
+    const inst = this.alive()[0];
+    if (inst === undefined) return;
+    for (const key of [...this.deleted.keys()]) await this.createDeleted(inst, key);
+  }
+
+  /** a deleted key created again (at 1, then at the smallest start named); kept for a retry when the database does not answer */
+  private async createDeleted(inst: SimInstance, key: string): Promise<void> {
+    const pending = this.deleted.get(key);
+    if (pending === undefined) return;
+    const create = (startId: bigint) => this.call(inst.admin!.create({ key, startId, step: pending.step, description: null, public: false }));
+    try {
+      try {
+        this.trace(`operator: create ${key} again at 1 through ${inst.name}`);
+        await create(1n);
+      } catch (e) {
+        const named = isIdError(e) && e.code === 'INVALID_START' ? /start at (\d+) or above/.exec(e.message) : null;
+        if (named === null) throw e;
+        this.trace(`operator: refused (${named.input}); create ${key} at ${named[1]}`);
+        await create(BigInt(named[1]));
+      }
+      this.deleted.delete(key);
+    } catch (e) {
+      if (isIdError(e) && e.code === 'KEY_EXISTS') this.deleted.delete(key); // the DELETE did not commit, or a create's answer was lost
+      else this.trace(`operator: create ${key} again failed (will retry): ${isIdError(e) ? `${e.code} ${e.message}` : String(e)}`);
     }
   }
 
@@ -641,6 +752,8 @@ export class World {
           nextFault = this.time.now + this.rng.int(300, 8000);
         }
         await this.runbooks();
+        await this.dueDeletion();
+        await this.retryDeleted();
       }
       await this.quietEnd();
     } finally {
@@ -780,10 +893,11 @@ export class World {
     for (const inst of this.instances) if (!inst.alive) inst.start();
     for (const inst of this.instances) inst.clockOffset = 0;
     const deadline = this.time.now + 60_000;
-    while ((this.pendingRunbook.size > 0 || this.rebasing) && this.time.now < deadline) {
+    while ((this.pendingRunbook.size > 0 || this.rebasing || this.deleted.size > 0) && this.time.now < deadline) {
       for (let i = 0; i < 5; i++) this.request();
       await this.time.runUntil(this.time.now + 200);
       await this.runbooks();
+      await this.retryDeleted();
     }
     await this.time.runUntil(this.time.now + 3 * POLL_MS + STATEMENT_TIMEOUT_MS);
     for (const inst of this.instances) {

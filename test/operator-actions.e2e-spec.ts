@@ -177,6 +177,47 @@ describe.each(dialects())('operator actions on %s with two instances', (dialect)
     expect(later.every((id) => BigInt(id) >= BigInt(smallest))).toBe(true);
   }, 30_000);
 
+  it('a key deleted within one poll period of its fetches and created again starts above every id issued: each fetch raises the mark', async () => {
+    // two more instances whose polls are a minute apart, with a margin of one step: only the
+    // fetches themselves can have raised the mark before the key is deleted
+    const slow = () =>
+      ServerProcess.start({
+        ...db.env,
+        ADMIN_TOKEN,
+        ID_SECRET,
+        SEGMENT_POLL_MS: '60000',
+        SEGMENT_DYNAMIC_STEP: 'false',
+        SEGMENT_STEP_MAX: '10',
+        LOG_LEVEL: 'error',
+      });
+    const servers: ServerProcess[] = [];
+    try {
+      servers.push(await slow(), await slow());
+      const [c, d] = servers;
+      expect((await admin(c, 'POST', '/admin/segments', { key: 'rw', step: 10 })).status).toBe(201);
+      // many fetches (count above the step, preloads, both instances) within one poll period
+      const issued = [...(await take(c, 'rw', 95)), ...(await take(d, 'rw', 35)), ...(await take(c, 'rw', 5))];
+      const highest = issued.map(BigInt).reduce((x, y) => (x > y ? x : y));
+      expect(highest).toBeGreaterThanOrEqual(135n);
+      await db.query('DELETE FROM leaf_alloc WHERE biz_tag = ?', ['rw']); // by hand: the service sees nothing
+      const again = await admin(c, 'POST', '/admin/segments', { key: 'rw', step: 10, startId: '1' });
+      expect(again.status).toBe(400);
+      expect(again.body.code).toBe('INVALID_START');
+      const smallest = BigInt(/start at (\d+) or above/.exec(again.body.message)![1]);
+      expect(smallest).toBeGreaterThan(highest);
+      expect((await admin(d, 'POST', '/admin/segments', { key: 'rw', step: 10, startId: smallest.toString() })).status).toBe(201);
+      // c and d may still hand out what they fetched from the old row and never issued; a new
+      // instance draws from the new row only
+      const later = [...(await take(c, 'rw', 30)), ...(await take(d, 'rw', 30))];
+      servers.push(await slow());
+      const fresh = await take(servers[2], 'rw', 30);
+      expect(fresh.every((id) => BigInt(id) >= smallest)).toBe(true);
+      expect(duplicates([...issued, ...later, ...fresh])).toEqual([]);
+    } finally {
+      await Promise.all(servers.map((s) => s.kill('SIGKILL')));
+    }
+  }, 60_000);
+
   it('a public key is public from its first id, even while another instance asks for it during the create', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {

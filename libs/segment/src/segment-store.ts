@@ -16,7 +16,12 @@ export interface SegmentKeyRow {
   public: boolean;
   /** bumped by every admin skip; every instance drops what it holds of the key when it changes */
   skipSeq: number;
-  /** the highest max_id the key was seen to reach, never lowered (exact decimal) */
+  /**
+   * the high-water mark: at least the highest max_id the key reached, never lowered (exact
+   * decimal). Raised by every fetch of a key with a meta row (in the fetch's statement or
+   * transaction; MySQL's single fetch may leave it one step above max_id), by skips, and by the
+   * poll for keys without one. 0: never marked.
+   */
   highWater: string;
   /** the business-number format as stored (JSON text of a FormatSpec); null or absent for plain ids */
   format?: string | null;
@@ -26,7 +31,8 @@ export interface SegmentKeyRow {
 export interface SegmentFetcher {
   /**
    * Advances the key's max_id by step in one atomic statement and returns the new max_id; the
-   * caller owns [maxId - step, maxId). Throws IdError UNKNOWN_KEY, ID_SPACE_EXHAUSTED or
+   * caller owns [maxId - step, maxId). The same statement (or transaction) raises the key's
+   * high-water mark to at least the new max_id when the key has a meta row. Throws IdError UNKNOWN_KEY, ID_SPACE_EXHAUSTED or
    * DATABASE_UNAVAILABLE, never a wrapped or rounded value.
    */
   fetch(key: string, step: number): Promise<bigint>;
@@ -91,7 +97,8 @@ export interface SegmentStore extends SegmentFetcher {
   findMany(keys: string[]): Promise<SegmentKeyRow[]>;
   /**
    * The first fetch of many keys at once (first use of many keys): one atomic write for all of
-   * them (one statement, or one transaction) that bumps the change row once, every key's range
+   * them (one statement, or one transaction) that bumps the change row once and raises each
+   * key's mark as `fetch` does, every key's range
    * exact and held by its caller alone, as `fetch` would give it. A key's own refusal (unknown,
    * exhausted) answers that key only; anything else (the database away, an answer lost after
    * commit) throws for the whole batch, DATABASE_UNAVAILABLE: every key fetches again, a gap at

@@ -96,11 +96,17 @@ export async function readServerSegmentTable(db: SqlPool, name: string): Promise
 
 /**
  * The segment table (SEGMENT_TABLE) on MySQL/MariaDB or PostgreSQL. The fetch is one statement
- * that also bumps the change row, so a fetch and its bump commit (or are lost) together:
+ * that also bumps the change row and raises the key's high-water mark, so a fetch, its bump and
+ * its mark commit (or are lost) together:
  * - MySQL: a multi-table UPDATE; LAST_INSERT_ID(expr) makes the new max_id the OK packet's
  *   insertId (no second round trip, no stale LAST_INSERT_ID from another pooled connection);
- * - PostgreSQL: `UPDATE ... RETURNING max_id` with the change row's UPDATE in a data-modifying
- *   WITH beside it (bumped only when the key's row was).
+ * - PostgreSQL: `UPDATE ... RETURNING max_id` with the change row's and the mark's UPDATEs in
+ *   data-modifying WITHs beside it (each only when the key's row was updated).
+ * The mark (id_segment_meta.high_water) is raised only where the key has a meta row: a key made
+ * by hand or by an older version has none until the poll's raiseMarks writes one. A key deleted
+ * by hand and created again then starts above every range fetched, not only above what the last
+ * poll saw (a first fetch and its preload, or several instances' fetches, move further in one
+ * poll period).
  * Keys compare byte for byte (binary on MySQL, COLLATE "C" on PostgreSQL).
  *
  * Every integer reaches SQL exact: bound as a BigInt (mysql2 writes bare digits; PgPool a decimal
@@ -130,13 +136,20 @@ export class ServerSegmentStore implements SegmentStore {
     this.causalRead = db.dialect === 'mysql' ? 'SET STATEMENT wsrep_sync_wait = 1 FOR ' : '';
     this.fetchSql =
       db.dialect === 'mysql'
-        ? `UPDATE ${table.sql} a, id_segment_change c
-             SET a.max_id = LAST_INSERT_ID(a.max_id + ?), a.update_time = CURRENT_TIMESTAMP, c.seq = c.seq + 1, c.token = c.token ^ ?
-             WHERE a.biz_tag = ${this.key} AND a.max_id <= ${MAX_ID} - ? AND c.id = 1`
+        ? // MySQL does not order the assignments of a multi-table UPDATE: m's may read a.max_id
+          // before or after a's. LEAST(a.max_id, MAX - step) + step is the new max_id read before,
+          // and one step above it (or 2^63-1) read after: the mark is at least the new max_id
+          // either way, never out of range, whatever SEGMENT_STEP_MAX (the margin) is.
+          `UPDATE ${table.sql} a JOIN id_segment_change c ON c.id = 1 LEFT JOIN id_segment_meta m ON m.biz_tag = ?
+             SET a.max_id = LAST_INSERT_ID(a.max_id + ?), a.update_time = CURRENT_TIMESTAMP, c.seq = c.seq + 1, c.token = c.token ^ ?,
+                 m.high_water = GREATEST(m.high_water, LEAST(a.max_id, ${MAX_ID} - ?) + ?)
+             WHERE a.biz_tag = ${this.key} AND a.max_id <= ${MAX_ID} - ?`
         : `WITH a AS (UPDATE ${table.sql} SET max_id = max_id + CAST(? AS bigint), update_time = CURRENT_TIMESTAMP
-                        WHERE biz_tag = ${this.key} AND max_id <= ${MAX_ID} - CAST(? AS bigint) RETURNING max_id),
+                        WHERE biz_tag = ${this.key} AND max_id <= ${MAX_ID} - CAST(? AS bigint) RETURNING biz_tag, max_id),
                 c AS (UPDATE id_segment_change SET seq = seq + 1, token = token # CAST(? AS bigint)
-                        WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id)
+                        WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id),
+                h AS (UPDATE id_segment_meta m SET high_water = GREATEST(m.high_water, a.max_id) FROM a
+                        WHERE m.biz_tag = a.biz_tag COLLATE "C")
            SELECT a.max_id AS max_id, (SELECT COUNT(*) FROM c) AS bumped FROM a`;
   }
 
@@ -145,8 +158,9 @@ export class ServerSegmentStore implements SegmentStore {
     // sent again after an unknown outcome (failover): a range that did commit is skipped, a gap, never a repeat
     const token = changeToken();
     if (this.db.dialect === 'mysql') {
-      const ok = await this.db.query<Changed>(this.fetchSql, [s, token, key, s], { retryUnknown: true });
-      if (ok.affectedRows === 2) {
+      const ok = await this.db.query<Changed>(this.fetchSql, [key, s, token, s, s, key, s], { retryUnknown: true });
+      // the key's row and the change row, and its meta row if it has one
+      if (ok.affectedRows >= 2) {
         this.own.add(token);
         return BigInt(String(ok.insertId));
       }
@@ -164,11 +178,12 @@ export class ServerSegmentStore implements SegmentStore {
    * First fetches of many keys, one atomic write for all, bumping the change row once:
    * - MySQL: one transaction: the rows locked (SELECT ... FOR UPDATE), then one multi-table
    *   UPDATE setting each key's new max_id (CASE, computed exactly from the locked value) and
-   *   bumping the change row in the same statement. MySQL's UPDATE returns no rows; under the
-   *   lock the value read is the value updated. A deadlock or a Galera certification failure
-   *   rolls back all of it: sent again, a few times.
+   *   bumping the change row in the same statement, then the keys' marks raised to those
+   *   max_ids. MySQL's UPDATE returns no rows; under the lock the value read is the value
+   *   updated. A deadlock or a Galera certification failure rolls back all of it: sent again, a
+   *   few times.
    * - PostgreSQL: one statement, UPDATE ... FROM (VALUES ...) RETURNING beside the change row's
-   *   UPDATE, as the single fetch.
+   *   and the marks' UPDATEs, as the single fetch.
    * Keys not updated (unknown, or the step would pass 2^63-1) are told apart by one read.
    */
   async fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
@@ -211,6 +226,15 @@ export class ServerSegmentStore implements SegmentStore {
           );
           // every locked row and the change row: anything else and nothing is kept
           if (ok.affectedRows !== got.size + 1) throw new Error(`batched fetch changed ${ok.affectedRows} rows, expected ${got.size + 1}`);
+          // the marks, in the same transaction (a statement of their own: the check above stays
+          // exact); the new max_ids are known exactly under the lock; keys without a meta row
+          // are left to the poll. id_segment_meta's keys are utf8mb4_bin: compared exactly, by
+          // the primary key, as raiseMarks does.
+          await query(
+            `UPDATE id_segment_meta SET high_water = GREATEST(high_water, CASE biz_tag ${[...got].map(() => 'WHEN ? THEN ?').join(' ')} END)
+               WHERE biz_tag IN (${[...got].map(() => '?').join(', ')})`,
+            [...[...got].flatMap(([key, maxId]) => [key, maxId]), ...got.keys()],
+          );
           return got;
         });
       } catch (e) {
@@ -228,7 +252,9 @@ export class ServerSegmentStore implements SegmentStore {
             a AS (UPDATE ${this.table.sql} t SET max_id = t.max_id + v.s, update_time = CURRENT_TIMESTAMP FROM v
                     WHERE t.biz_tag = v.k COLLATE "C" AND t.max_id <= ${MAX_ID} - v.s RETURNING t.biz_tag, t.max_id),
             c AS (UPDATE id_segment_change SET seq = seq + 1, token = token # CAST(? AS bigint)
-                    WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id)
+                    WHERE id = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id),
+            h AS (UPDATE id_segment_meta m SET high_water = GREATEST(m.high_water, a.max_id) FROM a
+                    WHERE m.biz_tag = a.biz_tag COLLATE "C")
        SELECT a.biz_tag AS biz_tag, CAST(a.max_id AS TEXT) AS max_id, (SELECT COUNT(*) FROM c) AS bumped FROM a`,
       [...requests.flatMap((r) => [r.key, BigInt(r.step)]), token],
       { retryUnknown: true }, // sent again after an unknown outcome: a gap, never a repeat
@@ -385,9 +411,12 @@ export class ServerSegmentStore implements SegmentStore {
     // one row per key (PostgreSQL refuses to upsert one row twice in a statement)
     const highest = new Map<string, bigint>();
     for (const m of marks) highest.set(m.key, (highest.get(m.key) ?? m.highWater) > m.highWater ? highest.get(m.key)! : m.highWater);
+    // in key order (byte order, as utf8mb4_bin and COLLATE "C" sort): rows locked in the order
+    // MySQL's batched fetch locks its marks' rows (by the primary key), less room for deadlocks
+    const sorted = [...highest].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     await this.db.query(
       this.sql.raiseMarks(highest.size),
-      [...highest].flatMap(([key, highWater]) => [key, highWater]),
+      sorted.flatMap(([key, highWater]) => [key, highWater]),
       { retryUnknown: true }, // only ever raises: a repeat changes nothing
     );
   }

@@ -60,6 +60,8 @@ function wrap<T>(fn: () => T): Promise<T> {
  */
 export class SqliteSegmentStore implements SegmentStore {
   private readonly fetchSql: string;
+  /** after the fetch, in its transaction: the key's mark raised to the max_id it left (no meta row: left to the poll) */
+  private readonly markSql: string;
   private readonly findStmt: BetterSqlite3.Statement;
   private readonly selectSql: string;
   private readonly own = new OwnFetches();
@@ -71,6 +73,8 @@ export class SqliteSegmentStore implements SegmentStore {
   ) {
     this.fetchSql = `UPDATE ${table.sql} SET max_id = max_id + ?, update_time = CURRENT_TIMESTAMP
           WHERE biz_tag = ${KEY} AND max_id <= ${MAX_ID} - ? RETURNING max_id`;
+    this.markSql = `UPDATE id_segment_meta SET high_water = MAX(high_water, COALESCE((SELECT max_id FROM ${table.sql} WHERE biz_tag = ${KEY}), 0))
+          WHERE biz_tag = ?`;
     this.selectSql = selectKey(table, 'sqlite');
     this.findStmt = db.prepare(`${this.selectSql} WHERE a.biz_tag = ${KEY}`);
   }
@@ -79,10 +83,12 @@ export class SqliteSegmentStore implements SegmentStore {
     // Integers bound as BigInt: a JS number binds as REAL, and REAL arithmetic rounds above 2^53.
     const big = BigInt(step);
     const token = changeToken();
-    // one transaction: the fetch and its bump of the change row commit (or are lost) together;
-    // the bump of a fetch that found no row changes nothing but an extra read of the keys
+    // one transaction: the fetch, its mark and its bump of the change row commit (or are lost)
+    // together; the bump of a fetch that found no row changes nothing but an extra read of the
+    // keys, the mark of a refused fetch (2^63-1) stays at or above what was issued
     const statements = [
       { sql: this.fetchSql, params: [big, key, big], answer: 'get' as const },
+      { sql: this.markSql, params: [key, key], answer: 'run' as const },
       { sql: BUMP, params: [token, token], answer: 'run' as const },
     ];
     return this.writer.transaction(statements).then(([first]) => {
@@ -98,21 +104,24 @@ export class SqliteSegmentStore implements SegmentStore {
   }
 
   /**
-   * First fetches of many keys: one writer transaction, each key's UPDATE ... RETURNING as its
-   * single fetch, the change row bumped once; one fsync for all.
+   * First fetches of many keys: one writer transaction, each key's UPDATE ... RETURNING and its
+   * mark as its single fetch, the change row bumped once; one fsync for all.
    */
   fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
     const token = changeToken();
     const statements = [
-      ...requests.map((r) => ({ sql: this.fetchSql, params: [BigInt(r.step), r.key, BigInt(r.step)], answer: 'get' as const })),
+      ...requests.flatMap((r) => [
+        { sql: this.fetchSql, params: [BigInt(r.step), r.key, BigInt(r.step)], answer: 'get' as const },
+        { sql: this.markSql, params: [r.key, r.key], answer: 'run' as const },
+      ]),
       { sql: BUMP, params: [token, token], answer: 'run' as const },
     ];
     return this.writer.transaction(statements).then((answers) =>
       wrap(() => {
         let any = false;
         const outcomes = requests.map((r, i): FetchOutcome => {
-          const row = answers[i] as { max_id: bigint } | undefined;
+          const row = answers[2 * i] as { max_id: bigint } | undefined;
           if (row !== undefined) {
             any = true;
             return row.max_id;
