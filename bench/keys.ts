@@ -162,6 +162,8 @@ async function firstUseInProcess(main: string, n: number, prefix: string): Promi
   const dist = join(dirname(main), '../..');
   const { openSqlPool } = require(join(dist, 'libs/database/src')) as typeof Database;
   const { readServerSegmentTable, SegmentGenerator, ServerSegmentStore } = require(join(dist, 'libs/segment/src')) as typeof Segment;
+  // a build from before the store was shared by MySQL and PostgreSQL (the issue's own base): not measured in process
+  if (openSqlPool === undefined || ServerSegmentStore === undefined) return NaN;
   const pool = openSqlPool(`mysql://root@127.0.0.1:3306/${DB}`);
   const store = new ServerSegmentStore(pool, await readServerSegmentTable(pool, 'leaf_alloc'));
   const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
@@ -277,7 +279,7 @@ export async function keysSuite(log: Log, root: string): Promise<string[]> {
         log(deepLines[deepLines.length - 2]);
         log(deepLines[deepLines.length - 1]);
         lines.push(
-          `| ${n.toLocaleString('en-US')} | ${firstUseCell(first)} | ${fmt(known)} | ${fmt(inProcess)} | ${busyP99.toFixed(1)} ms | ${idleCpu.toFixed(1)} | ${fmt(rowsPerPeriod)} | ${Math.round(heapPerKey)} B | ${(rssPerKey / 1024).toFixed(2)} KB | ${fmt(manyRate)} vs ${fmt(oneRate)} (${(manyRate / oneRate).toFixed(2)}x) | ${(metrics.bytes / 1024).toFixed(0)} KB, ${metrics.ms.toFixed(0)} ms | ${(list.bytes / 1024).toFixed(0)} KB, ${list.ms.toFixed(0)} ms |`,
+          `| ${n.toLocaleString('en-US')} | ${firstUseCell(first)} | ${fmt(known)} | ${Number.isNaN(inProcess) ? 'n/a' : fmt(inProcess)} | ${busyP99.toFixed(1)} ms | ${idleCpu.toFixed(1)} | ${fmt(rowsPerPeriod)} | ${Math.round(heapPerKey)} B | ${(rssPerKey / 1024).toFixed(2)} KB | ${fmt(manyRate)} vs ${fmt(oneRate)} (${(manyRate / oneRate).toFixed(2)}x) | ${(metrics.bytes / 1024).toFixed(0)} KB, ${metrics.ms.toFixed(0)} ms | ${(list.bytes / 1024).toFixed(0)} KB, ${list.ms.toFixed(0)} ms |`,
         );
         log(lines[lines.length - 1]);
       } finally {

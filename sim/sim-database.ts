@@ -351,6 +351,7 @@ function rowOf(s: DbState, key: string): SegmentKeyRow | null {
     skipSeq: m?.skipSeq ?? 0,
     highWater: (m?.highWater ?? 0n).toString(),
     format: m?.format ?? null,
+    metaRow: m !== undefined,
   };
 }
 
@@ -449,14 +450,41 @@ export class SimSegmentStore implements SegmentStore {
    * max_ids). A key's own refusal answers that key; the rest commit
    * together, or are lost together, and a lost answer fails every key of the batch.
    */
+  /**
+   * The MySQL store's batched first fetch. Keys just looked up (`seen`) first by compare-and-set,
+   * one statement per step: each key's row moved only if it still reads what the lookup read
+   * (max_id, a meta row or none); every key matched, their ranges. Otherwise the keys that
+   * matched move all the same (their ranges wasted) and the locked transaction follows: rows
+   * locked, one multi-table UPDATE with CASE bumping the change row once, the marks of keys with
+   * a meta row raised to their new max_ids. The two are modelled as one statement (one bump):
+   * what lies between them (wasted ranges committed, the locked fetch failing) is a gap and a
+   * failed batch, as any. A batch of several steps is modelled as the locked fetch alone. A
+   * key's own refusal answers that key; the rest commit together, or are lost together, and a
+   * lost answer fails every key of the batch.
+   */
   fetchMany(requests: FetchRequest[]): Promise<FetchOutcome[]> {
     if (requests.length === 0) return Promise.resolve([]);
+    const step = requests[0].step;
+    const compare = requests.every((r) => r.seen !== undefined && r.step === step && BigInt(r.seen.maxId) <= MAX_ID - BigInt(step));
     const sentAt = this.time.now;
     let seq = 0;
     let token = 0n;
-    const what = `fetch many ${requests.map((r) => `${r.key} +${r.step}`).join(',')}`;
+    let missed = false;
+    const what = `fetch many ${requests.map((r) => `${r.key}${compare ? `@${r.seen!.maxId}` : ''} +${r.step}`).join(',')}`;
     return this.db
       .exec(this.who, what, true, (s) => {
+        seq = this.db.nextCommitSeq;
+        if (compare) {
+          const matched = requests.filter((r) => s.keys.get(r.key)?.maxId.toString() === r.seen!.maxId && s.meta.has(r.key) === r.seen!.metaRow);
+          for (const r of matched) {
+            const k = s.keys.get(r.key)!;
+            k.maxId += BigInt(r.step);
+            raiseMark(s, r.key, k.maxId);
+          }
+          if (matched.length > 0) token = bump(s, seq);
+          if (matched.length === requests.length) return requests.map((r): FetchOutcome => s.keys.get(r.key)!.maxId);
+          missed = true;
+        }
         const outcomes = requests.map((r): FetchOutcome => {
           const k = s.keys.get(r.key);
           if (k === undefined) return unknownKey(r.key);
@@ -465,17 +493,17 @@ export class SimSegmentStore implements SegmentStore {
           raiseMark(s, r.key, k.maxId);
           return k.maxId;
         });
-        seq = this.db.nextCommitSeq;
-        if (outcomes.some((o) => typeof o === 'bigint')) token = bump(s, seq);
+        if (token === 0n && outcomes.some((o) => typeof o === 'bigint')) token = bump(s, seq);
         return outcomes;
       }, { reveals: (outcomes) => outcomes.flatMap((o, i): [string, bigint][] => (typeof o === 'bigint' ? [[requests[i].key, o]] : [])) })
       .then((outcomes) => {
         if (token !== 0n) this.own.add(token);
+        if (missed) this.db.trace(`${this.who}: compare-and-set fetch missed a key moved since its lookup (#${seq}): fetched under the lock`);
         outcomes.forEach((o, i) => {
           if (typeof o !== 'bigint') return;
           const { key, step } = requests[i];
           this.observer.fetched(this.who, key, o, step, seq, sentAt);
-          this.db.trace(`${this.who}: fetched ${key} [${o - BigInt(step)}, ${o}) (#${seq}, batched)`);
+          this.db.trace(`${this.who}: fetched ${key} [${o - BigInt(step)}, ${o}) (#${seq}, ${compare && !missed ? 'compare-and-set' : 'batched'})`);
         });
         return outcomes;
       });

@@ -1,6 +1,6 @@
 import { isIdError, loadConfig } from '@app/core';
 import { dataSourceOptions, newDataSource, openSqlPool, runMigrations, SqliteWriterThread, sqliteWriterFor } from '@app/database';
-import { FetchOutcome, segmentStoreFor, SegmentStore } from '@app/segment';
+import { FetchOutcome, segmentStoreFor, SegmentKeyRow, SegmentStore } from '@app/segment';
 import type { DataSource } from 'typeorm';
 import type { SqlPool } from '@app/database';
 import { RunningApp, startApp } from './support/app';
@@ -74,6 +74,54 @@ describe.each(dialects())('first use of many keys on %s', (dialect) => {
     // a second batch hands out the next ranges: the same keys, never a repeat
     const again = await store.fetchMany!(half.map((i) => ({ key: keyName(i), step: stepOf(i) })));
     half.forEach((i) => expect(again[i]).toBe(startOf(i) + 2n * BigInt(stepOf(i))));
+  });
+
+  it('first fetches against their lookups (compare-and-set on MySQL): exact ranges when nothing moved; a key moved since, or marked since, still gets a range of its own', async () => {
+    const cas = Array.from({ length: 8 }, (_, i) => `cas${i}`);
+    for (const [i, key] of cas.entries()) {
+      await store.create({ key, startId: 100n + BigInt(i) * 1000n, step: 10, description: null, public: false, markMargin: 0n });
+    }
+    // keys made by hand have no meta row: all but cas1
+    await ds.query(`DELETE FROM id_segment_meta WHERE biz_tag IN (${cas.filter((k) => k !== 'cas1').map((k) => `'${k}'`).join(', ')})`);
+    const handedOut: { key: string; start: bigint; end: bigint }[] = [];
+    const hand = (key: string, maxId: bigint) => handedOut.push({ key, start: maxId - 10n, end: maxId });
+    const looked = async (keys: string[]) => new Map((await store.findMany(keys)).map((r) => [r.key, r]));
+    const requestsFor = (keys: string[], rows: Map<string, SegmentKeyRow>) =>
+      keys.map((key) => {
+        const row = rows.get(key)!;
+        return row.metaRow === undefined ? { key, step: 10 } : { key, step: 10, seen: { maxId: row.maxId, metaRow: row.metaRow } };
+      });
+
+    // nothing moved since the lookup: each key the range right above what it read, one bump
+    let rows = await looked(cas);
+    if (dialect !== 'sqlite') expect(cas.map((k) => rows.get(k)!.metaRow)).toEqual(cas.map((k) => k === 'cas1'));
+    const before = await store.readChanges();
+    const first = await store.fetchMany!(requestsFor(cas, rows));
+    expect((await store.readChanges()).seq - before.seq).toBe(1n);
+    cas.forEach((key, i) => {
+      expect(first[i]).toBe(BigInt(rows.get(key)!.maxId) + 10n);
+      hand(key, first[i] as bigint);
+    });
+    expect((await looked(['cas1'])).get('cas1')!.highWater).toBe(String(first[1])); // the mark raised with the fetch
+
+    // looked up again; then another instance fetches cas2 and a mark gives cas3 a meta row: the
+    // batch's count of rows would come out right if cas3's new meta row stood in for cas2's row
+    rows = await looked(cas);
+    const other = await store.fetch('cas2', 10);
+    hand('cas2', other);
+    await store.raiseMarks([{ key: 'cas3', highWater: BigInt(rows.get('cas3')!.maxId) }]);
+    const second = await store.fetchMany!(requestsFor(cas, rows));
+    cas.forEach((key, i) => {
+      expect(typeof second[i]).toBe('bigint');
+      hand(key, second[i] as bigint);
+    });
+    expect(second[2]).toBeGreaterThanOrEqual(other + 10n); // above the other instance's range
+    // no range handed out twice, and the table is above every one of them
+    for (const a of handedOut) {
+      for (const b of handedOut) if (a !== b && a.key === b.key) expect(a.end <= b.start || b.end <= a.start).toBe(true);
+    }
+    const now = await looked(cas);
+    for (const r of handedOut) expect(BigInt(now.get(r.key)!.maxId)).toBeGreaterThanOrEqual(r.end);
   });
 
   it('a batch that names no known key changes nothing, not even the change row', async () => {

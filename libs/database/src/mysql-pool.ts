@@ -84,6 +84,8 @@ export class MysqlPool extends DataSourcePool {
       database: this.target.database,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      // affectedRows counts rows matched, not changed (mysql2's default, relied on by the batched first fetch)
+      flags: ['FOUND_ROWS'],
       connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
       // mysql2's own statement timeout (it ends the connection), as the pool set before
       enableQueryTimeout: true,

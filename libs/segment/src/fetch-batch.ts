@@ -12,6 +12,7 @@ export const FETCH_BATCHES_IN_FLIGHT = 2;
 interface Pending {
   key: string;
   step: number;
+  seen?: FetchRequest['seen'];
   resolve: (maxId: bigint) => void;
   reject: (e: unknown) => void;
 }
@@ -32,9 +33,9 @@ export class FetchBatcher {
 
   constructor(private readonly send: (requests: FetchRequest[]) => Promise<FetchOutcome[]>) {}
 
-  fetch(key: string, step: number): Promise<bigint> {
+  fetch(key: string, step: number, seen?: FetchRequest['seen']): Promise<bigint> {
     return new Promise<bigint>((resolve, reject) => {
-      this.queue.push({ key, step, resolve, reject });
+      this.queue.push({ key, step, seen, resolve, reject });
       this.schedule();
     });
   }
@@ -80,7 +81,7 @@ export class FetchBatcher {
     try {
       let outcomes: FetchOutcome[];
       try {
-        outcomes = await this.send(batch.map(({ key, step }) => ({ key, step })));
+        outcomes = await this.send(batch.map(({ key, step, seen }) => (seen === undefined ? { key, step } : { key, step, seen })));
       } catch (e) {
         for (const p of batch) p.reject(e);
         return;

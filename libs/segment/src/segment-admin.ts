@@ -5,7 +5,7 @@ import { MAX_ID, SegmentKeyRow, SegmentStore, SkipTarget } from './segment-store
 import { BusinessFormat, FormatSpec, isPeriodKey, ParsedNumber, PERIOD_SEPARATOR } from './business-format';
 
 /** A key as the admin API shows it: the row without our internal skip counter, its format as an object. */
-export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq' | 'format'> & { format: FormatSpec | null };
+export type SegmentKeyView = Omit<SegmentKeyRow, 'skipSeq' | 'format' | 'metaRow'> & { format: FormatSpec | null };
 
 export interface SegmentListing extends SegmentKeyView {
   /** this instance's buffer for the key; null when the key is not in use here */
@@ -46,7 +46,7 @@ function storedFormat(text: string | null | undefined): FormatSpec | null {
 }
 
 export function viewOf(row: SegmentKeyRow): SegmentKeyView {
-  const { skipSeq: _skipSeq, format, ...view } = row;
+  const { skipSeq: _skipSeq, metaRow: _metaRow, format, ...view } = row;
   return { ...view, format: storedFormat(format) };
 }
 

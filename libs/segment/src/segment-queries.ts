@@ -43,6 +43,7 @@ export function keySelect(manager: EntityManager, table: SegmentTable, dialect: 
     .addSelect('COALESCE(m.skip_seq, 0)', 'skip_seq')
     .addSelect(asText(dialect, 'COALESCE(m.high_water, 0)'), 'high_water')
     .addSelect('m.format', 'format')
+    .addSelect('CASE WHEN m.biz_tag IS NULL THEN 0 ELSE 1 END', 'meta_row')
     .from(table.name, 'a')
     .leftJoin(SEGMENT_META, 'm', `m.biz_tag = ${exactColumn(dialect, 'a.biz_tag')}`) as SelectQueryBuilder<KeyRecord>;
 }

@@ -65,6 +65,8 @@ export interface KeyRecord {
   skip_seq: number | string | bigint;
   high_water: string | bigint;
   format: string | null;
+  /** 1 where the key has an id_segment_meta row (the server stores' reads) */
+  meta_row?: number | string | bigint;
 }
 
 export function toKeyRow(r: KeyRecord): SegmentKeyRow {
@@ -81,6 +83,7 @@ export function toKeyRow(r: KeyRecord): SegmentKeyRow {
     skipSeq: Number(r.skip_seq),
     highWater: String(r.high_water),
     format: r.format ?? null,
+    ...(r.meta_row === undefined ? {} : { metaRow: Number(r.meta_row) === 1 }),
   };
 }
 

@@ -25,6 +25,8 @@ export interface SegmentKeyRow {
   highWater: string;
   /** the business-number format as stored (JSON text of a FormatSpec); null or absent for plain ids */
   format?: string | null;
+  /** whether the key has an id_segment_meta row (MySQL and PostgreSQL say; a first fetch's compare-and-set pins it) */
+  metaRow?: boolean;
 }
 
 /** What the double buffer needs: one atomic fetch. */
@@ -80,6 +82,12 @@ export interface ChangeMark {
 export interface FetchRequest {
   key: string;
   step: number;
+  /**
+   * The key's row as the caller read it just before (its first lookup). A store may take the
+   * range by compare-and-set against it, in one statement; a key that moved since (another
+   * instance's fetch, a skip, a mark written) costs the batch a locked fetch, never a wrong range.
+   */
+  seen?: { maxId: string; metaRow: boolean };
 }
 
 /**

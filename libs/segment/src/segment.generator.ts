@@ -5,7 +5,7 @@ import { FetchedRange, IdsTally, isDatabaseTrouble, RangeSource, Rollback, Segme
 import { ChangeWatch } from './change-watch';
 import { FetchBatcher } from './fetch-batch';
 import { fetchedRange, TARGET_FRESH_POLLS, unknownKey } from './segment-sql';
-import { SegmentKeyRow, SegmentStore } from './segment-store';
+import { FetchRequest, SegmentKeyRow, SegmentStore } from './segment-store';
 import { BusinessFormat, isPeriodKey, PERIOD_SEPARATOR } from './business-format';
 import { createPeriodKey, FormattedKey, notNumeric, PeriodKeyStore } from './business-numbers';
 
@@ -77,6 +77,8 @@ interface KeyInfo {
   refused?: IdError;
   /** a key with a business-number format: its numbers are strings made by this */
   formatted?: FormattedKey;
+  /** the row its lookup read, until the first fetch (which may take its range by compare-and-set against it) */
+  seen?: FetchRequest['seen'];
 }
 
 /** what /metrics shows of a formatted key: how much of its current period's {seq:N} is used */
@@ -608,8 +610,11 @@ export class SegmentGenerator implements IdGenerator {
     // refills of keys in use go alone, never queued behind first use
     fetch: async (step: number, buffer: SegmentBuffer): Promise<FetchedRange> => {
       const key = buffer.key;
-      const batched = this.firstFetches !== undefined && !buffer.hasFetched;
-      return fetchedRange(await (batched ? this.firstFetches!.fetch(key, step) : this.store.fetch(key, step)), step);
+      if (this.firstFetches === undefined || buffer.hasFetched) return fetchedRange(await this.store.fetch(key, step), step);
+      const info = this.keys.get(key);
+      const seen = info?.buffer === buffer ? info.seen : undefined;
+      if (info !== undefined) info.seen = undefined; // one try: a retry fetches under the lock
+      return fetchedRange(await this.firstFetches.fetch(key, step, seen), step);
     },
   };
   private bufferDefaults?: SegmentBufferOptions;
@@ -661,6 +666,7 @@ export class SegmentGenerator implements IdGenerator {
       skipSeq: row.skipSeq,
       localSkips: 0,
       highWater: row.highWater === '0' ? 0n : BigInt(row.highWater), // one shared 0n for the keys never skipped or re-created
+      seen: row.metaRow === undefined ? undefined : { maxId: row.maxId, metaRow: row.metaRow },
     };
     this.setFormat(key, info, row);
     // the row read here is a sight of the table like a poll's: a first fetch sent after it that
