@@ -144,6 +144,16 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
   const referenceIdx = reference.idx;
   const missing = reachable.filter((s) => s.layout === null).map((s) => s.idx);
   if (missing.length > 0 && interruptedFirstWrite(reference, seen)) return { kind: 'complete', layout: reference, missing };
+  // Nothing drawn yet under the first layout, and a partition out of reach: its record may be
+  // missing, a first write cut off part way, which only the completion above can finish, and
+  // only while nothing is drawn anywhere. Drawing from the others now would leave it refused for
+  // good (simulation seed 5790: a first write recorded partition 1 only, 2 and 3 did not answer,
+  // partition 1 was drawn from, and 2 and 3 were refused ever after). So wait for every partition,
+  // unless this instance checked the layout before (then it was whole, or drawn under).
+  const unreachable = seen.filter((s) => !s.reachable).map((s) => s.idx);
+  if (checked === undefined && unreachable.length > 0 && isFirstLayout(reference) && reachable.every((s) => s.allocations === 0n)) {
+    return { kind: 'wait', unreachable };
+  }
   const layouts = new Map<number, PartitionLayout>();
   for (const s of reachable) {
     const l = s.layout;
@@ -190,8 +200,7 @@ export function judgeLayouts(configured: StartLayout, seen: PartitionObservation
  * database swapped or emptied after ids were drawn looks the same, and would repeat them).
  */
 function interruptedFirstWrite(reference: PartitionLayout, seen: PartitionObservation[]): boolean {
-  const first = reference.version === 1 && reference.complete && reference.base === 1n && reference.first === 0n;
-  if (!first) return false;
+  if (!isFirstLayout(reference)) return false;
   return seen.every(
     (s) =>
       s.reachable &&
@@ -199,6 +208,11 @@ function interruptedFirstWrite(reference: PartitionLayout, seen: PartitionObserv
       s.idx <= reference.total &&
       (s.layout === null || (s.layout.layoutId === reference.layoutId && s.layout.version === 1 && s.layout.idx === s.idx)),
   );
+}
+
+/** the layout writeFirst records: version 1 from id 1, never re-based */
+function isFirstLayout(layout: PartitionLayout): boolean {
+  return layout.version === 1 && layout.complete && layout.base === 1n && layout.first === 0n;
 }
 
 /**

@@ -289,6 +289,7 @@ describe('PartitionedSource', () => {
     const layout = { version: 1, layoutId: 'd'.repeat(32), total: 2, base: 1n, first: 0n, complete: true };
     await p1.insertLayout({ ...layout, segmentSize: 1000, idx: 1 });
     await p2.insertLayout({ ...layout, segmentSize: 500, idx: 2 }); // swapped in, or left by an older race
+    await p1.allocate(); // drawn under already (with nothing drawn, a partition out of reach holds every one back)
     p2.down = true;
     const source = new PartitionedSource([p1, p2], 2, log);
     const keeper = keeperOf([p1, p2], { total: 2 }, { source });
